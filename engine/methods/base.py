@@ -1,0 +1,111 @@
+"""The method contract and the registry of method names.
+
+A method turns an RGB tile into class probabilities. It is built once (backbones loaded), prepared once
+per label set (text embeddings), then called tile by tile. It knows nothing of rasters, files or QGIS.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from ..errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..labels import LabelSet
+
+
+@runtime_checkable
+class Method(Protocol):
+    """What the pipeline needs from a method."""
+
+    name: str
+    min_tile: int
+
+    def prepare(self, labels: LabelSet) -> None:
+        """Compute what depends on the labels only (text embeddings), once per label set."""
+
+    def predict(self, tile: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(K, H, W)`` float32 for an RGB tile ``(3, H, W)`` float32 in 0..255."""
+
+
+MethodFactory = Callable[..., Method]
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """A registered method: its stable name, a one-line description and how to build it."""
+
+    name: str
+    description: str
+    factory: MethodFactory
+    checkpoints: tuple[str, ...] = ()
+
+
+_REGISTRY: dict[str, MethodInfo] = {}
+
+
+def register_method(
+    name: str, description: str, checkpoints: tuple[str, ...] = ()
+) -> Callable[[MethodFactory], MethodFactory]:
+    """Class decorator registering a method factory under ``name``."""
+
+    def decorate(factory: MethodFactory) -> MethodFactory:
+        _REGISTRY[name] = MethodInfo(name, description, factory, checkpoints)
+        return factory
+
+    return decorate
+
+
+@functools.cache
+def _load_builtins() -> None:
+    """Import the built-in method modules once, so that they register themselves."""
+    from . import builtin  # noqa: F401
+
+
+def available_methods() -> list[str]:
+    """Names of every registered method, built-in ones first in registration order."""
+    _load_builtins()
+    return list(_REGISTRY)
+
+
+def method_info(name: str) -> MethodInfo:
+    """The registry entry for ``name``; an :class:`InputError` listing the known names otherwise."""
+    _load_builtins()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(_REGISTRY) or "none"
+        raise InputError(f"unknown method {name!r}; known methods: {known}") from None
+
+
+def create_method(
+    name: str,
+    *,
+    weights: str | Path = "default",
+    weights_dir: str | Path | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    seed: int = 0,
+    params: Mapping[str, Any] | None = None,
+) -> Method:
+    """Build the method registered as ``name``.
+
+    ``weights`` is ``"default"`` (resolve the registry's checkpoints), ``"random"`` (the real architectures
+    with weights drawn under ``seed``: a pipeline check, never a real result) or a folder of checkpoints.
+    ``params`` overrides fields of the method's config dataclass.
+    """
+    info = method_info(name)
+    return info.factory(
+        weights=weights,
+        weights_dir=weights_dir,
+        device=device,
+        precision=precision,
+        seed=seed,
+        params=dict(params or {}),
+    )

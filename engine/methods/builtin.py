@@ -1,0 +1,1 @@
+"""Imports the built-in method modules so that they register themselves."""

@@ -1,0 +1,92 @@
+"""The plugin loads in QGIS, unloads cleanly, and still loads when torch is missing."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import pytest
+from qgis.PyQt import sip
+from qgis.PyQt.QtCore import QCoreApplication, QEvent
+from qgis.PyQt.QtWidgets import QDockWidget, QLabel
+
+
+def flush_deletes() -> None:
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    QCoreApplication.processEvents()
+
+
+def test_class_factory_init_and_unload_leave_nothing(recording_iface, qgis_iface):
+    import ovss
+
+    plugin = ovss.classFactory(recording_iface)
+    plugin.initGui()
+    assert len(recording_iface.toolbar_actions) == 1
+    assert [name for name, _ in recording_iface.raster_menu] == ["&OVSS Land Cover"]
+    assert len(recording_iface.docks) == 1
+    dock = recording_iface.docks[0]
+    action = recording_iface.toolbar_actions[0]
+
+    action.setChecked(True)
+    assert dock.isVisibleTo(qgis_iface.mainWindow()) or not dock.isHidden()
+
+    plugin.unload()
+    flush_deletes()
+    assert recording_iface.toolbar_actions == []
+    assert recording_iface.raster_menu == []
+    assert recording_iface.docks == []
+    assert sip.isdeleted(dock)
+    assert sip.isdeleted(action)
+    docks = qgis_iface.mainWindow().findChildren(QDockWidget)
+    assert [w for w in docks if w.objectName() == "ovss_dock"] == []
+
+
+def test_reload_twice(recording_iface):
+    import ovss
+
+    for _ in range(2):
+        plugin = ovss.classFactory(recording_iface)
+        plugin.initGui()
+        plugin.unload()
+        flush_deletes()
+    assert recording_iface.toolbar_actions == [] and recording_iface.docks == []
+
+
+@pytest.fixture
+def torch_missing(monkeypatch):
+    """Make ``torch`` (and packages that need it) unimportable, as in a QGIS without them."""
+    for name in list(sys.modules):
+        if name.split(".")[0] in {"torch", "torchvision", "open_clip", "timm"}:
+            monkeypatch.delitem(sys.modules, name)
+    for name in ("torch", "torchvision", "open_clip", "timm"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def test_plugin_loads_without_torch_and_says_what_to_install(torch_missing, recording_iface):
+    import ovss
+    import ovss.ovss_plugin.dock as dock_module
+    import ovss.ovss_plugin.plugin as plugin_module
+
+    importlib.reload(dock_module)
+    importlib.reload(plugin_module)
+    with pytest.raises(ImportError):
+        import torch  # noqa: F401
+
+    plugin = ovss.classFactory(recording_iface)
+    plugin.initGui()
+    text = recording_iface.docks[0].findChild(QLabel, "ovss_status").text()
+    assert "torch" in text and "open_clip_torch" in text and "timm" in text
+    assert "-m pip install" in text
+    assert sys.modules["torch"] is None  # the plugin did not import torch behind our back
+    plugin.unload()
+    flush_deletes()
+
+
+def test_ready_message_when_everything_is_installed(recording_iface):
+    import ovss
+
+    plugin = ovss.classFactory(recording_iface)
+    plugin.initGui()
+    assert recording_iface.docks[0].findChild(QLabel, "ovss_status").text() == "Ready."
+    plugin.unload()
+    flush_deletes()
