@@ -1,0 +1,154 @@
+"""``python -m engine segment``: classify a raster with a registered method into a GeoTIFF.
+
+Every input is checked (raster, bands, tiling, output folders, labels, method name) before the method is
+built, so a mistake costs no model loading. ``--weights random`` or ``OVSS_WEIGHTS=random`` builds the
+methods with seeded random weights: a pipeline check that says so on stderr and in the output's metadata.
+A progress bar is drawn on stderr when it is a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from .device import DEVICE_CHOICES, PRECISION_CHOICES
+from .errors import InputError
+from .raster.stitch import BLEND_MODES
+
+ENV_WEIGHTS = "OVSS_WEIGHTS"
+RANDOM_WEIGHTS_WARNING = (
+    "warning: RANDOM WEIGHTS: the models are built with seeded random weights; "
+    "the output is a pipeline check, NOT a real segmentation"
+)
+
+
+def weights_choice(argument: str | None) -> str:
+    """``--weights`` as given, else ``$OVSS_WEIGHTS``, else ``"default"``."""
+    return argument or os.environ.get(ENV_WEIGHTS) or "default"
+
+
+def parse_bands(text: str) -> tuple[int, ...]:
+    """``"4,3,2"`` -> ``(4, 3, 2)``; :class:`InputError` for anything but comma-separated band numbers."""
+    try:
+        bands = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise InputError(
+            f"--bands takes band numbers separated by commas (e.g. 1,2,3), got {text!r}"
+        ) from None
+    return bands
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``segment`` sub-command."""
+    parser = subparsers.add_parser(
+        "segment",
+        help="classify a raster into a GeoTIFF",
+        description="Segment INPUT (any GDAL raster) into OUTPUT, a classified Byte GeoTIFF "
+        "(value k+1 = class k, 0 = nodata) with colour table and class names.",
+    )
+    parser.add_argument("input", metavar="INPUT", help="input raster (any format GDAL reads)")
+    parser.add_argument("output", metavar="OUTPUT", help="output GeoTIFF")
+    parser.add_argument(
+        "--method", required=True, metavar="NAME", help="registered method name, e.g. sdci-v2"
+    )
+    labels = parser.add_mutually_exclusive_group(required=True)
+    labels.add_argument("--labels", metavar="TEXT", help="classes: 'name: prompt, prompt; other class; ...'")
+    labels.add_argument("--preset", metavar="NAME", help="a label preset, e.g. potsdam-gen")
+    parser.add_argument(
+        "--bands", metavar="B[,G,B]", help="bands feeding R,G,B (one is repeated); default 1,2,3"
+    )
+    parser.add_argument(
+        "--tile", type=int, default=512, metavar="N", help="tile size in pixels (default 512)"
+    )
+    parser.add_argument(
+        "--overlap", type=int, default=64, metavar="N", help="tile overlap in pixels (default 64)"
+    )
+    parser.add_argument(
+        "--blend", choices=BLEND_MODES, default="weighted", help="how overlapping tiles merge"
+    )
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    parser.add_argument("--precision", choices=PRECISION_CHOICES, default="auto")
+    parser.add_argument("--weights-dir", metavar="DIR", help="folder with the checkpoints")
+    parser.add_argument(
+        "--weights", metavar="random", help="'random': seeded random weights (pipeline check)"
+    )
+    parser.add_argument("--probabilities", metavar="PATH", help="also write class probabilities (Float32)")
+    parser.add_argument(
+        "--confidence", metavar="PATH", help="also write the top probability in percent (Byte)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="seed for random weights (default 0)"
+    )
+    parser.set_defaults(func=run_segment)
+
+
+def run_segment(args: argparse.Namespace) -> int:
+    """Handle ``segment``: validate, build the method, run the pipeline, print a one-line summary."""
+    from .labels import load_preset, parse_labels, preset_params
+    from .methods.base import create_method, method_info
+    from .pipeline import segment_raster, validate_run
+    from .progress import TerminalProgressBar
+
+    weights = weights_choice(args.weights)
+    if weights == "random":
+        print(RANDOM_WEIGHTS_WARNING, file=sys.stderr)
+    if args.labels is not None:
+        labels, params = parse_labels(args.labels), {}
+    else:
+        preset = load_preset(args.preset)
+        labels, params = preset.labels, preset_params(preset, args.method)
+    info = method_info(args.method)
+    bands = parse_bands(args.bands) if args.bands else None
+    min_tile = getattr(info.factory, "min_tile", 1)
+    validate_run(
+        args.input,
+        args.output,
+        bands=bands,
+        tile=args.tile,
+        overlap=args.overlap,
+        min_tile=min_tile if isinstance(min_tile, int) else 1,
+        blend=args.blend,
+        extra_outputs=(args.probabilities, args.confidence),
+    )
+    method = create_method(
+        args.method,
+        weights=weights,
+        weights_dir=args.weights_dir,
+        device=args.device,
+        precision=args.precision,
+        seed=args.seed,
+        params=params,
+    )
+    bar = TerminalProgressBar(sys.stderr)
+    try:
+        result = segment_raster(
+            args.input,
+            args.output,
+            method,
+            labels,
+            bands=bands,
+            tile=args.tile,
+            overlap=args.overlap,
+            blend=args.blend,
+            probabilities_path=args.probabilities,
+            confidence_path=args.confidence,
+            metadata={
+                "weights": weights,
+                "device": args.device,
+                "precision": args.precision,
+                "seed": args.seed,
+                "params": params,
+            },
+            progress=bar,
+            warn=lambda message: print(f"warning: {message}", file=sys.stderr),
+        )
+    finally:
+        bar.close()
+    print(
+        f"wrote {result.output_path}: {result.width} x {result.height} pixels, "
+        f"{len(result.class_names)} classes, "
+        f"{result.tiles_total} tiles ({result.tiles_skipped} skipped, no data) in {result.elapsed_s:.1f} s"
+    )
+    return 0

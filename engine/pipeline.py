@@ -1,0 +1,300 @@
+"""``segment_raster``: raster file in, georeferenced classified GeoTIFF out, for any registered method.
+
+reader (windows, band mapping, stretch, masks) -> tile planner -> ``method.predict`` -> stitcher (blended
+probabilities, streamed) -> writers (classes, optional probabilities and confidence), with a progress
+callback and a cancel check between tiles. Everything the user can get wrong is checked before any model
+work (:func:`validate_run`); a failed or cancelled run leaves no output and an existing output untouched.
+
+Output contract (design document): one Byte band, pixel value ``k + 1`` is class ``k`` and 0 is nodata
+(input nodata, masked or alpha-transparent pixels); same size (of the window, if one is given), CRS and
+geotransform as the input; colour table, GDAL category names (0 = "nodata") and the run's method, labels,
+parameters, weights and engine version in the metadata (keys ``OVSS_*``). Optional outputs: the blended
+probabilities (Float32, one band per class, nodata -1) and the confidence, i.e. the highest class
+probability in percent (Byte 1..100, nodata 0).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+from .errors import InputError, RasterError
+from .progress import CancelCheck, ProgressCallback, ProgressClock
+from .raster.reader import (
+    RasterInfo,
+    RasterReader,
+    describe_raster,
+    open_raster,
+    resolve_bands,
+    resolve_window,
+)
+from .raster.stitch import BLEND_MODES, Block, Stitcher
+from .raster.tiles import TilePlan, Window, pad_reflect, plan_tiles, validate_tiling
+from .raster.writer import Georeference, GeoTiffWriter, RasterSpec, check_output_path
+
+if TYPE_CHECKING:
+    from .labels import LabelSet
+    from .methods.base import Method
+
+MAX_CLASSES = 255  # pixel values 1..255 in a Byte raster
+PROBABILITY_NODATA = -1.0
+RANDOM_WEIGHTS_NOTE = "random weights: a pipeline check, NOT a real segmentation"
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    """What a finished run wrote and how it went."""
+
+    output_path: Path
+    probabilities_path: Path | None
+    confidence_path: Path | None
+    width: int
+    height: int
+    class_names: tuple[str, ...]
+    class_pixels: tuple[int, ...]  # pixels per output value: index 0 nodata, k + 1 class k
+    tiles_total: int
+    tiles_skipped: int
+    elapsed_s: float
+    warnings: tuple[str, ...]
+
+
+def validate_run(
+    input_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str],
+    *,
+    bands: Sequence[int] | None = None,
+    tile: int = 512,
+    overlap: int = 64,
+    min_tile: int = 1,
+    window: Window | None = None,
+    blend: str = "weighted",
+    extra_outputs: Sequence[str | os.PathLike[str] | None] = (),
+) -> RasterInfo:
+    """Check every user input of a run without loading a model; :class:`InputError` (one line) if wrong."""
+    validate_tiling(tile, overlap, min_tile)
+    if blend not in BLEND_MODES:
+        raise InputError(f"blend must be one of {', '.join(BLEND_MODES)}, got {blend!r}")
+    info = describe_raster(open_raster(input_path))
+    resolve_bands(bands, info)
+    resolve_window(window, info)
+    source = Path(input_path).absolute()
+    seen: set[Path] = {source}
+    for path in (output_path, *extra_outputs):
+        if path is None:
+            continue
+        target = check_output_path(path)
+        if target in seen:
+            raise RasterError(f"output {target} would overwrite the input or another output of the run")
+        seen.add(target)
+    return info
+
+
+def run_metadata(
+    method: Method, labels: LabelSet, settings: Mapping[str, Any], extra: Mapping[str, Any] | None
+) -> dict[str, str]:
+    """The ``OVSS_*`` metadata items of an output: method, labels, settings, caller's items, engine version.
+
+    The caller's items (weights, device, precision, seed, method parameters) are written as
+    ``OVSS_<KEY>``; ``weights == "random"`` adds an ``OVSS_WARNING`` that cannot be missed.
+    """
+    items = {
+        "OVSS_METHOD": method.name,
+        "OVSS_LABELS": labels.to_text(),
+        "OVSS_SETTINGS": json.dumps(dict(settings), sort_keys=True),
+        "OVSS_ENGINE_VERSION": __version__,
+    }
+    for key, value in (extra or {}).items():
+        items[f"OVSS_{key.upper()}"] = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    if str((extra or {}).get("weights", "")) == "random":
+        items["OVSS_WARNING"] = RANDOM_WEIGHTS_NOTE
+    return items
+
+
+def _check_prediction(method: Method, probabilities: Any, n_classes: int, shape: tuple[int, int]) -> None:
+    """A method that breaks the contract is a programming error: say which and how."""
+    expected = (n_classes, *shape)
+    if getattr(probabilities, "shape", None) != expected:
+        raise RuntimeError(
+            f"method {method.name!r} returned shape {getattr(probabilities, 'shape', None)}, "
+            f"expected {expected}"
+        )
+
+
+class _Outputs:
+    """The run's writers (classes, optional probabilities and confidence): write blocks, commit or abort."""
+
+    def __init__(
+        self,
+        *,
+        output_path: str | os.PathLike[str],
+        probabilities_path: str | os.PathLike[str] | None,
+        confidence_path: str | os.PathLike[str] | None,
+        plan: TilePlan,
+        labels: LabelSet,
+        georef: Georeference,
+        metadata: Mapping[str, str],
+    ) -> None:
+        import numpy as np
+
+        self.counts = np.zeros(len(labels) + 1, dtype=np.int64)
+        self.writers: dict[str, GeoTiffWriter] = {}
+        size = (plan.width, plan.height)
+        try:
+            if probabilities_path is not None:
+                spec = RasterSpec(
+                    len(labels), "Float32", PROBABILITY_NODATA, metadata, band_descriptions=labels.names
+                )
+                self.writers["probabilities"] = GeoTiffWriter(probabilities_path, *size, spec, georef)
+            if confidence_path is not None:
+                spec = RasterSpec(1, "Byte", 0, metadata, band_descriptions=("confidence (%)",))
+                self.writers["confidence"] = GeoTiffWriter(confidence_path, *size, spec, georef)
+            colors = [(0, 0, 0, 0)] + [(*color, 255) for color in labels.colors]
+            spec = RasterSpec(1, "Byte", 0, metadata, colors, ("nodata", *labels.names), ("class",))
+            self.writers["classes"] = GeoTiffWriter(output_path, *size, spec, georef)
+        except BaseException:
+            self.abort()
+            raise
+
+    def write(self, block: Block) -> None:
+        """Classes (argmax + 1, 0 where invalid), probabilities and confidence of a finished block."""
+        import numpy as np
+
+        valid = block.valid
+        classes = np.where(valid, np.argmax(block.probabilities, axis=0) + 1, 0).astype(np.uint8)
+        self.counts += np.bincount(classes.ravel(), minlength=self.counts.size)
+        self.writers["classes"].write(block.window, classes)
+        if "probabilities" in self.writers:
+            probs = np.where(valid, block.probabilities, np.float32(PROBABILITY_NODATA)).astype(np.float32)
+            self.writers["probabilities"].write(block.window, probs)
+        if "confidence" in self.writers:
+            percent = np.clip(np.rint(block.probabilities.max(axis=0) * 100.0), 1, 100)
+            self.writers["confidence"].write(block.window, np.where(valid, percent, 0).astype(np.uint8))
+
+    def flush(self) -> None:
+        """Push written blocks to disk and out of GDAL's cache."""
+        for writer in self.writers.values():
+            writer.flush()
+
+    def commit(self) -> dict[str, Path]:
+        """Compress and rename every output into place (the class raster last)."""
+        return {name: writer.commit() for name, writer in self.writers.items()}
+
+    def abort(self) -> None:
+        """Remove every temporary file."""
+        for writer in self.writers.values():
+            writer.abort()
+
+
+def segment_raster(
+    input_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str],
+    method: Method,
+    labels: LabelSet,
+    *,
+    bands: Sequence[int] | None = None,
+    tile: int = 512,
+    overlap: int = 64,
+    stretch: tuple[float, float] | None = (2.0, 98.0),
+    blend: str = "weighted",
+    window: Window | None = None,
+    probabilities_path: str | os.PathLike[str] | None = None,
+    confidence_path: str | os.PathLike[str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    progress: ProgressCallback | None = None,
+    is_cancelled: CancelCheck | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> SegmentResult:
+    """Segment ``input_path`` with a built ``method`` into ``output_path`` (see the module docstring).
+
+    ``bands``: 1-based bands feeding R, G, B (one band is repeated; None: 1,2,3 or band 1). ``tile`` and
+    ``overlap`` in pixels (``overlap < tile / 2``, ``tile >= method.min_tile``). ``stretch``: percentiles
+    for non-Byte data. ``blend``: ``"weighted"`` or ``"core"``. ``window``: a pixel window to segment
+    instead of the whole raster. ``metadata``: extra ``OVSS_*`` items (weights, device, ...). ``warn``
+    receives one line per warning (no CRS, no georeferencing, rotation). Raises :class:`InputError` before
+    any model work for bad input and :class:`CancelledError` when ``is_cancelled()`` turns true.
+    """
+    import numpy as np
+
+    started = time.perf_counter()
+    if len(labels) > MAX_CLASSES:
+        raise InputError(f"at most {MAX_CLASSES} classes fit in the output raster, got {len(labels)}")
+    validate_run(
+        input_path,
+        output_path,
+        bands=bands,
+        tile=tile,
+        overlap=overlap,
+        min_tile=method.min_tile,
+        window=window,
+        blend=blend,
+        extra_outputs=(probabilities_path, confidence_path),
+    )
+    reader = RasterReader(input_path, bands, stretch, window)
+    if warn is not None:
+        for message in reader.info.warnings:
+            warn(message)
+    region = reader.region
+    plan = plan_tiles(region.width, region.height, tile, overlap, method.min_tile)
+    settings = {
+        "tile": tile,
+        "overlap": overlap,
+        "blend": blend,
+        "bands": list(reader.bands),
+        "stretch": list(stretch) if stretch else None,
+        "window": [region.x, region.y, region.width, region.height],
+    }
+    clock = ProgressClock(plan.n_tiles, progress, is_cancelled)
+    clock.check_cancelled()
+    method.prepare(labels)
+    outputs = _Outputs(
+        output_path=output_path,
+        probabilities_path=probabilities_path,
+        confidence_path=confidence_path,
+        plan=plan,
+        labels=labels,
+        georef=Georeference.of(reader.dataset, region),
+        metadata=run_metadata(method, labels, settings, metadata),
+    )
+    stitcher = Stitcher(plan, len(labels), blend)
+    skipped = 0
+    try:
+        for tile_ in plan:
+            clock.check_cancelled()
+            rgb, valid = reader.read(tile_.window)
+            probabilities = None
+            if valid.any():
+                padded = pad_reflect(rgb, plan.input_shape)
+                prediction = method.predict(np.ascontiguousarray(padded, dtype=np.float32))
+                _check_prediction(method, prediction, len(labels), plan.input_shape)
+                probabilities = prediction[:, : tile_.window.height, : tile_.window.width]
+            else:
+                skipped += 1
+            outputs.write(stitcher.add(tile_, probabilities, valid))
+            outputs.flush()  # GDAL's block cache would otherwise grow with the raster's width
+            reader.release()
+            clock.step(timed=probabilities is not None)
+        paths = outputs.commit()
+    except BaseException:
+        outputs.abort()
+        raise
+    finally:
+        reader.close()
+    return SegmentResult(
+        output_path=paths["classes"],
+        probabilities_path=paths.get("probabilities"),
+        confidence_path=paths.get("confidence"),
+        width=region.width,
+        height=region.height,
+        class_names=labels.names,
+        class_pixels=tuple(int(c) for c in outputs.counts),
+        tiles_total=plan.n_tiles,
+        tiles_skipped=skipped,
+        elapsed_s=time.perf_counter() - started,
+        warnings=reader.info.warnings,
+    )

@@ -1,0 +1,116 @@
+"""Progress reports and cancellation for long runs, and the command line's terminal progress bar.
+
+The pipeline reports a :class:`Progress` after every tile through a plain callback and asks a cancel check
+between tiles; the QGIS task, Processing feedback and the terminal bar are all just such callbacks.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TextIO
+
+from .errors import CancelledError
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a run is: tiles done of the total, time spent, estimated time left (None: unknown)."""
+
+    tiles_done: int
+    tiles_total: int
+    elapsed_s: float
+    remaining_s: float | None
+
+    @property
+    def fraction(self) -> float:
+        """Share of the tiles done, 0..1 (1 for a run without tiles)."""
+        return self.tiles_done / self.tiles_total if self.tiles_total else 1.0
+
+
+ProgressCallback = Callable[[Progress], None]
+CancelCheck = Callable[[], bool]
+
+
+class ProgressClock:
+    """Times a run of ``total`` steps, reports each step to ``callback`` and raises on cancellation.
+
+    The remaining time is the mean time per counted step so far times the steps left; steps that took no
+    work (skipped tiles) are passed with ``timed=False`` so that they do not bias the estimate.
+    """
+
+    def __init__(
+        self,
+        total: int,
+        callback: ProgressCallback | None = None,
+        is_cancelled: CancelCheck | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.total = total
+        self.done = 0
+        self._timed = 0
+        self._callback = callback
+        self._is_cancelled = is_cancelled
+        self._clock = clock
+        self._start = clock()
+
+    def check_cancelled(self) -> None:
+        """Raise :class:`CancelledError` if the user asked to stop."""
+        if self._is_cancelled is not None and self._is_cancelled():
+            raise CancelledError(f"stopped after {self.done} of {self.total} tiles; no output written")
+
+    def step(self, *, timed: bool = True) -> Progress:
+        """Count one finished step and report it."""
+        self.done += 1
+        self._timed += int(timed)
+        elapsed = self._clock() - self._start
+        left = self.total - self.done
+        remaining = elapsed / self._timed * left if self._timed else None
+        progress = Progress(self.done, self.total, elapsed, 0.0 if left == 0 else remaining)
+        if self._callback is not None:
+            self._callback(progress)
+        return progress
+
+
+def format_duration(seconds: float | None) -> str:
+    """``h:mm:ss`` or ``m:ss`` for a duration; ``--:--`` when unknown."""
+    if seconds is None:
+        return "--:--"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class TerminalProgressBar:
+    """A one-line progress bar on a terminal (``stderr`` by default); silent when the stream is not a TTY."""
+
+    def __init__(self, stream: TextIO | None = None, width: int = 30, force: bool = False) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.width = width
+        self.enabled = force or bool(getattr(self.stream, "isatty", lambda: False)())
+        self._drawn = False
+
+    def render(self, progress: Progress) -> str:
+        """The bar's text for ``progress`` (no carriage return)."""
+        filled = round(self.width * progress.fraction)
+        bar = "#" * filled + "-" * (self.width - filled)
+        return (
+            f"[{bar}] {progress.fraction:4.0%} {progress.tiles_done}/{progress.tiles_total} tiles, "
+            f"{format_duration(progress.elapsed_s)} elapsed, {format_duration(progress.remaining_s)} left"
+        )
+
+    def __call__(self, progress: Progress) -> None:
+        """Redraw the bar in place."""
+        if self.enabled:
+            self.stream.write("\r" + self.render(progress))
+            self.stream.flush()
+            self._drawn = True
+
+    def close(self) -> None:
+        """End the bar's line so that later messages start on a fresh one."""
+        if self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False

@@ -1,0 +1,270 @@
+"""Streaming, atomic GeoTIFF writer with the georeferencing of the input copied exactly.
+
+Blocks are written as they are finished into a temporary *uncompressed* tiled GeoTIFF in the target's
+folder (random-access writes of any rectangle, no recompression of partly written blocks), flushed from
+GDAL's block cache as they go so memory stays bounded. :meth:`GeoTiffWriter.commit` then copies it strip
+by strip into a compressed second temporary file (DEFLATE, 256 x 256 tiles, horizontal or floating-point
+predictor; BigTIFF when needed) with what GeoTIFF keeps in the ``.aux.xml`` sidecar (GDAL category names),
+and renames both over the target. A failed or cancelled run calls :meth:`GeoTiffWriter.abort`: the
+temporary files go and an existing target is untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import RasterError
+from .tiles import Window
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    import numpy as np
+
+BLOCK_SIZE = 256
+COMPRESS = "DEFLATE"
+
+
+def check_output_path(path: str | os.PathLike[str]) -> Path:
+    """``path`` made absolute, once its folder exists and is writable; :class:`RasterError` if not."""
+    target = Path(path).absolute()
+    folder = target.parent
+    if target.is_dir():
+        raise RasterError(f"output path is a folder: {target}")
+    if not folder.is_dir():
+        raise RasterError(f"output folder does not exist: {folder}")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise RasterError(f"output folder is not writable: {folder} ({exc.strerror})") from None
+    return target
+
+
+@dataclass(frozen=True)
+class Georeference:
+    """Where a raster lies: geotransform (rotation terms included), CRS, or ground control points."""
+
+    geotransform: tuple[float, ...] | None
+    projection: str
+    gcps: tuple[Any, ...] = ()
+    gcp_projection: str = ""
+
+    @classmethod
+    def of(cls, dataset: Any, window: Window | None = None) -> Georeference:
+        """The georeferencing of ``dataset``, moved to the top-left corner of ``window`` if given."""
+        geotransform = dataset.GetGeoTransform(can_return_null=True)
+        gcps = tuple(dataset.GetGCPs() or ())
+        if window is not None and (window.x or window.y):
+            if geotransform is not None:
+                g = geotransform
+                geotransform = (
+                    g[0] + window.x * g[1] + window.y * g[2],
+                    g[1],
+                    g[2],
+                    g[3] + window.x * g[4] + window.y * g[5],
+                    g[4],
+                    g[5],
+                )
+            gcps = tuple(_shift_gcp(gcp, window) for gcp in gcps)
+        return cls(
+            tuple(geotransform) if geotransform is not None else None,
+            dataset.GetProjection() or "",
+            gcps,
+            dataset.GetGCPProjection() or "",
+        )
+
+    def apply(self, dataset: Any) -> None:
+        """Set this georeferencing on a dataset open for writing."""
+        if self.geotransform is not None:
+            dataset.SetGeoTransform(self.geotransform)
+        if self.projection:
+            dataset.SetProjection(self.projection)
+        if self.gcps and self.geotransform is None:
+            dataset.SetGCPs(list(self.gcps), self.gcp_projection)
+
+
+def _shift_gcp(gcp: Any, window: Window) -> Any:
+    """A copy of a GDAL ground control point with its pixel/line moved into ``window``'s frame."""
+    from osgeo import gdal
+
+    return gdal.GCP(
+        gcp.GCPX, gcp.GCPY, gcp.GCPZ, gcp.GCPPixel - window.x, gcp.GCPLine - window.y, gcp.Info, gcp.Id
+    )
+
+
+@dataclass(frozen=True)
+class RasterSpec:
+    """What an output raster holds: band count, GDAL data type name, nodata, labels of values and bands."""
+
+    band_count: int
+    data_type: str  # GDAL name: "Byte", "Float32"
+    nodata: float | None = None
+    metadata: Mapping[str, str] | None = None
+    colors: Sequence[tuple[int, int, int, int]] | None = None  # colour table entries from value 0
+    category_names: Sequence[str] | None = None  # from value 0
+    band_descriptions: Sequence[str] | None = None
+
+
+class GeoTiffWriter:
+    """Write a raster block by block, then compress and rename it over the target (module docstring)."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], width: int, height: int, spec: RasterSpec, georef: Georeference
+    ) -> None:
+        from osgeo import gdal
+
+        self.target = check_output_path(path)
+        self.spec = spec
+        self._raw = self._temp_name(".raw.tif")
+        self._final = self._temp_name(".tif")
+        gdal_type = gdal.GetDataTypeByName(spec.data_type)
+        options = [
+            "TILED=YES",
+            f"BLOCKXSIZE={BLOCK_SIZE}",
+            f"BLOCKYSIZE={BLOCK_SIZE}",
+            "BIGTIFF=IF_SAFER",
+            "SPARSE_OK=TRUE",
+            "INTERLEAVE=BAND",
+        ]
+        self._dataset = gdal.GetDriverByName("GTiff").Create(
+            str(self._raw), width, height, spec.band_count, gdal_type, options
+        )
+        if self._dataset is None:
+            self.abort()
+            raise RasterError(
+                f"cannot create a temporary raster in {self.target.parent}: {gdal.GetLastErrorMsg()}"
+            )
+        self._georef = georef
+        georef.apply(self._dataset)
+
+    def _temp_name(self, suffix: str) -> Path:
+        """A new, unique hidden file name next to the target."""
+        handle, name = tempfile.mkstemp(prefix=f".{self.target.stem}.", suffix=suffix, dir=self.target.parent)
+        os.close(handle)
+        return Path(name)
+
+    def _describe(self, dataset: Any) -> None:
+        """Nodata, colour table, band descriptions and metadata of the final raster."""
+        from osgeo import gdal
+
+        spec = self.spec
+        if spec.metadata:
+            dataset.SetMetadata({str(k): str(v) for k, v in spec.metadata.items()})
+        for index in range(spec.band_count):
+            band = dataset.GetRasterBand(index + 1)
+            if spec.nodata is not None:
+                band.SetNoDataValue(spec.nodata)
+            if spec.band_descriptions:
+                band.SetDescription(spec.band_descriptions[index])
+        if spec.colors:
+            table = gdal.ColorTable()
+            for value, color in enumerate(spec.colors):
+                table.SetColorEntry(value, tuple(color))
+            band = dataset.GetRasterBand(1)
+            band.SetRasterColorTable(table)
+            band.SetRasterColorInterpretation(gdal.GCI_PaletteIndex)
+
+    def write(self, window: Window, array: np.ndarray) -> None:
+        """Write ``array`` (``(bands, h, w)``, or ``(h, w)`` for one band) at ``window``."""
+        data = array if array.ndim == 3 else array[None]
+        for index in range(self.spec.band_count):
+            band = self._dataset.GetRasterBand(index + 1)
+            if band.WriteArray(data[index], window.x, window.y) != 0:
+                raise RasterError(f"cannot write to {self._raw}: disk full or file not writable")
+
+    def flush(self) -> None:
+        """Write GDAL's cached blocks to disk and drop them from memory."""
+        self._dataset.FlushCache()
+
+    def commit(self) -> Path:
+        """Compress into the final file and rename it over the target; returns the target path."""
+        try:
+            self._compress()
+            os.replace(self._final, self.target)
+            aux = Path(f"{self._final}.aux.xml")
+            target_aux = Path(f"{self.target}.aux.xml")
+            if aux.exists():
+                os.replace(aux, target_aux)
+            else:
+                target_aux.unlink(missing_ok=True)
+        except BaseException:
+            self.abort()
+            raise
+        self._remove(self._raw)
+        return self.target
+
+    def _compress(self) -> None:
+        """Copy the temporary raster into the compressed one, one strip of whole blocks at a time.
+
+        Each strip is flushed out of GDAL's block cache on both sides (``gdal.Translate`` would let the
+        cache grow to its maximum, by default 5 % of RAM), so memory stays at one strip.
+        """
+        from osgeo import gdal
+
+        raw, width, height = self._dataset, self._dataset.RasterXSize, self._dataset.RasterYSize
+        raw.FlushCache()
+        predictor = 3 if self.spec.data_type.startswith("Float") else 2
+        options = [
+            f"COMPRESS={COMPRESS}",
+            f"PREDICTOR={predictor}",
+            "TILED=YES",
+            f"BLOCKXSIZE={BLOCK_SIZE}",
+            f"BLOCKYSIZE={BLOCK_SIZE}",
+            "BIGTIFF=IF_SAFER",
+            "NUM_THREADS=ALL_CPUS",
+        ]
+        final = gdal.GetDriverByName("GTiff").Create(
+            str(self._final),
+            width,
+            height,
+            self.spec.band_count,
+            gdal.GetDataTypeByName(self.spec.data_type),
+            options,
+        )
+        if final is None:
+            raise RasterError(f"cannot write {self.target}: {gdal.GetLastErrorMsg()}")
+        self._georef.apply(final)
+        self._describe(final)
+        for index in range(1, self.spec.band_count + 1):
+            source, target = raw.GetRasterBand(index), final.GetRasterBand(index)
+            for y in range(0, height, BLOCK_SIZE):
+                rows = min(BLOCK_SIZE, height - y)
+                if target.WriteArray(source.ReadAsArray(0, y, width, rows), 0, y) != 0:
+                    raise RasterError(f"cannot write {self.target}: disk full or file not writable")
+                final.FlushCache()
+                raw.FlushCache()
+        if self.spec.category_names:
+            final.GetRasterBand(1).SetCategoryNames(list(self.spec.category_names))
+        final = None
+        self._dataset = None
+
+    def abort(self) -> None:
+        """Remove the temporary files; the target is left as it was."""
+        self._dataset = None
+        for name in (getattr(self, "_raw", None), getattr(self, "_final", None)):
+            if name is not None:
+                self._remove(name)
+
+    @staticmethod
+    def _remove(name: Path) -> None:
+        """Delete a temporary file and its sidecar, if present."""
+        for path in (name, Path(f"{name}.aux.xml")):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def __enter__(self) -> GeoTiffWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Abort on an exception; the caller commits explicitly on success."""
+        if exc_type is not None:
+            self.abort()
