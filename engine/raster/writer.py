@@ -268,3 +268,24 @@ class GeoTiffWriter:
         """Abort on an exception; the caller commits explicitly on success."""
         if exc_type is not None:
             self.abort()
+
+
+def read_class_table(path: str | os.PathLike[str]) -> tuple[list[str], list[tuple[int, int, int]]]:
+    """Class names and colours of a classified raster written by this module (value k+1 = class k).
+
+    The inverse of the output contract: GDAL category names and colour table of band 1, without the
+    entry for value 0 (nodata). The colour table is read first: GDAL 3.6 loads the ``.aux.xml`` category
+    names lazily and only returns them once the colour table has been touched.
+    """
+    from osgeo import gdal
+
+    dataset = gdal.OpenEx(str(path), gdal.OF_RASTER)
+    if dataset is None:
+        raise RasterError(f"cannot open classified raster: {path}")
+    band = dataset.GetRasterBand(1)
+    table = band.GetColorTable()
+    names = list(band.GetCategoryNames() or [])[1:]
+    if table is None or not names:
+        raise RasterError(f"not a classified raster (no colour table or class names): {path}")
+    colors = [tuple(table.GetColorEntry(value + 1)[:3]) for value in range(len(names))]
+    return names, colors

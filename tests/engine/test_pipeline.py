@@ -162,6 +162,17 @@ def test_round_trip_georeferencing_colours_names_metadata(tmp_path):
     assert json.loads(meta["OVSS_SETTINGS"])["tile"] == TILE
 
 
+def test_read_class_table_inverts_the_output_contract(tmp_path):
+    from engine.raster.writer import read_class_table
+
+    result, _ = run(write_raster(tmp_path / "in.tif", pattern(40, 50)), tmp_path / "out.tif")
+    names, colors = read_class_table(result.output_path)
+    assert names == list(labels().names)
+    assert colors == [tuple(c.color) for c in labels().classes]
+    with pytest.raises(RasterError, match="not a classified raster"):
+        read_class_table(write_raster(tmp_path / "plain.tif", pattern(8, 8)))
+
+
 def test_rotated_geotransform_is_copied_with_a_warning(tmp_path):
     rotated = (500000.0, 0.5, 0.1, 5600000.0, 0.1, -0.5)
     src = write_raster(tmp_path / "in.tif", pattern(40, 50), geotransform=rotated)
