@@ -1,0 +1,1 @@
+"""Numerical building blocks with their own tests: K-means, sliding windows, AlignCLIP alignment, graphs."""
