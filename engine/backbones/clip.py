@@ -28,7 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import InputError, WeightsError
+from ..errors import InputError
+from .loading import load_strict
 
 ARCHITECTURES: tuple[str, ...] = ("ViT-B-16", "ViT-L-14")
 
@@ -285,25 +286,8 @@ def build_clip(arch: str, state_dict: Mapping[str, Tensor] | None = None, seed: 
         torch.manual_seed(seed)
         model = open_clip.create_model(arch, pretrained=None, force_quick_gelu=True)
     if state_dict is not None:
-        _check_state_dict(model, state_dict, arch)
-        model.load_state_dict(state_dict, strict=True)
+        load_strict(model, state_dict, f"CLIP {arch}")
     return ClipBackbone(model.eval(), arch)
-
-
-def _check_state_dict(model: nn.Module, state_dict: Mapping[str, Tensor], arch: str) -> None:
-    """Raise :class:`WeightsError` (one line) when ``state_dict`` does not fit ``model`` exactly."""
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(expected))
-    shared = set(expected) & set(state_dict)
-    wrong = sorted(key for key in shared if tuple(expected[key].shape) != tuple(state_dict[key].shape))
-    problems = [
-        f"{len(keys)} {what} (e.g. {keys[0]})"
-        for keys, what in ((missing, "missing"), (unexpected, "unexpected"), (wrong, "wrongly shaped"))
-        if keys
-    ]
-    if problems:
-        raise WeightsError(f"the CLIP weights do not fit {arch}: " + ", ".join(problems))
 
 
 def _pos_resize_rule(name: str) -> PosEmbedResize:

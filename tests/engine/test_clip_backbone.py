@@ -214,7 +214,7 @@ def test_build_is_seeded_loads_state_dicts_and_rejects_misfits(clip_b16):
     broken["visual.conv1.weight"] = torch.zeros(768, 3, 14, 14)
     broken["extra.weight"] = torch.zeros(1)
     message = (
-        "the CLIP weights do not fit ViT-B-16: 1 missing (e.g. visual.proj), "
+        "the weights do not fit CLIP ViT-B-16: 1 missing (e.g. visual.proj), "
         "1 unexpected (e.g. extra.weight), 1 wrongly shaped (e.g. visual.conv1.weight)"
     )
     with pytest.raises(WeightsError, match=re.escape(message)):
