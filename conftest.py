@@ -5,7 +5,9 @@ The plugin tests import the repository root as the package ``ovss`` (as QGIS doe
 deployed); a symlink named ``ovss`` in a session folder stands in for the deployed plugin folder.
 """
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -19,6 +21,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(ROOT))
 
 _PACKAGE_PARENT = Path(tempfile.mkdtemp(prefix="ovss-plugin-path-"))
+atexit.register(shutil.rmtree, _PACKAGE_PARENT, ignore_errors=True)
 (_PACKAGE_PARENT / "ovss").symlink_to(ROOT, target_is_directory=True)
 sys.path.append(str(_PACKAGE_PARENT))
 sys.path.append("/usr/share/qgis/python/plugins")
