@@ -116,7 +116,7 @@ def run_metadata(
     return items
 
 
-def _check_prediction(method: Method, probabilities: Any, n_classes: int, shape: tuple[int, int]) -> None:
+def check_prediction(method: Method, probabilities: Any, n_classes: int, shape: tuple[int, int]) -> None:
     """A method that breaks the contract is a programming error: say which and how."""
     expected = (n_classes, *shape)
     if getattr(probabilities, "shape", None) != expected:
@@ -271,7 +271,7 @@ def segment_raster(
             if valid.any():
                 padded = pad_reflect(rgb, plan.input_shape)
                 prediction = method.predict(np.ascontiguousarray(padded, dtype=np.float32))
-                _check_prediction(method, prediction, len(labels), plan.input_shape)
+                check_prediction(method, prediction, len(labels), plan.input_shape)
                 probabilities = prediction[:, : tile_.window.height, : tile_.window.width]
             else:
                 skipped += 1

@@ -154,7 +154,7 @@ def predict_classes(
     """Best evaluated class ``(h, w)`` and validity of one image, tile by tile through the stitcher."""
     import numpy as np
 
-    from ..pipeline import _check_prediction
+    from ..pipeline import check_prediction
 
     classes = np.zeros((plan.height, plan.width), dtype=np.uint8)
     valid_all = np.zeros((plan.height, plan.width), dtype=bool)
@@ -165,7 +165,7 @@ def predict_classes(
         if valid.any():
             padded = pad_reflect(rgb, plan.input_shape)
             prediction = method.predict(np.ascontiguousarray(padded, dtype=np.float32))
-            _check_prediction(method, prediction, space.num_labels, plan.input_shape)
+            check_prediction(method, prediction, space.num_labels, plan.input_shape)
             probabilities = prediction[:, : tile.window.height, : tile.window.width]
         block = stitcher.add(tile, probabilities, valid)
         rows = slice(block.window.y, block.window.y_end)
