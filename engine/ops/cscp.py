@@ -1,0 +1,355 @@
+"""CSCP: superpixel-constrained fusion of two class-probability maps (SDCI Eqs. 16-18).
+
+The problem, as the official code solves it (``ovs/label_utils.py``), for ``q`` on the per-pixel simplex:
+
+    E(q) = a * sum q log q - <b, q> + beta * sum_edges w_pq * |q_p - q_q|_1
+
+with ``b = lambda_C log p_C + lambda_D log p_D`` and ``a = lambda_C + lambda_D`` (1.2): the data term is
+exactly the two KL terms of Eq. 17 expanded, ``lambda_C KL(q||p_C) + lambda_D KL(q||p_D)`` (the official code
+computes ``a`` as that sum), so it is non-negative for normalised ``p``. The TV term is anisotropic (per class
+and per direction) over 4-neighbour edges whose weights come from superpixels (Eq. 16).
+
+Two solvers of the same convex problem:
+
+- :func:`solve_cscp_reference` is the official algorithm (Chambolle-Pock PDHG in the Euclidean metric whose
+  primal prox is evaluated per pixel by a Lambert-W formula, 5 Newton steps, and a 10-step bisection on the
+  simplex multiplier). It is the baseline the fast solver is measured against.
+- :func:`solve_cscp` maximises the dual by FISTA; its primal step is the entropic (KL-geometry) prox in
+  closed form, a softmax. 15 iterations instead of 100, each about 20x cheaper.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+_PROB_FLOOR = 1e-12  # the official solver's clamp before renormalising p_C and p_D
+
+
+@dataclass(frozen=True)
+class CscpParams:
+    """Weights of the CSCP energy; defaults are the official code's (``refine_label_convex_optimization``).
+
+    ``a = lambda_c + lambda_d`` is not a free parameter: expanding the two KL terms of Eq. 17 gives it.
+    """
+
+    lambda_c: float = 1.0
+    lambda_d: float = 0.2
+    beta: float = 0.1
+
+    @property
+    def a(self) -> float:
+        """Coefficient of ``sum q log q``: the sum of the two KL weights."""
+        return self.lambda_c + self.lambda_d
+
+
+@dataclass(frozen=True)
+class ReferencePdhgSettings:
+    """The official solver's settings: PDHG step sizes, iterations and the inner prox's accuracy."""
+
+    iterations: int = 100
+    tau: float = 0.25
+    sigma: float = 0.25
+    theta: float = 1.0
+    newton_steps: int = 5
+    bisection_steps: int = 10
+
+
+@dataclass(frozen=True)
+class FastCscpSettings:
+    """Settings of the fast solver (:func:`solve_cscp`).
+
+    ``step`` is the dual gradient step; ``None`` takes ``1 / L = a / 4``, the inverse Lipschitz constant of
+    the dual gradient (``||K||^2 <= 8``, the Hessian of log-sum-exp is at most ``1/2``), for which FISTA's
+    ``O(1/n^2)`` guarantee holds. 15 iterations reach the reference's 100-iteration energy with a margin
+    (``bench/results/cscp-*.md``: 0.1 % is reached after about 8).
+    """
+
+    iterations: int = 15
+    step: float | None = None
+
+
+def _as_tensor(x: np.ndarray | torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``x`` as a torch tensor of ``dtype`` (no copy when it already is one)."""
+    import torch
+
+    return torch.as_tensor(x).to(dtype)
+
+
+def edge_weights(
+    labels: np.ndarray | torch.Tensor, w_in: float = 1.0, w_cross: float = 0.1
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Adaptive 4-neighbour edge weights from a superpixel label map (Eq. 16).
+
+    An edge inside a superpixel weighs ``w_in``, one crossing a superpixel boundary ``w_cross``. Returns the
+    horizontal weights ``(H, W-1)`` (pixel ``(i, j)`` to ``(i, j+1)``) and the vertical ones ``(H-1, W)``,
+    float32.
+    """
+    import torch
+
+    lab = torch.as_tensor(labels)
+    if lab.ndim != 2:
+        raise InputError(f"superpixel labels must be a 2-D (H, W) map, got shape {tuple(lab.shape)}")
+    same_h = (lab[:, 1:] == lab[:, :-1]).to(torch.float32)
+    same_v = (lab[1:, :] == lab[:-1, :]).to(torch.float32)
+    return w_cross + (w_in - w_cross) * same_h, w_cross + (w_in - w_cross) * same_v
+
+
+def prep_prob(p: np.ndarray | torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Turn a score map ``(K, H, W)`` into per-pixel probabilities the way the official code does before CSCP.
+
+    If any score is negative or the mean per-pixel class sum exceeds 1.5 the map is treated as logits (softmax
+    over classes, temperature 1); then it is clamped to ``[eps, 1]`` and renormalised per pixel (the official
+    solver renormalises its inputs on entry). Returns float32.
+    """
+    import torch
+
+    x = _as_tensor(p, torch.float32)
+    if x.ndim != 3:
+        raise InputError(f"class scores must be (K, H, W), got shape {tuple(x.shape)}")
+    if x.min() < 0 or x.sum(dim=0).mean() > 1.5:
+        x = torch.softmax(x, dim=0)
+    x = x.clamp(min=eps, max=1.0)
+    return x / x.sum(dim=0, keepdim=True)
+
+
+def data_term(
+    p_clip: np.ndarray | torch.Tensor,
+    p_dino: np.ndarray | torch.Tensor,
+    params: CscpParams,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """``b = lambda_C log p_C + lambda_D log p_D`` ``(K, H, W)`` (Eq. 17), after the solver's entry step.
+
+    The solver clamps each map at 1e-12 and renormalises it per pixel before taking logs; the energy and both
+    solvers go through this one function so they see the same problem.
+    """
+    import torch
+
+    dt = dtype or torch.float32
+    pc = _as_tensor(p_clip, dt).clamp_min(_PROB_FLOOR)
+    pd = _as_tensor(p_dino, dt).clamp_min(_PROB_FLOOR)
+    if pc.shape != pd.shape or pc.ndim != 3:
+        raise InputError(
+            f"probability maps must be (K, H, W) of one shape, got {tuple(pc.shape)} and {tuple(pd.shape)}"
+        )
+    pc = pc / pc.sum(dim=0, keepdim=True)
+    pd = pd / pd.sum(dim=0, keepdim=True)
+    return params.lambda_c * torch.log(pc) + params.lambda_d * torch.log(pd)
+
+
+def _check_weights(b: torch.Tensor, wh: torch.Tensor, wv: torch.Tensor) -> None:
+    """Raise :class:`InputError` unless the edge weights fit the ``(K, H, W)`` data term."""
+    _, h, w = b.shape
+    if tuple(wh.shape) != (h, w - 1) or tuple(wv.shape) != (h - 1, w):
+        raise InputError(
+            f"edge weights {tuple(wh.shape)} and {tuple(wv.shape)} do not fit a {h}x{w} image "
+            f"(expected {(h, w - 1)} and {(h - 1, w)})"
+        )
+
+
+def cscp_energy(
+    q: np.ndarray | torch.Tensor,
+    p_clip: np.ndarray | torch.Tensor,
+    p_dino: np.ndarray | torch.Tensor,
+    wh: np.ndarray | torch.Tensor,
+    wv: np.ndarray | torch.Tensor,
+    *,
+    params: CscpParams | None = None,
+) -> float:
+    """The CSCP energy ``a sum q log q - <b, q> + beta sum w |grad q|_1`` of ``q`` ``(K, H, W)``, in float64.
+
+    ``0 log 0 = 0``. ``q`` is taken as given (not projected on the simplex), so solvers can be compared on it.
+    """
+    import torch
+
+    prm = params or CscpParams()
+    qd = _as_tensor(q, torch.float64)
+    b = data_term(p_clip, p_dino, prm, dtype=torch.float64)
+    whd = _as_tensor(wh, torch.float64)
+    wvd = _as_tensor(wv, torch.float64)
+    _check_weights(b, whd, wvd)
+    if qd.shape != b.shape:
+        raise InputError(f"q has shape {tuple(qd.shape)}, the probability maps {tuple(b.shape)}")
+    data = prm.a * torch.special.xlogy(qd, qd).sum() - (b * qd).sum()
+    tv_h = (whd * (qd[:, :, 1:] - qd[:, :, :-1]).abs()).sum()
+    tv_v = (wvd * (qd[:, 1:, :] - qd[:, :-1, :]).abs()).sum()
+    return float(data + prm.beta * (tv_h + tv_v))
+
+
+def _grad(q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward differences ``K q``: horizontal ``(K, H, W-1)`` and vertical ``(K, H-1, W)``."""
+    return q[:, :, 1:] - q[:, :, :-1], q[:, 1:, :] - q[:, :-1, :]
+
+
+def _sub_adjoint_(out: torch.Tensor, yh: torch.Tensor, yv: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """``out -= scale * K^T y`` in place, ``K`` the forward differences (``K^T`` is minus the divergence)."""
+    out[:, :, :-1].add_(yh, alpha=scale)
+    out[:, :, 1:].sub_(yh, alpha=scale)
+    out[:, :-1, :].add_(yv, alpha=scale)
+    out[:, 1:, :].sub_(yv, alpha=scale)
+    return out
+
+
+def _lambert_w_newton(z: torch.Tensor, steps: int) -> torch.Tensor:
+    """Principal Lambert W of ``z >= 0``: Newton's method from ``log(1 + z)``, as in the official code."""
+    import torch
+
+    w = torch.log(z + 1.0)
+    for _ in range(steps):
+        ew = torch.exp(w)
+        w = w - (w * ew - z) / (ew * (w + 1.0) + 1e-12)
+    return w
+
+
+def _prox_entropy_simplex(
+    v: torch.Tensor, b: torch.Tensor, tau: float, a: float, settings: ReferencePdhgSettings
+) -> torch.Tensor:
+    """Euclidean prox of ``tau (a sum q log q - <b, q>)`` on the simplex, per pixel, the official way.
+
+    Optimality gives ``q_k + c log q_k = d0_k - mu`` with ``c = tau a`` and ``d0 = v + tau b - c``, so
+    ``q_k = c W(exp((d0_k - mu) / c) / c)``; the multiplier ``mu`` making ``sum_k q_k = 1`` is found by
+    bisection on ``[min d0 - 20c, max d0 + 20c]``; the result is renormalised.
+    """
+    import torch
+
+    c = tau * a
+    d0 = v + tau * b - c
+    mu_lo = d0.amin(dim=0, keepdim=True) - 20.0 * c
+    mu_hi = d0.amax(dim=0, keepdim=True) + 20.0 * c
+
+    def q_of(mu: torch.Tensor) -> torch.Tensor:
+        z = ((d0 - mu) / c).clamp(min=-50.0, max=50.0)
+        w = _lambert_w_newton(torch.exp(z) / max(c, _PROB_FLOOR), settings.newton_steps)
+        return (c * w).clamp_min(0.0)
+
+    for _ in range(settings.bisection_steps):
+        mid = 0.5 * (mu_lo + mu_hi)
+        over = q_of(mid).sum(dim=0, keepdim=True) > 1.0
+        mu_lo = torch.where(over, mid, mu_lo)
+        mu_hi = torch.where(over, mu_hi, mid)
+    q = q_of(0.5 * (mu_lo + mu_hi))
+    return q / q.sum(dim=0, keepdim=True).clamp_min(_PROB_FLOOR)
+
+
+def _prepare(
+    p_clip: np.ndarray | torch.Tensor,
+    p_dino: np.ndarray | torch.Tensor,
+    wh: np.ndarray | torch.Tensor,
+    wv: np.ndarray | torch.Tensor,
+    *,
+    params: CscpParams,
+    dtype: torch.dtype,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The data term ``b`` and the dual bounds ``beta * w`` (horizontal, vertical) in ``dtype``."""
+    b = data_term(p_clip, p_dino, params, dtype=dtype)
+    whd = _as_tensor(wh, dtype)
+    wvd = _as_tensor(wv, dtype)
+    _check_weights(b, whd, wvd)
+    return b, (params.beta * whd).unsqueeze(0), (params.beta * wvd).unsqueeze(0)
+
+
+def solve_cscp_reference(
+    p_clip: np.ndarray | torch.Tensor,
+    p_dino: np.ndarray | torch.Tensor,
+    wh: np.ndarray | torch.Tensor,
+    wv: np.ndarray | torch.Tensor,
+    *,
+    params: CscpParams | None = None,
+    settings: ReferencePdhgSettings | None = None,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """The official solver of Eqs. 17-18: Euclidean PDHG, per-pixel Lambert-W prox. Returns ``q (K, H, W)``.
+
+    Chambolle-Pock with ``q0 = softmax(b / a)``, zero duals; each iteration: dual ascent on the extrapolated
+    ``q_bar`` and projection of each dual onto ``[-beta w, beta w]`` (the conjugate of the weighted
+    anisotropic TV), primal step ``v = q - tau K^T y`` followed by the prox of the data term on the simplex
+    (:func:`_prox_entropy_simplex`), then ``q_bar = q + theta (q - q_prev)``. The inexact inner prox (5 Newton
+    steps, 10 bisection steps) is kept on purpose: it is what the official code computes.
+    """
+    import torch
+
+    prm = params or CscpParams()
+    st = settings or ReferencePdhgSettings()
+    b, lim_h, lim_v = _prepare(p_clip, p_dino, wh, wv, params=prm, dtype=dtype or torch.float32)
+    a = prm.a
+    q = torch.softmax(b / a, dim=0)
+    q_bar = q.clone()
+    k, h, w = b.shape
+    yh = torch.zeros((k, h, w - 1), dtype=b.dtype)
+    yv = torch.zeros((k, h - 1, w), dtype=b.dtype)
+    for _ in range(st.iterations):
+        gh, gv = _grad(q_bar)
+        yh = torch.clamp(yh + st.sigma * gh, min=-lim_h, max=lim_h)
+        yv = torch.clamp(yv + st.sigma * gv, min=-lim_v, max=lim_v)
+        q_prev = q
+        q = _prox_entropy_simplex(_sub_adjoint_(q.clone(), yh, yv, st.tau), b, st.tau, a, st)
+        q_bar = q + st.theta * (q - q_prev)
+    return q
+
+
+def solve_cscp(
+    p_clip: np.ndarray | torch.Tensor,
+    p_dino: np.ndarray | torch.Tensor,
+    wh: np.ndarray | torch.Tensor,
+    wv: np.ndarray | torch.Tensor,
+    *,
+    params: CscpParams | None = None,
+    settings: FastCscpSettings | None = None,
+) -> torch.Tensor:
+    """Fast CSCP solver: accelerated dual ascent with the closed-form softmax primal step. Returns ``q``.
+
+    Same problem as :func:`solve_cscp_reference`. The TV term is ``max_{|y| <= beta w} <y, K q>``, so
+    ``E* = max_y min_{q in simplex} a sum q log q - <b - K^T y, q>``. The inner minimisation is an entropic
+    (KL-geometry) step in closed form: stationarity ``a (log q + 1) - b + K^T y + nu = 0`` gives
+
+        q(y) = softmax((b - K^T y) / a)    per pixel, over classes.
+
+    This is the Bregman primal step of Chambolle & Pock (2016, "On the ergodic convergence rates of a
+    first-order primal-dual algorithm", Math. Program. 159) with the KL distance, ``log q+ = (log q_n +
+    tau (b - K^T y)) / (1 + tau a) - logsumexp``, in the limit ``tau -> inf``: because the data term is
+    ``a``-strongly convex relative to the entropy, the exact minimiser is affordable and no primal step size
+    is needed. The dual function ``D(y) = -a sum_p logsumexp((b - K^T y)_p / a)`` is concave and smooth with
+    ``grad D = K q(y)``, Lipschitz with ``L <= ||K||^2 / (2a) <= 4 / a`` (log-sum-exp's Hessian is at most
+    1/2, ``||K||^2 <= 8``). It is maximised over the box ``|y| <= beta w`` by FISTA (Beck & Teboulle 2009;
+    as a dual method for a strongly convex primal: Beck & Teboulle 2014, "A fast dual proximal gradient
+    algorithm"),
+    i.e. projected gradient steps ``y <- clip(z + K q(z) / L)`` with Nesterov extrapolation of ``z``, and
+    ``q(y_n)`` is returned. One iteration costs one softmax and a few additions, against the reference's 11
+    Lambert-W evaluations; measured (48x48 and 512x512, real superpixels) it also needs fewer iterations than
+    PDHG with the finite-``tau`` entropic step. ``beta = 0`` returns ``softmax(b / a)`` exactly.
+    """
+    import torch
+
+    prm = params or CscpParams()
+    st = settings or FastCscpSettings()
+    b, lim_h, lim_v = _prepare(p_clip, p_dino, wh, wv, params=prm, dtype=torch.float32)
+    a = prm.a
+    step = st.step if st.step is not None else a / 4.0
+    k, h, w = b.shape
+    logits = torch.empty_like(b)
+
+    def primal(yh: torch.Tensor, yv: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(_sub_adjoint_(logits.copy_(b), yh, yv).div_(a), dim=0)
+
+    yh = torch.zeros((k, h, w - 1), dtype=b.dtype)
+    yv = torch.zeros((k, h - 1, w), dtype=b.dtype)
+    zh, zv = yh.clone(), yv.clone()
+    t = 1.0
+    for _ in range(st.iterations):
+        gh, gv = _grad(primal(zh, zv))
+        new_h = gh.mul_(step).add_(zh).clamp_(min=-lim_h, max=lim_h)
+        new_v = gv.mul_(step).add_(zv).clamp_(min=-lim_v, max=lim_v)
+        t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
+        momentum = (t - 1.0) / t_next
+        zh, yh = yh.sub_(new_h).mul_(-momentum).add_(new_h), new_h
+        zv, yv = yv.sub_(new_v).mul_(-momentum).add_(new_v), new_v
+        t = t_next
+    return primal(yh, yv)
