@@ -8,27 +8,11 @@ writes every number with the full configuration, ``--png`` the IoU bars and the 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
-from .cli_segment import RANDOM_WEIGHTS_WARNING, parse_bands, weights_choice
-from .device import DEVICE_CHOICES, PRECISION_CHOICES
+from .cli_common import add_method_arguments, build_method, labels_and_params, parse_bands
 from .errors import InputError
-
-
-def parse_param(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` -> ``(key, value)``; the value is read as JSON (number, true/false, null), else text."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise InputError(f"--param takes KEY=VALUE (e.g. prob_thd=0.3), got {text!r}")
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError:
-        parsed = value
-    if isinstance(parsed, list | dict):
-        raise InputError(f"--param {key}: only numbers, true/false, null or text are accepted")
-    return key.strip(), parsed
 
 
 def register(subparsers: Any) -> None:
@@ -41,12 +25,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--images", required=True, metavar="DIR", help="folder of images")
     parser.add_argument("--masks", required=True, metavar="DIR", help="folder of masks (same file stems)")
-    parser.add_argument(
-        "--method", required=True, metavar="NAME", help="registered method name, e.g. sdci-v2"
-    )
-    labels = parser.add_mutually_exclusive_group(required=True)
-    labels.add_argument("--labels", metavar="TEXT", help="classes in the masks' class order")
-    labels.add_argument("--preset", metavar="NAME", help="a label preset, e.g. potsdam-ori")
+    add_method_arguments(parser, labels_help="classes in the masks' class order")
     parser.add_argument(
         "--protocol",
         required=True,
@@ -73,22 +52,6 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--overlap", type=int, default=0, metavar="N", help="tile overlap with --tile")
     parser.add_argument("--limit", type=int, metavar="N", help="evaluate the first N images (by name) only")
-    parser.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a method parameter (repeatable)",
-    )
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-    parser.add_argument("--precision", choices=PRECISION_CHOICES, default="auto")
-    parser.add_argument("--weights-dir", metavar="DIR", help="folder with the checkpoints")
-    parser.add_argument(
-        "--weights", metavar="random", help="'random': seeded random weights (pipeline check)"
-    )
-    parser.add_argument(
-        "--seed", type=int, default=0, metavar="N", help="seed for random weights (default 0)"
-    )
     parser.add_argument("--json", metavar="PATH", help="write every number and the configuration as JSON")
     parser.add_argument("--png", metavar="PATH", help="write IoU bars and the confusion matrix as PNG")
     parser.set_defaults(func=run_evaluate)
@@ -100,21 +63,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from .evaluate.protocols import ClassSpace, get_protocol
     from .evaluate.report import Scores, format_table, report_dict, write_json, write_png
     from .evaluate.runner import encoding_chooser, evaluate_pairs, find_pairs
-    from .labels import load_preset, parse_labels, preset_params
-    from .methods.base import create_method, method_info
+    from .models import weights_choice
     from .progress import TerminalProgressBar
     from .raster.tiles import validate_tiling
     from .raster.writer import check_output_path
 
     weights = weights_choice(args.weights)
     protocol = get_protocol(args.protocol)
-    if args.labels is not None:
-        labels, params = parse_labels(args.labels), {}
-    else:
-        preset = load_preset(args.preset)
-        labels, params = preset.labels, preset_params(preset, args.method)
-    params.update(parse_param(text) for text in args.param)
-    method_info(args.method)
+    labels, params = labels_and_params(args)
     background = labels.background
     dataset = plain = ignore_index = None
     if args.dataset is not None:
@@ -150,17 +106,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     }
     space = ClassSpace.of(len(labels), background, protocol)
     names = tuple(labels.names[i] for i in space.evaluated)
-    if weights == "random":
-        print(RANDOM_WEIGHTS_WARNING, file=sys.stderr)
-    method = create_method(
-        args.method,
-        weights=weights,
-        weights_dir=args.weights_dir,
-        device=args.device,
-        precision=args.precision,
-        seed=args.seed,
-        params=params,
-    )
+    method = build_method(args, weights, params)
     method.prepare(labels)
     bar = TerminalProgressBar(sys.stderr)
     try:

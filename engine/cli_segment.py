@@ -9,35 +9,11 @@ A progress bar is drawn on stderr when it is a terminal.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any
 
-from .device import DEVICE_CHOICES, PRECISION_CHOICES
-from .errors import InputError
+from .cli_common import add_method_arguments, build_method, labels_and_params, parse_bands
 from .raster.stitch import BLEND_MODES
-
-ENV_WEIGHTS = "OVSS_WEIGHTS"
-RANDOM_WEIGHTS_WARNING = (
-    "warning: RANDOM WEIGHTS: the models are built with seeded random weights; "
-    "the output is a pipeline check, NOT a real segmentation"
-)
-
-
-def weights_choice(argument: str | None) -> str:
-    """``--weights`` as given, else ``$OVSS_WEIGHTS``, else ``"default"``."""
-    return argument or os.environ.get(ENV_WEIGHTS) or "default"
-
-
-def parse_bands(text: str) -> tuple[int, ...]:
-    """``"4,3,2"`` -> ``(4, 3, 2)``; :class:`InputError` for anything but comma-separated band numbers."""
-    try:
-        bands = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise InputError(
-            f"--bands takes band numbers separated by commas (e.g. 1,2,3), got {text!r}"
-        ) from None
-    return bands
 
 
 def register(subparsers: Any) -> None:
@@ -50,12 +26,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("input", metavar="INPUT", help="input raster (any format GDAL reads)")
     parser.add_argument("output", metavar="OUTPUT", help="output GeoTIFF")
-    parser.add_argument(
-        "--method", required=True, metavar="NAME", help="registered method name, e.g. sdci-v2"
-    )
-    labels = parser.add_mutually_exclusive_group(required=True)
-    labels.add_argument("--labels", metavar="TEXT", help="classes: 'name: prompt, prompt; other class; ...'")
-    labels.add_argument("--preset", metavar="NAME", help="a label preset, e.g. potsdam-gen")
+    add_method_arguments(parser, labels_help="classes: 'name: prompt, prompt; other class; ...'")
     parser.add_argument(
         "--bands", metavar="B[,G,B]", help="bands feeding R,G,B (one is repeated); default 1,2,3"
     )
@@ -68,37 +39,22 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--blend", choices=BLEND_MODES, default="weighted", help="how overlapping tiles merge"
     )
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-    parser.add_argument("--precision", choices=PRECISION_CHOICES, default="auto")
-    parser.add_argument("--weights-dir", metavar="DIR", help="folder with the checkpoints")
-    parser.add_argument(
-        "--weights", metavar="random", help="'random': seeded random weights (pipeline check)"
-    )
     parser.add_argument("--probabilities", metavar="PATH", help="also write class probabilities (Float32)")
     parser.add_argument(
         "--confidence", metavar="PATH", help="also write the top probability in percent (Byte)"
-    )
-    parser.add_argument(
-        "--seed", type=int, default=0, metavar="N", help="seed for random weights (default 0)"
     )
     parser.set_defaults(func=run_segment)
 
 
 def run_segment(args: argparse.Namespace) -> int:
     """Handle ``segment``: validate, build the method, run the pipeline, print a one-line summary."""
-    from .labels import load_preset, parse_labels, preset_params
-    from .methods.base import create_method, method_info
+    from .methods.base import method_info
+    from .models import weights_choice
     from .pipeline import segment_raster, validate_run
     from .progress import TerminalProgressBar
 
     weights = weights_choice(args.weights)
-    if weights == "random":
-        print(RANDOM_WEIGHTS_WARNING, file=sys.stderr)
-    if args.labels is not None:
-        labels, params = parse_labels(args.labels), {}
-    else:
-        preset = load_preset(args.preset)
-        labels, params = preset.labels, preset_params(preset, args.method)
+    labels, params = labels_and_params(args)
     info = method_info(args.method)
     bands = parse_bands(args.bands) if args.bands else None
     min_tile = getattr(info.factory, "min_tile", 1)
@@ -112,15 +68,7 @@ def run_segment(args: argparse.Namespace) -> int:
         blend=args.blend,
         extra_outputs=(args.probabilities, args.confidence),
     )
-    method = create_method(
-        args.method,
-        weights=weights,
-        weights_dir=args.weights_dir,
-        device=args.device,
-        precision=args.precision,
-        seed=args.seed,
-        params=params,
-    )
+    method = build_method(args, weights, params)
     bar = TerminalProgressBar(sys.stderr)
     try:
         result = segment_raster(

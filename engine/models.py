@@ -8,6 +8,7 @@ checkpoint a backbone needs, :func:`resolve_source` finds (or downloads) it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -22,6 +23,21 @@ if TYPE_CHECKING:
 
 RANDOM = "random"
 Source = Literal["random"] | Path
+
+ENV_WEIGHTS = "OVSS_WEIGHTS"
+RANDOM_WEIGHTS_WARNING = (
+    "warning: RANDOM WEIGHTS: the models are built with seeded random weights; "
+    "the output is a pipeline check, NOT a real segmentation"
+)
+
+
+def weights_choice(argument: str | None) -> str:
+    """The weights a run uses: ``argument`` as given, else ``$OVSS_WEIGHTS``, else ``"default"``.
+
+    ``OVSS_WEIGHTS=random`` switches every entry point (command line, dock, Processing, ``qgis_process``)
+    to seeded random weights, so the whole plugin can be exercised without checkpoints.
+    """
+    return argument or os.environ.get(ENV_WEIGHTS) or "default"
 
 # backbone name (open_clip architecture, VFM name, upsampler kind) -> registry checkpoint name
 ROLE_CHECKPOINTS: dict[str, str] = {

@@ -11,7 +11,7 @@ from osgeo import gdal
 from raster_fixtures import TEST_METHOD, expected_classes, pattern, write_raster
 
 from engine.cli import main
-from engine.cli_segment import RANDOM_WEIGHTS_WARNING
+from engine.models import RANDOM_WEIGHTS_WARNING
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "engine" / "data" / "demo" / "oem_koeln_50.tif"
