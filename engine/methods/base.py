@@ -39,24 +39,26 @@ MethodFactory = Callable[..., Method]
 
 @dataclass(frozen=True)
 class MethodInfo:
-    """A registered method: its stable name, a one-line description and how to build it."""
+    """A registered method: its stable name, a one-line description, how to build it, the checkpoints it
+    needs and its config dataclass (whose fields and defaults the dock and Processing offer as parameters)."""
 
     name: str
     description: str
     factory: MethodFactory
     checkpoints: tuple[str, ...] = ()
+    config_class: type | None = None
 
 
 _REGISTRY: dict[str, MethodInfo] = {}
 
 
 def register_method(
-    name: str, description: str, checkpoints: tuple[str, ...] = ()
+    name: str, description: str, checkpoints: tuple[str, ...] = (), config_class: type | None = None
 ) -> Callable[[MethodFactory], MethodFactory]:
-    """Class decorator registering a method factory under ``name``."""
+    """Class decorator registering a method factory under ``name`` (``config_class``: its config dataclass)."""
 
     def decorate(factory: MethodFactory) -> MethodFactory:
-        _REGISTRY[name] = MethodInfo(name, description, factory, checkpoints)
+        _REGISTRY[name] = MethodInfo(name, description, factory, checkpoints, config_class)
         return factory
 
     return decorate

@@ -1,0 +1,132 @@
+"""Benchmark of one 512x512 tile through ``sdci-v2`` and ``sdci-v1`` (random weights, real architectures).
+
+Run from the repository root:
+
+    .venv/bin/python bench/bench_sdci.py [--runs 3] [--threads 2] [--out bench/results/sdci-DATE.md]
+
+Each (method, precision) runs in its own process, so its peak RSS is its own. Per stage (the method's
+``timings``: CLIP backbone, VFM backbone, CAF levels, CAF fusion, BCDR, superpixels + CSCP) the median wall
+time over ``--runs`` predictions after one warm-up, the total, "beyond the backbones" (everything except the
+two backbone passes), the process CPU time, and the peak RSS while predicting (``VmHWM`` reset after the
+build, whose fp32 construction peak is reported apart). Targets (issue 4): sdci-v2 bf16 beyond-backbones <= 1.5 s, total
+<= 7 s, peak RSS <= 3 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TILE = ROOT.parent / "shared" / "data" / "potsdam" / "img" / "2_10_0_0_512_512.png"
+BACKBONES = ("clip_backbone", "vfm_backbone")
+
+
+def _peak_rss_gb() -> float:
+    """This process's peak resident set (``VmHWM``) in GB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024**2
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def _reset_peak_rss() -> None:
+    """Reset ``VmHWM`` to the current RSS (Linux ``clear_refs`` 5), so the prediction's peak is measured alone."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def measure(method_name: str, precision: str, runs: int, threads: int) -> dict[str, object]:
+    """Build, prepare and time ``runs`` predictions (after a warm-up) in this process."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    sys.path.insert(0, str(ROOT))
+    from engine.labels import load_preset
+    from engine.methods import create_method
+
+    torch.set_num_threads(threads)
+    tile = np.asarray(Image.open(TILE).convert("RGB")).transpose(2, 0, 1).astype(np.float32)
+    method = create_method(method_name, weights="random", device="cpu", precision=precision, seed=0)
+    method.prepare(load_preset("potsdam-gen").labels)
+    build_peak = _peak_rss_gb()
+    _reset_peak_rss()
+    method.predict(tile)
+    stages: dict[str, list[float]] = {}
+    totals, cpu = [], []
+    for _ in range(runs):
+        start, cpu_start = time.perf_counter(), time.process_time()
+        method.predict(tile)
+        totals.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - cpu_start)
+        for stage, seconds in method.timings.items():
+            stages.setdefault(stage, []).append(seconds)
+    medians = {stage: statistics.median(values) for stage, values in stages.items()}
+    beyond = [sum(v[i] for s, v in stages.items() if s not in BACKBONES) for i in range(runs)]
+    return {
+        "method": method_name,
+        "precision": precision,
+        "stages": medians,
+        "total": statistics.median(totals),
+        "cpu_total": statistics.median(cpu),
+        "beyond_backbones": statistics.median(beyond),
+        "peak_rss_gb": _peak_rss_gb(),
+        "build_peak_rss_gb": build_peak,
+    }
+
+
+def main() -> None:
+    """Run every configuration in a child process and write the Markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / f"sdci-{dt.date.today()}.md")
+    parser.add_argument("--child", nargs=2, metavar=("METHOD", "PRECISION"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.child[0], args.child[1], args.runs, args.threads)))
+        return
+    results = []
+    for name, precision in (("sdci-v2", "bf16"), ("sdci-v2", "fp32"), ("sdci-v1", "bf16"), ("sdci-v1", "fp32")):
+        cmd = [sys.executable, __file__, "--runs", str(args.runs), "--threads", str(args.threads)]
+        proc = subprocess.run([*cmd, "--child", name, precision], capture_output=True, text=True, check=True)
+        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        print(results[-1], flush=True)
+    stages = list(results[0]["stages"])
+    lines = [
+        f"# SDCI benchmark, {dt.date.today()}",
+        "",
+        f"Machine: {platform.node()}, {platform.processor() or platform.machine()}, "
+        f"{args.threads} torch threads (shared machine: other jobs were running, wall times are inflated; "
+        f"the CPU column is this process's CPU time; load average at the end {os.getloadavg()[0]:.1f}).",
+        f"Command: `.venv/bin/python bench/bench_sdci.py --runs {args.runs} --threads {args.threads}`",
+        f"Input: {TILE.name} (512x512), preset potsdam-gen, random weights, medians of {args.runs} runs after a "
+        "warm-up.",
+        "",
+        "| method | precision | "
+        + " | ".join(stages)
+        + " | beyond backbones | total | CPU | peak RSS GB predict | build |",
+        "|---" * (len(stages) + 7) + "|",
+    ]
+    for r in results:
+        cells = " | ".join(f"{r['stages'][s]:.2f}" for s in stages)
+        lines.append(
+            f"| {r['method']} | {r['precision']} | {cells} | {r['beyond_backbones']:.2f} | {r['total']:.2f} | "
+            f"{r['cpu_total']:.2f} | {r['peak_rss_gb']:.2f} | {r['build_peak_rss_gb']:.2f} |"
+        )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n")
+    print(f"written {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,439 @@
+"""SDCI (CAF, BCDR, CSCP) as the methods ``sdci-v1`` (CLIP ViT-L/14 + DINO ViT-B/8) and ``sdci-v2``
+(CLIP ViT-L/14 + DINOv2 ViT-B/14 with registers).
+
+What runs per tile, following the official code (``yu-ni1989/SDCI`` @7f33971) where it differs from the
+paper text (docs/METHODS_SDCI.md lists every such place):
+
+- CAF (Eqs. 1-9): :mod:`.sdci_caf`;
+- BCDR (Eqs. 10-15): KNN transition graphs from the LAST CLIP level and the last DINO layer
+  (:func:`engine.ops.graph.knn_transition`), the CLIP scores resampled to the DINO grid and diffused on the
+  DINO graph, the DINO scores resampled to the CLIP grid and diffused on the CLIP graph
+  (:func:`engine.ops.graph.diffuse`, 40 steps, fp16 iterates as the official run) - :func:`bcdr`;
+- post-processing (``ovs/main.py`` and ``cam_to_label``): :func:`branch_probabilities`;
+- CSCP (Eqs. 16-18): superpixels on the tile, edge weights, ``prep_prob`` and the solver of
+  :mod:`engine.ops.cscp` (fast by default, the reference PDHG selectable) - :func:`cscp_refine`.
+
+This module only imports the standard library at import time (the method registry loads it when listing
+methods); torch and the backbones are imported when a method is built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InputError
+from .base import register_method
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from ..backbones.clip import ClipBackbone
+    from ..backbones.vfm import VisionFoundationModel
+    from ..device import Runtime
+    from ..labels import LabelSet
+
+_SOLVERS = ("fast", "reference")
+_DIFFUSION_DTYPES = ("float16", "float32")
+_ATTENTION_DTYPES = ("float32", "float16", "bfloat16")
+
+
+@dataclass(frozen=True)
+class SdciConfig:
+    """Every setting of SDCI, defaults from the paper and the official code (``sdci-v2``'s VFM).
+
+    Geometry: CLIP sees the tile with its short side scaled to ``clip_short_side`` (512 -> 518x518, 37x37
+    patches); the VFM with its short side scaled to ``vfm_short_side`` (532 -> 38x38 for DINOv2, 384 ->
+    48x48 for DINO), both rounded to the patch size (the official ``_resize`` rule; for square tiles the
+    official fixed VFM sizes).
+    """
+
+    clip_arch: str = "ViT-L-14"
+    vfm: str = "dinov2_vitb14_reg"
+    clip_short_side: int = 512
+    vfm_short_side: int = 532
+    templates: str = "sdci_rs"
+    other_prompt: str = "other"
+    logit_scale: float = 50.0
+    lambda_1: float = 1.0
+    last_level_ratio: float = 0.2
+    attention_dtype: str = "float32"
+    knn_k: int = 30
+    knn_tau: float = 0.07
+    diffusion_alpha: float = 0.9
+    diffusion_steps: int = 40
+    diffusion_dtype: str = "float16"
+    diffusion_closed_form: bool = False
+    score_threshold: float = 0.5
+    score_max_eps: float = 1e-5
+    minmax_eps: float = 1e-6
+    prep_eps: float = 1e-6
+    lambda_c: float = 1.0
+    lambda_d: float = 0.2
+    beta: float = 0.1
+    w_in: float = 1.0
+    w_cross: float = 0.1
+    felzenszwalb_scale: float = 40.0
+    felzenszwalb_sigma: float = 0.8
+    felzenszwalb_min_size: int = 20
+    solver: str = "fast"
+    pdhg_iterations: int = 100
+    pdhg_tau: float = 0.25
+    pdhg_sigma: float = 0.25
+    pdhg_theta: float = 1.0
+    pdhg_newton_steps: int = 5
+    pdhg_bisection_steps: int = 10
+    fast_iterations: int = 15
+
+    def __post_init__(self) -> None:
+        """Reject values the method cannot run with (one-line :class:`InputError`)."""
+        choices = (
+            ("solver", self.solver, _SOLVERS),
+            ("diffusion_dtype", self.diffusion_dtype, _DIFFUSION_DTYPES),
+            ("attention_dtype", self.attention_dtype, _ATTENTION_DTYPES),
+        )
+        for field, value, allowed in choices:
+            if value not in allowed:
+                raise InputError(f"SDCI parameter {field}={value!r}; choose one of: {', '.join(allowed)}")
+        if self.knn_k < 1 or self.diffusion_steps < 0 or not 0.0 <= self.diffusion_alpha < 1.0:
+            raise InputError("SDCI parameters need knn_k >= 1, diffusion_steps >= 0 and 0 <= alpha < 1")
+
+
+VARIANTS: dict[str, SdciConfig] = {
+    "sdci-v1": SdciConfig(vfm="dino_vitb8", vfm_short_side=384),
+    "sdci-v2": SdciConfig(),
+}
+
+
+def config_with(base: SdciConfig, params: Mapping[str, Any]) -> SdciConfig:
+    """``base`` with ``params`` overriding fields; an unknown key or a wrongly typed value -> InputError."""
+    fields = {f.name: f for f in dataclasses.fields(SdciConfig)}
+    unknown = sorted(set(params) - set(fields))
+    if unknown:
+        raise InputError(f"unknown SDCI parameter {unknown[0]!r}; known: {', '.join(fields)}")
+    values: dict[str, Any] = {}
+    for key, value in params.items():
+        default = getattr(base, key)
+        converted = value
+        if isinstance(default, bool) or isinstance(value, bool):
+            ok = isinstance(value, bool) and isinstance(default, bool)
+        elif isinstance(default, int | float):
+            ok = isinstance(value, int | float) and (isinstance(default, float) or float(value).is_integer())
+            converted = type(default)(value) if ok else value
+        else:
+            ok = isinstance(value, str)
+        if not ok:
+            raise InputError(f"SDCI parameter {key} must be a {type(default).__name__}, got {value!r}")
+        values[key] = converted
+    return dataclasses.replace(base, **values)
+
+
+def bcdr(
+    clip_scores: torch.Tensor,
+    dino_scores: torch.Tensor,
+    *,
+    clip_features: torch.Tensor,
+    dino_features: torch.Tensor,
+    clip_grid: tuple[int, int],
+    dino_grid: tuple[int, int],
+    config: SdciConfig,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """BCDR (Eqs. 11-15) as ``ovs/pipeline.py`` runs it.
+
+    ``clip_scores`` ``(N_clip, C)`` = S'_clip, ``dino_scores`` ``(N_dino, C)`` = S'_dino; the graphs come
+    from the last CLIP level's projected patch features and the last DINO layer's patch features. S'_clip is
+    resampled to the DINO grid and diffused with T_dino; S'_dino to the CLIP grid and diffused with T_clip.
+    Returns the two diffused maps ``(C, gh, gw)`` (CLIP branch on the DINO grid, DINO branch on the CLIP
+    grid) and the two final scores ``(C,)``: each resampled (undiffused) score's maximum over patches.
+    """
+    import torch
+
+    from ..ops.graph import diffuse, diffuse_closed_form, knn_transition, resample_grid
+
+    t_dino = knn_transition(dino_features.float(), k=config.knn_k, tau=config.knn_tau)
+    t_clip = knn_transition(clip_features.float(), k=config.knn_k, tau=config.knn_tau)
+    clip_on_dino = resample_grid(clip_scores.float(), clip_grid, dino_grid)
+    dino_on_clip = resample_grid(dino_scores.float(), dino_grid, clip_grid)
+    dtype = getattr(torch, config.diffusion_dtype)
+
+    def run(graph: Any, scores: torch.Tensor) -> torch.Tensor:
+        if config.diffusion_closed_form:
+            return diffuse_closed_form(graph, scores, alpha=config.diffusion_alpha)
+        return diffuse(graph, scores, alpha=config.diffusion_alpha, steps=config.diffusion_steps, dtype=dtype)
+
+    clip_map = run(t_dino, clip_on_dino).T.reshape(-1, *dino_grid)
+    dino_map = run(t_clip, dino_on_clip).T.reshape(-1, *clip_grid)
+    return clip_map, dino_map, clip_on_dino.amax(dim=0), dino_on_clip.amax(dim=0)
+
+
+def branch_probabilities(
+    score_map: torch.Tensor, final_score: torch.Tensor, size: tuple[int, int], config: SdciConfig
+) -> torch.Tensor:
+    """One branch's class maps at image size ``(C, H, W)``, as ``ovs/main.py`` + ``cam_to_label`` do.
+
+    Bilinear upsampling to ``size``; each class divided by its spatial maximum (``+1e-5``) and multiplied by
+    its final score; min-max normalised per class (``+1e-6``; ``is_normalize`` is true in every official
+    config); classes whose final score is not above ``score_threshold`` set to zero.
+    """
+    import torch
+
+    up = torch.nn.functional.interpolate(score_map[None].float(), size=size, mode="bilinear", align_corners=False)[0]
+    up = up / (up.amax(dim=(-1, -2), keepdim=True) + config.score_max_eps) * final_score[:, None, None]
+    flat = up.reshape(up.shape[0], -1)
+    flat = flat - flat.amin(dim=-1, keepdim=True)
+    flat = flat / (flat.amax(dim=-1, keepdim=True) + config.minmax_eps)
+    keep = (final_score > config.score_threshold).to(flat.dtype)
+    return (flat * keep[:, None]).reshape(up.shape)
+
+
+def cscp_refine(
+    clip_probs: torch.Tensor, dino_probs: torch.Tensor, rgb: np.ndarray, config: SdciConfig
+) -> torch.Tensor:
+    """CSCP (Eqs. 16-18): Felzenszwalb superpixels of the 8-bit tile ``(H, W, 3)``, edge weights,
+    ``prep_prob`` of both branches, then the configured solver. Returns ``q`` ``(C, H, W)`` on the simplex."""
+    from ..ops.cscp import (
+        CscpParams,
+        FastCscpSettings,
+        ReferencePdhgSettings,
+        edge_weights,
+        prep_prob,
+        solve_cscp,
+        solve_cscp_reference,
+    )
+    from ..ops.superpixels import felzenszwalb
+
+    labels = felzenszwalb(
+        rgb, scale=config.felzenszwalb_scale, sigma=config.felzenszwalb_sigma, min_size=config.felzenszwalb_min_size
+    )
+    wh, wv = edge_weights(labels, w_in=config.w_in, w_cross=config.w_cross)
+    p_clip = prep_prob(clip_probs, eps=config.prep_eps)
+    p_dino = prep_prob(dino_probs, eps=config.prep_eps)
+    params = CscpParams(lambda_c=config.lambda_c, lambda_d=config.lambda_d, beta=config.beta)
+    if config.solver == "reference":
+        settings = ReferencePdhgSettings(
+            iterations=config.pdhg_iterations,
+            tau=config.pdhg_tau,
+            sigma=config.pdhg_sigma,
+            theta=config.pdhg_theta,
+            newton_steps=config.pdhg_newton_steps,
+            bisection_steps=config.pdhg_bisection_steps,
+        )
+        return solve_cscp_reference(p_clip, p_dino, wh, wv, params=params, settings=settings)
+    return solve_cscp(p_clip, p_dino, wh, wv, params=params, settings=FastCscpSettings(config.fast_iterations))
+
+
+class SdciMethod:
+    """SDCI on a CLIP backbone and a VFM (see the module docstring); the :class:`Method` contract.
+
+    ``weights_note`` says where the weights came from (``"random weights (seed N)"`` for a pipeline check).
+    ``timings`` holds the seconds of each stage of the last :meth:`predict` (benchmarks).
+    """
+
+    min_tile = 28
+
+    def __init__(
+        self,
+        name: str,
+        config: SdciConfig,
+        *,
+        clip: ClipBackbone,
+        vfm: VisionFoundationModel,
+        runtime: Runtime,
+        weights_note: str,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.clip = clip
+        self.vfm = vfm
+        self.runtime = runtime
+        self.weights_note = weights_note
+        self.timings: dict[str, float] = {}
+        self._labels: LabelSet | None = None
+        self._bank: torch.Tensor | None = None
+
+    def prepare(self, labels: LabelSet) -> None:
+        """Text bank for ``labels``: every non-background class's prompts averaged by SDCI's rule over the
+        templates, the ``other`` prompt, and the foreground mean (cached by the text encoder)."""
+        from ..text.encoder import TextEncoder
+        from ..text.templates import get_templates
+        from .sdci_caf import text_bank
+
+        templates = get_templates(self.config.templates)
+        sets = [labels[i].prompts for i in labels.foreground_indices]
+        embeddings = TextEncoder(self.clip, self.runtime).encode_prompt_sets(
+            [*sets, (self.config.other_prompt,)], templates
+        )
+        self._bank = text_bank(embeddings[:-1].cpu(), embeddings[-1].cpu())
+        self._labels = labels
+
+    def predict(self, tile: np.ndarray) -> np.ndarray:
+        """Refined class probabilities ``(K, H, W)`` float32 for an RGB tile ``(3, H, W)`` in 0..255.
+
+        The background class of the label set (if any) gets probability 0, as SDCI never predicts it.
+        """
+        import time
+
+        import numpy as np
+        import torch
+
+        if self._labels is None or self._bank is None:
+            raise RuntimeError("SdciMethod.prepare(labels) must be called before predict()")
+        tile = np.asarray(tile)
+        if tile.ndim != 3 or tile.shape[0] != 3 or min(tile.shape[1:]) < self.min_tile:
+            raise InputError(f"SDCI needs an RGB tile (3, H, W) with H, W >= {self.min_tile}, got {tile.shape}")
+        self.timings = {}
+        clock = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            self.timings[stage] = now - clock
+            clock = now
+
+        rgb = np.clip(np.rint(tile.transpose(1, 2, 0)), 0, 255).astype(np.uint8)
+        with torch.inference_mode():
+            fg = self._refine(rgb, lap)
+        labels = self._labels
+        out = np.zeros((len(labels), *rgb.shape[:2]), dtype=np.float32)
+        out[list(labels.foreground_indices)] = fg.numpy()
+        return out
+
+    def _semantic_branch(
+        self, pixels: torch.Tensor, n_fg: int, lap: Any
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tuple[int, int]]:
+        """CLIP's side of CAF on normalised ``pixels``: the level scores ``(L, N, C)``, the last level's
+        projected patch features ``(N, D)`` (BCDR's CLIP graph), ``A_N,clip`` ``(N, N)`` and the grid.
+        Its large intermediates (levels, attention maps) are freed on return, before the VFM runs."""
+        import torch
+
+        from . import sdci_caf as caf
+
+        assert self._bank is not None
+        levels = caf.clip_levels(self.clip, pixels, getattr(torch, self.config.attention_dtype))
+        lap("clip_backbone")
+        tokens, last_attention = caf.fused_level_tokens(self.clip.blocks[-1], levels.levels, levels.attention_sum)
+        grid = levels.grid
+        del levels
+        features = self.clip.project(tokens)[:, 1:]
+        scores = caf.class_probabilities(features, self._bank, n_fg, self.config.logit_scale)
+        lap("caf_levels")
+        return scores, features[-1].float(), last_attention.float().mean(dim=0)[1:, 1:], grid
+
+    def _refine(self, rgb: np.ndarray, lap: Any) -> torch.Tensor:
+        """The per-tile computation on an 8-bit tile ``(H, W, 3)``; foreground ``q`` ``(C, H, W)``."""
+        import torch
+
+        from . import sdci_caf as caf
+
+        cfg = self.config
+        assert self._bank is not None
+        n_fg = self._bank.shape[0] - 2
+        height, width = rgb.shape[:2]
+        clip, vfm, rt = self.clip, self.vfm, self.runtime
+
+        size = caf.scaled_size(height, width, cfg.clip_short_side, clip.patch_size)
+        clip_scores, clip_last, a_clip, cgrid = self._semantic_branch(
+            rt.cast(caf.clip_pixels(rgb, size, clip.mean, clip.std)), n_fg, lap
+        )
+        vsize = caf.scaled_size(height, width, cfg.vfm_short_side, vfm.patch_size)
+        vfm_out = vfm.forward_layers(rt.cast(caf.vfm_pixels(rgb, vsize, vfm.mean, vfm.std)))
+        lap("vfm_backbone")
+
+        dino_layers = torch.stack([layer[0] for layer in vfm_out.layers])  # (12, N, 768)
+        dino_scores = caf.class_probabilities(dino_layers, self._bank, n_fg, cfg.logit_scale)
+        a_dino = vfm_out.mean_attention(patch_only=True)[0].float()
+        dgrid = vfm_out.grid
+        del vfm_out
+        s_clip = caf.cross_fuse(
+            a_clip, caf.align_attention(a_dino, dgrid, cgrid), clip_scores, cfg.last_level_ratio, cfg.lambda_1
+        )
+        s_dino = caf.cross_fuse(
+            a_dino, caf.align_attention(a_clip, cgrid, dgrid), dino_scores, cfg.last_level_ratio, cfg.lambda_1
+        )
+        lap("caf_fusion")
+
+        clip_map, dino_map, clip_final, dino_final = bcdr(
+            s_clip,
+            s_dino,
+            clip_features=clip_last,
+            dino_features=dino_layers[-1],
+            clip_grid=cgrid,
+            dino_grid=dgrid,
+            config=cfg,
+        )
+        lap("bcdr")
+        p_clip = branch_probabilities(clip_map, clip_final, (height, width), cfg)
+        p_dino = branch_probabilities(dino_map, dino_final, (height, width), cfg)
+        q = cscp_refine(p_clip, p_dino, rgb, cfg)
+        lap("cscp")
+        return q.float()
+
+
+def _weights_source(role: str, weights: str | Path, weights_dir: str | Path | None) -> Path:
+    """The checkpoint file for backbone ``role``: ``"default"`` searches the user folder and the cache (and
+    downloads); a folder path is searched on its own, without downloading."""
+    from ..models import resolve_source
+
+    if str(weights) == "default":
+        return Path(resolve_source(role, weights_dir=weights_dir))
+    folder = Path(weights).expanduser()
+    if not folder.is_dir():
+        raise InputError(f"--weights must be 'default', 'random' or a folder of checkpoints, got {weights}")
+    return Path(resolve_source(role, weights_dir=folder, download=False))
+
+
+def build_sdci(
+    name: str,
+    *,
+    weights: str | Path = "default",
+    weights_dir: str | Path | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    seed: int = 0,
+    params: Mapping[str, Any] | None = None,
+) -> SdciMethod:
+    """Build the SDCI variant ``name`` (``sdci-v1``/``sdci-v2``) with ``params`` overriding its config."""
+    from ..device import resolve_runtime
+    from ..models import RANDOM, load_clip, load_vfm
+
+    config = config_with(VARIANTS[name], params or {})
+    runtime = resolve_runtime(device, precision)
+    if str(weights) == RANDOM:
+        clip_source: Any = RANDOM
+        vfm_source: Any = RANDOM
+        note = f"random weights (seed {seed}): a pipeline check, NOT a real segmentation"
+    else:
+        clip_source = _weights_source(config.clip_arch, weights, weights_dir)
+        vfm_source = _weights_source(config.vfm, weights, weights_dir)
+        note = f"{clip_source.name} + {vfm_source.name}"
+    clip = runtime.prepare(load_clip(config.clip_arch, clip_source, seed=seed))
+    vfm = runtime.prepare(load_vfm(config.vfm, vfm_source, seed=seed))
+    return SdciMethod(name, config, clip=clip, vfm=vfm, runtime=runtime, weights_note=note)
+
+
+@register_method(
+    "sdci-v1",
+    "SDCI (ICML 2025): CLIP ViT-L/14 + DINO ViT-B/8, CAF + BCDR + CSCP, training-free",
+    checkpoints=("clip-vit-l-14", "dino-vitb8"),
+)
+def create_sdci_v1(**kwargs: Any) -> SdciMethod:
+    """``sdci-v1``: SDCI with DINO ViT-B/8 as the structural branch (384x384 input, 48x48 grid)."""
+    return build_sdci("sdci-v1", **kwargs)
+
+
+@register_method(
+    "sdci-v2",
+    "SDCI (ICML 2025): CLIP ViT-L/14 + DINOv2 ViT-B/14 with registers, CAF + BCDR + CSCP, training-free",
+    checkpoints=("clip-vit-l-14", "dinov2-vitb14-reg"),
+)
+def create_sdci_v2(**kwargs: Any) -> SdciMethod:
+    """``sdci-v2``: SDCI with DINOv2 ViT-B/14 (registers) as the structural branch (532x532, 38x38)."""
+    return build_sdci("sdci-v2", **kwargs)
+
+
+create_sdci_v1.min_tile = SdciMethod.min_tile  # type: ignore[attr-defined]
+create_sdci_v2.min_tile = SdciMethod.min_tile  # type: ignore[attr-defined]

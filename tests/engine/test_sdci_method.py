@@ -1,0 +1,147 @@
+"""SDCI as a registered method: configuration, BCDR and post-processing, end to end with random weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from engine.errors import InputError
+from engine.labels import load_preset
+from engine.methods import available_methods, create_method, method_info
+from engine.methods.sdci import VARIANTS, SdciConfig, bcdr, branch_probabilities, config_with
+
+# Real architectures at a reduced input geometry keep the default run fast; the official one is @slow.
+SMALL = {"clip_short_side": 224, "vfm_short_side": 224, "knn_k": 10}
+
+
+def test_both_variants_are_registered_with_their_checkpoints() -> None:
+    assert {"sdci-v1", "sdci-v2"} <= set(available_methods())
+    assert method_info("sdci-v1").checkpoints == ("clip-vit-l-14", "dino-vitb8")
+    assert method_info("sdci-v2").checkpoints == ("clip-vit-l-14", "dinov2-vitb14-reg")
+    assert VARIANTS["sdci-v1"].vfm == "dino_vitb8" and VARIANTS["sdci-v1"].vfm_short_side == 384
+    assert VARIANTS["sdci-v2"].vfm == "dinov2_vitb14_reg" and VARIANTS["sdci-v2"].vfm_short_side == 532
+
+
+def test_defaults_are_the_papers_and_official_values() -> None:
+    c = SdciConfig()
+    assert (c.lambda_1, c.knn_k, c.knn_tau, c.diffusion_alpha, c.diffusion_steps) == (1.0, 30, 0.07, 0.9, 40)
+    assert (c.lambda_c, c.lambda_d, c.beta, c.w_in, c.w_cross) == (1.0, 0.2, 0.1, 1.0, 0.1)
+    assert (c.felzenszwalb_scale, c.felzenszwalb_sigma, c.felzenszwalb_min_size) == (40.0, 0.8, 20)
+    assert (c.pdhg_iterations, c.pdhg_tau, c.pdhg_sigma, c.logit_scale) == (100, 0.25, 0.25, 50.0)
+    assert (c.templates, c.last_level_ratio, c.diffusion_dtype, c.solver) == ("sdci_rs", 0.2, "float16", "fast")
+
+
+def test_params_override_and_reject_unknown_or_mistyped_keys() -> None:
+    cfg = config_with(SdciConfig(), {"score_threshold": 0, "solver": "reference", "knn_k": 12.0})
+    assert cfg.score_threshold == 0.0 and isinstance(cfg.score_threshold, float)
+    assert cfg.solver == "reference" and cfg.knn_k == 12 and isinstance(cfg.knn_k, int)
+    with pytest.raises(InputError, match="unknown SDCI parameter 'prob_thd'"):
+        config_with(SdciConfig(), {"prob_thd": 0.1})
+    with pytest.raises(InputError, match="knn_k must be a int"):
+        config_with(SdciConfig(), {"knn_k": 2.5})
+    with pytest.raises(InputError, match="solver='slow'"):
+        config_with(SdciConfig(), {"solver": "slow"})
+
+
+def test_branch_probabilities_follow_main_and_cam_to_label() -> None:
+    gen = torch.Generator().manual_seed(0)
+    score_map = torch.rand(3, 4, 4, generator=gen)
+    final = torch.tensor([0.7, 0.3, 0.6])
+    cfg = SdciConfig(score_threshold=0.5)
+    got = branch_probabilities(score_map, final, (8, 8), cfg).numpy()
+    up = torch.nn.functional.interpolate(score_map[None], size=(8, 8), mode="bilinear", align_corners=False)[0]
+    for k in range(3):
+        x = up[k].numpy().astype(np.float64)
+        x = x / (x.max() + 1e-5) * float(final[k])
+        x = x - x.min()
+        x = x / (x.max() + 1e-6)
+        expected = x if final[k] > 0.5 else np.zeros_like(x)
+        np.testing.assert_allclose(got[k], expected, rtol=1e-5, atol=1e-6)
+    assert got[0].min() == 0.0 and got[0].max() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_bcdr_resamples_across_grids_and_keeps_scores_bounded() -> None:
+    gen = torch.Generator().manual_seed(3)
+    clip_grid, dino_grid = (5, 5), (6, 6)
+    s_clip = torch.rand(25, 2, generator=gen)
+    s_dino = torch.rand(36, 2, generator=gen)
+    f_clip = torch.randn(25, 8, generator=gen)
+    f_dino = torch.randn(36, 8, generator=gen)
+    cfg = SdciConfig(knn_k=4, diffusion_dtype="float32")
+    kw = {"clip_features": f_clip, "dino_features": f_dino, "clip_grid": clip_grid, "dino_grid": dino_grid}
+    clip_map, dino_map, clip_final, _ = bcdr(s_clip, s_dino, **kw, config=cfg)
+    assert clip_map.shape == (2, 6, 6) and dino_map.shape == (2, 5, 5)
+    resampled = torch.nn.functional.interpolate(s_clip.T.reshape(1, 2, 5, 5), size=(6, 6), mode="bilinear")
+    np.testing.assert_allclose(clip_final.numpy(), resampled.reshape(2, -1).amax(-1).numpy(), rtol=1e-6)
+    # a convex combination of row-stochastic averages never leaves the range of the start scores
+    assert float(clip_map.max()) <= float(resampled.max()) + 1e-5
+    closed = bcdr(s_clip, s_dino, **kw, config=SdciConfig(knn_k=4, diffusion_closed_form=True))
+    # 40 steps are within alpha^40 of the fixed point
+    assert float((closed[0] - clip_map).abs().max()) <= 0.9**40 * float(resampled.max()) + 1e-5
+
+
+def _potsdam_tile() -> np.ndarray:
+    from pathlib import Path
+
+    path = sorted(Path("/work/shared/data/potsdam/img").glob("*.png"))[0]
+    return np.asarray(Image.open(path).convert("RGB")).transpose(2, 0, 1).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def small_v2():
+    method = create_method("sdci-v2", weights="random", device="cpu", precision="fp32", seed=0, params=SMALL)
+    method.prepare(load_preset("potsdam-gen").labels)
+    return method
+
+
+def test_random_weights_are_announced(small_v2) -> None:
+    assert "random weights (seed 0)" in small_v2.weights_note
+
+
+def test_end_to_end_potsdam_probabilities(small_v2, shared_data) -> None:
+    tile = _potsdam_tile()[:, :256, :320]
+    out = small_v2.predict(tile)
+    assert out.shape == (6, 256, 320) and out.dtype == np.float32
+    np.testing.assert_allclose(out.sum(axis=0), 1.0, atol=1e-4)
+    assert out.min() >= 0.0
+    assert np.all(out[5] == 0.0)  # the background class (clutter) is never predicted, as in SDCI
+    assert set(small_v2.timings) == {"clip_backbone", "vfm_backbone", "caf_levels", "caf_fusion", "bcdr", "cscp"}
+    np.testing.assert_array_equal(small_v2.predict(tile), out)  # deterministic
+
+
+def test_end_to_end_loveda_crop(small_v2, shared_data) -> None:
+    img = np.asarray(Image.open(shared_data / "loveda" / "img" / "0.png").convert("RGB"))
+    small_v2.prepare(load_preset("loveda-gen").labels)
+    out = small_v2.predict(img[:200, :200].transpose(2, 0, 1).astype(np.float32))
+    assert out.shape == (7, 200, 200) and out.dtype == np.float32
+    np.testing.assert_allclose(out.sum(axis=0), 1.0, atol=1e-4)
+    assert np.all(out[0] == 0.0)
+
+
+def test_bad_tiles_are_rejected(small_v2) -> None:
+    with pytest.raises(InputError, match="RGB tile"):
+        small_v2.predict(np.zeros((4, 64, 64), dtype=np.float32))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["sdci-v1", "sdci-v2"])
+def test_official_geometry_is_deterministic_under_a_seed(name: str) -> None:
+    tile = _potsdam_tile()
+    labels = load_preset("potsdam-gen").labels
+    outs = []
+    for _ in range(2):
+        method = create_method(name, weights="random", device="cpu", precision="fp32", seed=7)
+        method.prepare(labels)
+        outs.append(method.predict(tile))
+    assert outs[0].shape == (6, 512, 512) and outs[0].dtype == np.float32
+    np.testing.assert_allclose(outs[0].sum(axis=0), 1.0, atol=1e-4)
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_a_weights_folder_without_the_checkpoints_fails_clearly(tmp_path) -> None:
+    from engine.errors import MissingWeightsError
+
+    with pytest.raises(MissingWeightsError, match=r"ViT-L-14\.pt"):
+        create_method("sdci-v2", weights=tmp_path, device="cpu", precision="fp32")
