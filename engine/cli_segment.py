@@ -84,8 +84,6 @@ def run_segment(args: argparse.Namespace) -> int:
             confidence_path=args.confidence,
             metadata={
                 "weights": weights,
-                "device": args.device,
-                "precision": args.precision,
                 "seed": args.seed,
                 "params": params,
             },

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import InputError, RasterError
+from .methods.base import method_metadata
 from .progress import CancelCheck, ProgressCallback, ProgressClock
 from .raster.reader import (
     RasterInfo,
@@ -100,8 +101,9 @@ def run_metadata(
 ) -> dict[str, str]:
     """The ``OVSS_*`` metadata items of an output: method, labels, settings, caller's items, engine version.
 
-    The caller's items (weights, device, precision, seed, method parameters) are written as
-    ``OVSS_<KEY>``; ``weights == "random"`` adds an ``OVSS_WARNING`` that cannot be missed.
+    The method's own items (:func:`method_metadata`: device, weights source, fallbacks) and then the caller's
+    (weights, seed, method parameters) are written as ``OVSS_<KEY>``; ``weights == "random"`` adds an
+    ``OVSS_WARNING`` that cannot be missed.
     """
     items = {
         "OVSS_METHOD": method.name,
@@ -109,7 +111,7 @@ def run_metadata(
         "OVSS_SETTINGS": json.dumps(dict(settings), sort_keys=True),
         "OVSS_ENGINE_VERSION": __version__,
     }
-    for key, value in (extra or {}).items():
+    for key, value in {**method_metadata(method), **(extra or {})}.items():
         items[f"OVSS_{key.upper()}"] = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     if str((extra or {}).get("weights", "")) == "random":
         items["OVSS_WARNING"] = RANDOM_WEIGHTS_NOTE

@@ -245,7 +245,7 @@ class AlignClipMethod:
     @property
     def metadata(self) -> dict[str, str]:
         """What a run's output should record about this method beyond its parameters."""
-        items = {"upsampler": self.upsampling}
+        items = {"device": self.runtime.describe(), "upsampler": self.upsampling}
         if self.warnings:
             items["method_warning"] = " ".join(self.warnings)
         return items

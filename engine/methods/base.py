@@ -22,7 +22,11 @@ if TYPE_CHECKING:
 
 @runtime_checkable
 class Method(Protocol):
-    """What the pipeline needs from a method."""
+    """What the pipeline needs from a method.
+
+    A method may also expose ``metadata``, a mapping of strings that the run's output records about it (the
+    device it ran on, where its weights came from, any fallback it took); see :func:`method_metadata`.
+    """
 
     name: str
     min_tile: int
@@ -32,6 +36,11 @@ class Method(Protocol):
 
     def predict(self, tile: np.ndarray) -> np.ndarray:
         """Class probabilities ``(K, H, W)`` float32 for an RGB tile ``(3, H, W)`` float32 in 0..255."""
+
+
+def method_metadata(method: Method) -> dict[str, str]:
+    """The method's own ``metadata`` items (empty for a method that has none)."""
+    return {str(key): str(value) for key, value in dict(getattr(method, "metadata", {}) or {}).items()}
 
 
 MethodFactory = Callable[..., Method]

@@ -255,6 +255,11 @@ class SdciMethod:
         self._labels: LabelSet | None = None
         self._bank: torch.Tensor | None = None
 
+    @property
+    def metadata(self) -> dict[str, str]:
+        """What a run's output records about this method: the device it ran on and its weights."""
+        return {"device": self.runtime.describe(), "weights_source": self.weights_note}
+
     def prepare(self, labels: LabelSet) -> None:
         """Text bank for ``labels``: every non-background class's prompts averaged by SDCI's rule over the
         templates, the ``other`` prompt, and the foreground mean (cached by the text encoder)."""

@@ -162,6 +162,16 @@ def test_round_trip_georeferencing_colours_names_metadata(tmp_path):
     assert json.loads(meta["OVSS_SETTINGS"])["tile"] == TILE
 
 
+def test_method_metadata_is_recorded_and_the_callers_items_win(tmp_path):
+    method = ColourMethod()
+    method.metadata = {"device": "CPU, 2 threads, bf16", "upsampler": "bilinear", "seed": "method's"}
+    result, _ = run(write_raster(tmp_path / "in.tif", pattern(40, 50)), tmp_path / "out.tif", method=method,
+                    metadata={"seed": 7})
+    meta = gdal.Open(str(result.output_path)).GetMetadata_Dict()
+    assert meta["OVSS_DEVICE"] == "CPU, 2 threads, bf16" and meta["OVSS_UPSAMPLER"] == "bilinear"
+    assert meta["OVSS_SEED"] == "7"
+
+
 def test_read_class_table_inverts_the_output_contract(tmp_path):
     from engine.raster.writer import read_class_table
 
