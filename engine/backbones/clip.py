@@ -118,7 +118,7 @@ def attention_probs(q: Tensor, k: Tensor) -> Tensor:
     return torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
 
 
-def _block_with_attention(block: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
+def block_with_attention(block: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
     """One ``ResidualAttentionBlock`` forward with its per-head softmax attention exposed.
 
     Same computation as the block's own forward (pre-norm attention, layer scale, residual, pre-norm MLP),
@@ -240,7 +240,7 @@ class ClipBackbone(nn.Module):
             if index == len(blocks) - 1 and last_block is not None:
                 x = last_block(LastBlockContext(block, x, block_inputs, attentions, grid))
             elif need_attention:
-                x, probs = _block_with_attention(block, x)
+                x, probs = block_with_attention(block, x)
                 attentions.append(probs)
             else:
                 x = block(x)

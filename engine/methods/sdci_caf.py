@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..backbones.clip import _block_with_attention, merge_heads_and_project
+from ..backbones.clip import block_with_attention, merge_heads_and_project
 
 if TYPE_CHECKING:
     from ..backbones.clip import ClipBackbone
@@ -99,7 +99,7 @@ def clip_levels(backbone: ClipBackbone, pixels: Tensor, attention_dtype: torch.d
     attention_sum: Tensor | None = None
     for block in blocks[:-1]:
         levels.append(block.ln_1(x))
-        x, probs = _block_with_attention(block, x)
+        x, probs = block_with_attention(block, x)
         if attention_sum is None:
             attention_sum = probs[0].to(attention_dtype, copy=True)
         else:
