@@ -62,6 +62,7 @@ class SdciConfig:
     lambda_1: float = 1.0
     last_level_ratio: float = 0.2
     attention_dtype: str = "float32"
+    sinkhorn_tolerance: float = 1e-6
     knn_k: int = 30
     knn_tau: float = 0.07
     diffusion_alpha: float = 0.9
@@ -320,7 +321,9 @@ class SdciMethod:
         assert self._bank is not None
         levels = caf.clip_levels(self.clip, pixels, getattr(torch, self.config.attention_dtype))
         lap("clip_backbone")
-        tokens, last_attention = caf.fused_level_tokens(self.clip.blocks[-1], levels.levels, levels.attention_sum)
+        tokens, last_attention = caf.fused_level_tokens(
+            self.clip.blocks[-1], levels.levels, levels.attention_sum, self.config.sinkhorn_tolerance
+        )
         grid = levels.grid
         del levels
         features = self.clip.project(tokens)[:, 1:]

@@ -109,6 +109,26 @@ def clip_levels(backbone: ClipBackbone, pixels: Tensor, attention_dtype: torch.d
     return ClipLevels(torch.cat(levels, dim=0), attention_sum, grid)
 
 
+def sinkhorn_step_(state: Tensor) -> float:
+    """One Sinkhorn iteration IN PLACE: divide ``state`` by its column sums, then by its row sums.
+
+    Returns how far the column-normalised map was from having unit row sums (``max |row sum - 1|``): at a
+    fixed point of the iteration (a doubly stochastic map) it is 0, and the next iteration changes every
+    entry by a relative amount of the same order.
+    """
+    state.div_(state.sum(dim=-2, keepdim=True))
+    rows = state.sum(dim=-1, keepdim=True)
+    state.div_(rows)
+    return float((rows - 1.0).abs().max())
+
+
+def centred_symmetric(state: Tensor) -> Tensor:
+    """``relu(S + S^T - column means)``: Eq. 5's ``ReLU(Sym(A) - mu)`` without the ``/ 2`` of ``Sym``, which
+    the row normalisation that follows cancels (a new tensor)."""
+    doubled = state + state.transpose(-2, -1)
+    return doubled.sub_(doubled.mean(dim=-2, keepdim=True)).clamp_(min=0)
+
+
 def process_attention_(state: Tensor, normalise_rows: bool = True) -> Tensor:
     """The fused attention of one level (Eq. 5), computed in the official order, MUTATING ``state``.
 
@@ -122,17 +142,17 @@ def process_attention_(state: Tensor, normalise_rows: bool = True) -> Tensor:
     (the ``/ 2`` of the symmetrisation cancels in the row normalisation): :func:`fused_level_tokens` folds
     the row sums into its matrix product, which saves two passes over the ``heads x T x T`` map per level.
     """
-    state.div_(state.sum(dim=-2, keepdim=True))
-    state.div_(state.sum(dim=-1, keepdim=True))
-    doubled = state + state.transpose(-2, -1)
-    doubled.sub_(doubled.mean(dim=-2, keepdim=True)).clamp_(min=0)
+    sinkhorn_step_(state)
+    doubled = centred_symmetric(state)
     if not normalise_rows:
         return doubled
     return doubled.div_(doubled.sum(dim=-1, keepdim=True))
 
 
 @torch.no_grad()
-def fused_level_tokens(block: nn.Module, levels: Tensor, attention_sum: Tensor) -> tuple[Tensor, Tensor]:
+def fused_level_tokens(
+    block: nn.Module, levels: Tensor, attention_sum: Tensor, sinkhorn_tolerance: float = 0.0
+) -> tuple[Tensor, Tensor]:
     """Every level through the last block's attention path with the fused attention (Eq. 5).
 
     Per level: the last block's ``ln_1``, its value projection (per head), the processed attention of
@@ -142,6 +162,11 @@ def fused_level_tokens(block: nn.Module, levels: Tensor, attention_sum: Tensor) 
     arithmetic). Returns the tokens ``(L, 1+N, C)`` (in the block's dtype) and the last level's processed
     attention ``(heads, 1+N, 1+N)`` (the ``last_attn`` the official code returns, whose head mean is
     ``A_N,clip`` of Eq. 6).
+
+    The compounding normalisation is a Sinkhorn iteration, which converges: once one step changes the map by
+    at most ``sinkhorn_tolerance`` (relative, see :func:`sinkhorn_step_`), every later level's map equals
+    this one to that tolerance, and the remaining levels share one batched product instead of one pass
+    each over the ``heads x T x T`` map. ``0`` runs every level's normalisation as the official loop does.
     """
     attn = block.attn
     width = attn.embed_dim
@@ -153,13 +178,16 @@ def fused_level_tokens(block: nn.Module, levels: Tensor, attention_sum: Tensor) 
     values = torch.cat([values, values.new_ones(*values.shape[:-1], 1)], dim=-1)
     state = attention_sum.clone()
     outputs = []
-    unnormalised = state
-    for index in range(count):
-        unnormalised = process_attention_(state, normalise_rows=False)
-        product = torch.matmul(unnormalised.to(values.dtype), values[index])
+    index = 0
+    while index < count:
+        drift = sinkhorn_step_(state)
+        fused = centred_symmetric(state)
+        shared = count - index if drift <= sinkhorn_tolerance else 1
+        product = torch.matmul(fused.to(values.dtype), values[index : index + shared])
         outputs.append(product[..., :-1] / product[..., -1:])
-    merged = merge_heads_and_project(block, torch.stack(outputs))
-    return merged, unnormalised.div_(unnormalised.sum(dim=-1, keepdim=True))
+        index += shared
+    merged = merge_heads_and_project(block, torch.cat(outputs))
+    return merged, fused.div_(fused.sum(dim=-1, keepdim=True))
 
 
 def text_bank(foreground: Tensor, other: Tensor) -> Tensor:

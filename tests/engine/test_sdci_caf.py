@@ -143,3 +143,28 @@ def test_vfm_pixels_normalise_then_resize() -> None:
     np.testing.assert_allclose(got.numpy(), (128 / 255 - 0.5) / 0.25, atol=1e-6)
     clip = caf.clip_pixels(rgb, (7, 7), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
     np.testing.assert_allclose(clip.numpy(), 128 / 255, rtol=1e-6)
+
+
+def test_converged_sinkhorn_levels_share_one_product_and_match_the_full_loop() -> None:
+    torch.manual_seed(1)
+    width, heads, tokens, count = 8, 2, 6, 24
+    block = torch.nn.Module()
+    block.ln_1 = torch.nn.LayerNorm(width)
+    block.attn = torch.nn.MultiheadAttention(width, heads, batch_first=True)
+    levels = torch.randn(count, tokens, width, dtype=torch.float64)
+    block.double()
+    summed = (torch.softmax(torch.randn(23, heads, tokens, tokens, dtype=torch.float64), dim=-1)).sum(0)
+
+    exact, exact_last = caf.fused_level_tokens(block, levels, summed, sinkhorn_tolerance=0.0)
+    steps = []
+    state = summed.clone()
+    for _ in range(count):
+        steps.append(caf.sinkhorn_step_(state))
+    converged_at = next(i for i, drift in enumerate(steps) if drift <= 1e-6)
+    assert 0 < converged_at < count - 1  # the shortcut really applies, not only at the last level
+
+    fast, fast_last = caf.fused_level_tokens(block, levels, summed, sinkhorn_tolerance=1e-6)
+    np.testing.assert_allclose(fast.numpy(), exact.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fast_last.numpy(), exact_last.numpy(), rtol=1e-5, atol=1e-7)
+    # before convergence the levels differ by more than the tolerance: they were not merged
+    assert not np.allclose(exact[0].numpy(), exact[converged_at].numpy(), rtol=1e-4)
