@@ -57,14 +57,13 @@ def run_segment(args: argparse.Namespace) -> int:
     labels, params = labels_and_params(args)
     info = method_info(args.method)
     bands = parse_bands(args.bands) if args.bands else None
-    min_tile = getattr(info.factory, "min_tile", 1)
     validate_run(
         args.input,
         args.output,
         bands=bands,
         tile=args.tile,
         overlap=args.overlap,
-        min_tile=min_tile if isinstance(min_tile, int) else 1,
+        min_tile=info.min_tile,
         blend=args.blend,
         extra_outputs=(args.probabilities, args.confidence),
     )

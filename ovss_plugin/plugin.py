@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from qgis.core import QgsApplication, QgsProcessingProvider
 from qgis.PyQt.QtCore import QCoreApplication, Qt
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction
@@ -25,9 +26,19 @@ class OVSSPlugin:
         self.action: QAction | None = None
         self.dock: OVSSDock | None = None
         self.translator = install_translator()
+        self.provider: QgsProcessingProvider | None = None
+
+    def initProcessing(self) -> None:
+        """Register the Processing provider ``ovss`` (QGIS calls this alone in ``qgis_process``)."""
+        from .processing.provider import OVSSProvider
+
+        if self.provider is None:
+            self.provider = OVSSProvider()
+            QgsApplication.processingRegistry().addProvider(self.provider)
 
     def initGui(self) -> None:
         """Create the action (toolbar and Raster menu) and the dock, hidden until asked for."""
+        self.initProcessing()
         main_window = self.iface.mainWindow()
         self.action = QAction(QIcon(str(ICON_PATH)), tr("Open-vocabulary land cover"), main_window)
         self.action.setObjectName("ovss_open_dock")
@@ -37,7 +48,7 @@ class OVSSPlugin:
         self.iface.addToolBarIcon(self.action)
         self.iface.addPluginToRasterMenu(tr("&OVSS Land Cover"), self.action)
 
-        self.dock = OVSSDock(self.iface.mainWindow())
+        self.dock = OVSSDock(self.iface.mainWindow(), iface=self.iface)
         self.dock.setObjectName("ovss_dock")
         self.dock.visibilityChanged.connect(self.action.setChecked)
         self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
@@ -49,6 +60,9 @@ class OVSSPlugin:
 
     def unload(self) -> None:
         """Remove the action, the menu entry and the dock; leave nothing behind."""
+        if self.provider is not None:
+            QgsApplication.processingRegistry().removeProvider(self.provider)
+            self.provider = None
         if self.action is not None:
             self.iface.removePluginRasterMenu(tr("&OVSS Land Cover"), self.action)
             self.iface.removeToolBarIcon(self.action)
@@ -56,6 +70,7 @@ class OVSSPlugin:
             self.action.deleteLater()
             self.action = None
         if self.dock is not None:
+            self.dock.shutdown()
             self.iface.removeDockWidget(self.dock)
             self.dock.close()
             self.dock.deleteLater()

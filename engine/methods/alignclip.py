@@ -468,8 +468,7 @@ def _factory(name: str, description: str, checkpoints: tuple[str, ...]) -> None:
             precision=precision, seed=seed,
         )
 
-    build.min_tile = AlignClipMethod.min_tile  # type: ignore[attr-defined]
-    register_method(name, description, checkpoints)(build)
+    register_method(name, description, checkpoints, AlignClipConfig, AlignClipMethod.min_tile)(build)
 
 
 _factory(

@@ -56,18 +56,29 @@ class MethodInfo:
     factory: MethodFactory
     checkpoints: tuple[str, ...] = ()
     config_class: type | None = None
+    min_tile: int = 1
 
 
 _REGISTRY: dict[str, MethodInfo] = {}
 
 
 def register_method(
-    name: str, description: str, checkpoints: tuple[str, ...] = (), config_class: type | None = None
+    name: str,
+    description: str,
+    checkpoints: tuple[str, ...] = (),
+    config_class: type | None = None,
+    min_tile: int | None = None,
 ) -> Callable[[MethodFactory], MethodFactory]:
-    """Class decorator registering a method factory under ``name`` (``config_class``: its config dataclass)."""
+    """Decorator registering a method factory under ``name``.
+
+    ``config_class`` is the method's config dataclass (its fields and defaults are offered as parameters);
+    ``min_tile`` the smallest tile side it accepts, known before the method is built (default: the factory's
+    own ``min_tile`` attribute when it is a class, else 1).
+    """
 
     def decorate(factory: MethodFactory) -> MethodFactory:
-        _REGISTRY[name] = MethodInfo(name, description, factory, checkpoints, config_class)
+        smallest = min_tile if min_tile is not None else int(getattr(factory, "min_tile", 1))
+        _REGISTRY[name] = MethodInfo(name, description, factory, checkpoints, config_class, smallest)
         return factory
 
     return decorate

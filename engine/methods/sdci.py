@@ -425,8 +425,10 @@ def build_sdci(
 
 @register_method(
     "sdci-v1",
-    "SDCI (ICML 2025): CLIP ViT-L/14 + DINO ViT-B/8, CAF + BCDR + CSCP, training-free",
+    "SDCI (Wang & Ni 2026): CLIP ViT-L/14 + DINO ViT-B/8, CAF + BCDR + CSCP, training-free",
     checkpoints=("clip-vit-l-14", "dino-vitb8"),
+    config_class=SdciConfig,
+    min_tile=SdciMethod.min_tile,
 )
 def create_sdci_v1(**kwargs: Any) -> SdciMethod:
     """``sdci-v1``: SDCI with DINO ViT-B/8 as the structural branch (384x384 input, 48x48 grid)."""
@@ -435,13 +437,11 @@ def create_sdci_v1(**kwargs: Any) -> SdciMethod:
 
 @register_method(
     "sdci-v2",
-    "SDCI (ICML 2025): CLIP ViT-L/14 + DINOv2 ViT-B/14 with registers, CAF + BCDR + CSCP, training-free",
+    "SDCI (Wang & Ni 2026): CLIP ViT-L/14 + DINOv2 ViT-B/14 with registers, CAF + BCDR + CSCP, training-free",
     checkpoints=("clip-vit-l-14", "dinov2-vitb14-reg"),
+    config_class=SdciConfig,
+    min_tile=SdciMethod.min_tile,
 )
 def create_sdci_v2(**kwargs: Any) -> SdciMethod:
     """``sdci-v2``: SDCI with DINOv2 ViT-B/14 (registers) as the structural branch (532x532, 38x38)."""
     return build_sdci("sdci-v2", **kwargs)
-
-
-create_sdci_v1.min_tile = SdciMethod.min_tile  # type: ignore[attr-defined]
-create_sdci_v2.min_tile = SdciMethod.min_tile  # type: ignore[attr-defined]

@@ -90,3 +90,36 @@ def test_ready_message_when_everything_is_installed(recording_iface):
     assert recording_iface.docks[0].findChild(QLabel, "ovss_status").text() == "Ready."
     plugin.unload()
     flush_deletes()
+
+
+def ovss_providers() -> list:
+    from qgis.core import QgsApplication
+
+    return [p for p in QgsApplication.processingRegistry().providers() if p.id() == "ovss"]
+
+
+def test_processing_provider_follows_load_unload_reload(recording_iface):
+    import ovss
+
+    assert ovss_providers() == []
+    for _ in range(2):
+        plugin = ovss.classFactory(recording_iface)
+        plugin.initGui()
+        providers = ovss_providers()
+        assert len(providers) == 1
+        assert {a.id() for a in providers[0].algorithms()} >= {"ovss:segment", "ovss:evaluate", "ovss:download_weights"}
+        plugin.unload()
+        flush_deletes()
+        assert ovss_providers() == []
+
+
+def test_init_processing_alone_registers_the_provider_once():
+    """What qgis_process does: no interface, no GUI, only initProcessing."""
+    import ovss
+
+    plugin = ovss.classFactory(None)
+    plugin.initProcessing()
+    plugin.initProcessing()
+    assert len(ovss_providers()) == 1
+    plugin.unload()
+    assert ovss_providers() == []

@@ -1,0 +1,116 @@
+"""Take ``docs/screenshot-dock.png``: the real QGIS desktop under Xvfb with the dock and a result layer.
+
+Run from the repository root: ``.venv/bin/python docs/make_screenshot.py``. It starts ``/usr/bin/qgis``
+with a throw-away profile in which the plugin (this folder, linked as ``ovss``) is enabled, the virtual
+environment's packages first on ``PYTHONPATH`` and ``OVSS_WEIGHTS=random`` (no weights can be downloaded on
+the build machine: the map shows a pipeline check, and the dock says so). QGIS then runs this same file
+(``--code``): it loads the demo raster, opens the dock, picks the LoveDA Gen labels and ``segearth-ov``,
+presses Run, waits for the task, grabs the main window and quits.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(os.environ.get("OVSS_SCREENSHOT_ROOT") or Path(__file__).resolve().parent.parent)
+OUTPUT = ROOT / "docs" / "screenshot-dock.png"
+DEMO = ROOT / "engine" / "data" / "demo" / "oem_koeln_50.tif"
+INNER = "OVSS_SCREENSHOT_INNER"
+SCREEN = "1500x900x24"
+
+
+def take() -> int:
+    """Outside QGIS: prepare the profile and the plugin path, run QGIS under Xvfb, check the PNG."""
+    work = Path(tempfile.mkdtemp(prefix="ovss-screenshot-"))
+    plugins = work / "plugins"
+    plugins.mkdir()
+    (plugins / "ovss").symlink_to(ROOT, target_is_directory=True)
+    profile = work / "profile"
+    ini = configparser.ConfigParser()
+    ini.optionxform = str
+    ini["PythonPlugins"] = {"ovss": "true"}
+    ini["qgis"] = {"checkVersion": "false", "showTips": "false"}
+    ini["UI"] = {"UI\\hidebrowser": "true"}
+    settings = profile / "profiles" / "default" / "QGIS"
+    settings.mkdir(parents=True)
+    with (settings / "QGIS3.ini").open("w") as stream:
+        ini.write(stream)
+    site = next((ROOT / ".venv" / "lib").glob("python3*/site-packages"))
+    env = dict(os.environ, QGIS_CUSTOM_CONFIG_PATH=str(profile), QGIS_PLUGINPATH=str(plugins),
+               PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+               OVSS_WEIGHTS="random", PYTHONFAULTHANDLER="1", OVSS_SCREENSHOT_ROOT=str(ROOT), **{INNER: "1"})
+    OUTPUT.unlink(missing_ok=True)
+    statistics = DEMO.with_name(DEMO.name + ".aux.xml")  # QGIS writes the demo's band statistics there
+    had_statistics = statistics.exists()
+    command = ["xvfb-run", "-a", "-s", f"-screen 0 {SCREEN}", "/usr/bin/qgis", "--nologo", "--noversioncheck",
+               "--code", str(ROOT / "docs" / "make_screenshot.py")]
+    subprocess.run(command, env=env, timeout=600, check=False)
+    if not had_statistics:
+        statistics.unlink(missing_ok=True)
+    if not OUTPUT.is_file():
+        print("no screenshot was written; see the QGIS output above", file=sys.stderr)
+        return 1
+    print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size // 1024} KiB)")
+    return 0
+
+
+def inside_qgis() -> None:
+    """Inside QGIS: load the demo, run the dock on it, grab the window when the result is on the map."""
+    from qgis.core import QgsProject, QgsRasterLayer
+    from qgis.PyQt.QtCore import Qt, QTimer
+    from qgis.PyQt.QtWidgets import QApplication
+    from qgis.utils import iface, plugins
+
+    window = iface.mainWindow()
+    window.resize(1500, 900)
+    layer = QgsRasterLayer(str(DEMO), "oem_koeln_50", "gdal")
+    QgsProject.instance().addMapLayer(layer)
+    iface.setActiveLayer(layer)
+    plugin = plugins["ovss"]
+    plugin.action.setChecked(True)
+    dock = plugin.dock
+    window.resizeDocks([dock], [470], Qt.Horizontal)
+    dock.layer_combo.setLayer(layer)
+    index = dock.preset_combo.findData("builtin:loveda-gen")
+    dock.preset_combo.setCurrentIndex(index)
+    dock.preset_combo.activated.emit(index)
+    dock.method_combo.setCurrentIndex(dock.method_combo.findData("segearth-ov"))
+    dock.tile_spin.setValue(512)
+    dock.overlap_spin.setValue(24)  # 2 x 2 tiles over the 1000 x 1000 demo
+    dock.refresh_device()
+    dock.start_run()
+
+    def finish() -> None:
+        if dock.task is not None:
+            QTimer.singleShot(500, finish)
+            return
+        iface.mapCanvas().zoomToFullExtent()
+        iface.mapCanvas().refreshAllLayers()
+
+        def grab() -> None:
+            pixmap = window.grab()
+            pixmap.save(str(OUTPUT), "PNG")
+            QApplication.instance().exit(0)
+
+        QTimer.singleShot(4000, grab)
+
+    QTimer.singleShot(1000, finish)
+
+
+if os.environ.get(INNER):
+    try:
+        inside_qgis()
+    except Exception:  # never leave a QGIS window waiting under Xvfb
+        import traceback
+
+        from qgis.PyQt.QtWidgets import QApplication
+
+        traceback.print_exc()
+        QApplication.instance().exit(1)
+elif __name__ == "__main__":
+    sys.exit(take())

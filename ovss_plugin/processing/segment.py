@@ -1,0 +1,356 @@
+"""``ovss:segment``: the engine's ``segment_raster`` as a Processing algorithm (toolbox, batch, models,
+``qgis_process``), with every user input checked in :meth:`checkParameterValues` before a model is built."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProcessingParameterBand,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+    QgsRasterLayer,
+)
+
+from ...engine.device import DEVICE_CHOICES, PRECISION_CHOICES
+from ...engine.errors import OVSSError, RasterError
+from ...engine.labels import LabelSet, list_presets, load_preset, parse_labels, preset_params
+from ...engine.methods.base import available_methods, method_info
+from ...engine.models import RANDOM_WEIGHTS_WARNING, weights_choice
+from ...engine.raster.tiles import Window
+from ..heavy_imports import import_engine_packages
+from ..i18n import tr
+from .algorithms import (
+    MethodParameter,
+    OVSSAlgorithm,
+    advanced,
+    engine_errors,
+    method_parameters,
+    static_enum,
+)
+from .postprocess import style_on_completion
+
+BAND_PARAMETERS = ("BAND_RED", "BAND_GREEN", "BAND_BLUE")
+_EPSILON = 1e-6  # of a pixel: an extent edge this close to a pixel edge is on it
+
+
+def extent_to_window(
+    bounds: tuple[float, float, float, float], geotransform: tuple[float, ...], width: int, height: int
+) -> Window:
+    """The pixel window of a north-up raster covering a map extent ``(xmin, ymin, xmax, ymax)``, clipped to
+    the raster.
+
+    Every pixel the extent touches is included (edges closer than a millionth of a pixel count as on the
+    edge); :class:`RasterError` when the raster is rotated or the extent misses it.
+    """
+    xmin, ymin, xmax, ymax = bounds
+    x0, dx, rx, y0, ry, dy = geotransform
+    if rx or ry:
+        raise RasterError("EXTENT needs a north-up raster; this one has a rotated geotransform")
+    columns = sorted(((xmin - x0) / dx, (xmax - x0) / dx))
+    rows = sorted(((ymax - y0) / dy, (ymin - y0) / dy))
+    col0 = max(0, math.floor(columns[0] + _EPSILON))
+    col1 = min(width, math.ceil(columns[1] - _EPSILON))
+    row0 = max(0, math.floor(rows[0] + _EPSILON))
+    row1 = min(height, math.ceil(rows[1] - _EPSILON))
+    if col1 <= col0 or row1 <= row0:
+        raise RasterError("the EXTENT does not overlap the input raster")
+    return Window(col0, row0, col1 - col0, row1 - row0)
+
+
+@dataclass(frozen=True)
+class SegmentRequest:
+    """The checked inputs of one run."""
+
+    input_path: str
+    method: str
+    labels: LabelSet
+    params: dict[str, Any]
+    bands: tuple[int, ...] | None
+    window: Window | None
+    tile: int
+    overlap: int
+    device: str
+    precision: str
+    weights_dir: str | None
+
+
+class SegmentAlgorithm(OVSSAlgorithm):
+    """Segment a raster into the classes named by a label text or a preset."""
+
+    INPUT = "INPUT"
+    METHOD = "METHOD"
+    LABELS = "LABELS"
+    PRESET = "PRESET"
+    EXTENT = "EXTENT"
+    TILE = "TILE"
+    OVERLAP = "OVERLAP"
+    DEVICE = "DEVICE"
+    PRECISION = "PRECISION"
+    WEIGHTS_DIR = "WEIGHTS_DIR"
+    OUTPUT = "OUTPUT"
+    CONFIDENCE = "CONFIDENCE"
+
+    def name(self) -> str:
+        """Stable id within the provider: ``ovss:segment``."""
+        return "segment"
+
+    def displayName(self) -> str:
+        """Title in the toolbox."""
+        return tr("Segment raster with open-vocabulary labels")
+
+    def shortHelpString(self) -> str:
+        """The help panel: what it does and the label syntax with an example."""
+        return tr(
+            "Classifies a raster into land-cover classes described in plain words, with a training-free "
+            "open-vocabulary method (SDCI, AlignCLIP, SegEarth-OV).<br><br>"
+            "<b>Labels</b>: classes are separated by ';' or new lines; a class may have several prompts "
+            "separated by ',' (their text embeddings are averaged); an optional 'Name:' prefix gives the "
+            "display name (default: the first prompt); '#rrggbb' after the name sets its colour and "
+            "'(background)' marks the background class. Example:<br>"
+            "<tt>impervious surfaces: ground, road, streets; building: buildings, man-made buildings; "
+            "low vegetation; tree: trees; car: vehicles</tt><br>"
+            "Give either Labels or a Preset (a dataset's classes with the papers' per-dataset "
+            "parameters).<br><br>"
+            "<b>Bands</b>: leave empty for bands 1, 2, 3 (or band 1 of a single-band raster); set only "
+            "the red band to repeat one band; set all three for another mapping (e.g. 4, 3, 2).<br>"
+            "<b>Extent</b>: segment only this part of the raster.<br>"
+            "<b>Output</b>: a Byte GeoTIFF, value k+1 = class k, 0 = nodata, with colour table and class "
+            "names. The optional confidence raster holds the top class probability in percent.<br>"
+            "Advanced parameters are the methods' parameters with the papers' defaults; a preset's "
+            "per-dataset values replace those left at their default.<br>"
+            "With the environment variable OVSS_WEIGHTS=random the models get random weights: a "
+            "pipeline check, not a real segmentation."
+        )
+
+    def initAlgorithm(self, config: Mapping[str, Any] | None = None) -> None:
+        """Declare the parameters; method parameters are advanced, named ``<METHOD>_<FIELD>``."""
+        methods = available_methods()
+        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, tr("Input raster")))
+        self.addParameter(static_enum(self.METHOD, tr("Method"), methods, methods[0] if methods else None))
+        self.addParameter(QgsProcessingParameterString(self.LABELS, tr("Labels"), multiLine=True, optional=True))
+        self.addParameter(static_enum(self.PRESET, tr("Preset"), list_presets(), None, optional=True))
+        for name, description in zip(
+            BAND_PARAMETERS, (tr("Band for red"), tr("Band for green"), tr("Band for blue")), strict=True
+        ):
+            self.addParameter(QgsProcessingParameterBand(name, description, None, self.INPUT, optional=True))
+        self.addParameter(QgsProcessingParameterExtent(self.EXTENT, tr("Extent"), optional=True))
+        tile = QgsProcessingParameterNumber(
+            self.TILE, tr("Tile size (pixels)"), QgsProcessingParameterNumber.Integer, 512, False, 8
+        )
+        self.addParameter(tile)
+        overlap = QgsProcessingParameterNumber(
+            self.OVERLAP, tr("Tile overlap (pixels)"), QgsProcessingParameterNumber.Integer, 64, False, 0
+        )
+        self.addParameter(overlap)
+        self.addParameter(static_enum(self.DEVICE, tr("Device"), DEVICE_CHOICES, "auto"))
+        self.addParameter(static_enum(self.PRECISION, tr("Precision"), PRECISION_CHOICES, "auto"))
+        self.addParameter(
+            advanced(
+                QgsProcessingParameterFile(
+                    self.WEIGHTS_DIR,
+                    tr("Weights folder"),
+                    QgsProcessingParameterFile.Folder,
+                    optional=True,
+                )
+            )
+        )
+        for spec in method_parameters():
+            self.addParameter(advanced(_method_parameter(spec.key, f"{spec.method}: {spec.field}", spec.default)))
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, tr("Classified raster")))
+        self.addParameter(
+            QgsProcessingParameterRasterDestination(
+                self.CONFIDENCE, tr("Confidence raster (%)"), optional=True, createByDefault=False
+            )
+        )
+
+    def checkParameterValues(self, parameters: Mapping[str, Any], context: QgsProcessingContext) -> tuple[bool, str]:
+        """Report any wrong input (labels, preset, method, bands, tiling, extent) as one clear line."""
+        try:
+            self.request(parameters, context)
+        except (OVSSError, QgsProcessingException) as exc:
+            return False, str(exc)
+        return super().checkParameterValues(parameters, context)
+
+    def request(self, parameters: Mapping[str, Any], context: QgsProcessingContext) -> SegmentRequest:
+        """The run's inputs from the parameters, checked without loading any model."""
+        from ...engine.raster.reader import describe_raster, open_raster, resolve_bands
+        from ...engine.raster.tiles import validate_tiling
+
+        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        if layer is None:
+            raise QgsProcessingException(tr("Input raster: no raster layer given"))
+        if layer.providerType() != "gdal":
+            raise QgsProcessingException(tr("Input raster: only file rasters (GDAL) can be segmented"))
+        method = self.parameterAsString(parameters, self.METHOD, context)
+        info = method_info(method)
+        labels, params = self._labels(parameters, context, method)
+        tile = self.parameterAsInt(parameters, self.TILE, context)
+        overlap = self.parameterAsInt(parameters, self.OVERLAP, context)
+        validate_tiling(tile, overlap, info.min_tile)
+        raster = describe_raster(open_raster(layer.source()))
+        bands = self._bands(parameters, context)
+        resolve_bands(bands, raster)
+        weights_dir = self.parameterAsFile(parameters, self.WEIGHTS_DIR, context)
+        return SegmentRequest(
+            input_path=layer.source(),
+            method=method,
+            labels=labels,
+            params=params,
+            bands=bands,
+            window=self._window(parameters, context, layer, raster.geotransform),
+            tile=tile,
+            overlap=overlap,
+            device=self.parameterAsString(parameters, self.DEVICE, context) or "auto",
+            precision=self.parameterAsString(parameters, self.PRECISION, context) or "auto",
+            weights_dir=weights_dir or None,
+        )
+
+    def _labels(
+        self, parameters: Mapping[str, Any], context: QgsProcessingContext, method: str
+    ) -> tuple[LabelSet, dict[str, Any]]:
+        """The label set and the method parameters: preset values, then values the user changed."""
+        text = self.parameterAsString(parameters, self.LABELS, context).strip()
+        preset_name = self.parameterAsString(parameters, self.PRESET, context).strip()
+        if text and preset_name:
+            raise QgsProcessingException(tr("Give either Labels or a Preset, not both"))
+        if not text and not preset_name:
+            raise QgsProcessingException(
+                tr("Give Labels (e.g. 'building: buildings, roofs; road; tree: trees') or choose a Preset")
+            )
+        if text:
+            labels, params = parse_labels(text), {}
+        else:
+            preset = load_preset(preset_name)
+            labels, params = preset.labels, preset_params(preset, method)
+        for spec in method_parameters():
+            if spec.method != method or parameters.get(spec.key) is None:
+                continue
+            value = self._method_value(spec, parameters, context)
+            if value != spec.default:
+                params[spec.field] = value
+        return labels, params
+
+    def _method_value(
+        self, spec: MethodParameter, parameters: Mapping[str, Any], context: QgsProcessingContext
+    ) -> bool | int | float | str:
+        """A method parameter's value read as its default's type."""
+        if isinstance(spec.default, bool):
+            return self.parameterAsBool(parameters, spec.key, context)
+        if isinstance(spec.default, int):
+            return self.parameterAsInt(parameters, spec.key, context)
+        if isinstance(spec.default, float):
+            return self.parameterAsDouble(parameters, spec.key, context)
+        return self.parameterAsString(parameters, spec.key, context)
+
+    def _bands(self, parameters: Mapping[str, Any], context: QgsProcessingContext) -> tuple[int, ...] | None:
+        """None (the default mapping), one band (repeated) or three bands; anything else is an error."""
+        chosen = [self.parameterAsInt(parameters, name, context) for name in BAND_PARAMETERS]
+        given = tuple(band for band in chosen if band > 0)
+        if not given:
+            return None
+        if len(given) == 3 or (len(given) == 1 and chosen[0] > 0):
+            return given
+        raise QgsProcessingException(
+            tr("Bands: set all three (red, green, blue), only the red band (repeated), or none")
+        )
+
+    def _window(
+        self,
+        parameters: Mapping[str, Any],
+        context: QgsProcessingContext,
+        layer: QgsRasterLayer,
+        geotransform: tuple[float, ...],
+    ) -> Window | None:
+        """The EXTENT (in any CRS) as a pixel window of the input, or None for the whole raster."""
+        if parameters.get(self.EXTENT) is None:
+            return None
+        extent = self.parameterAsExtent(parameters, self.EXTENT, context, layer.crs())
+        if extent.isNull() or extent.isEmpty():
+            return None
+        return extent_to_window(
+            (extent.xMinimum(), extent.yMinimum(), extent.xMaximum(), extent.yMaximum()),
+            geotransform,
+            layer.width(),
+            layer.height(),
+        )
+
+    def prepareAlgorithm(
+        self, parameters: Mapping[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
+    ) -> bool:
+        """Load torch and friends here, in the main thread, never first inside a worker thread."""
+        import_engine_packages()
+        return True
+
+    def processAlgorithm(
+        self, parameters: Mapping[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
+    ) -> dict[str, Any]:
+        """Build the method, run the pipeline with Processing's progress and cancel, style the output."""
+        from ...engine.methods.base import create_method
+        from ...engine.pipeline import segment_raster
+
+        with engine_errors():
+            request = self.request(parameters, context)
+        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        confidence = self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context) or None
+        weights = weights_choice(None)
+        if weights == "random":
+            feedback.pushWarning(RANDOM_WEIGHTS_WARNING)
+        feedback.pushInfo(tr("Classes: {}").format(", ".join(request.labels.names)))
+        with engine_errors():
+            method = create_method(
+                request.method,
+                weights=weights,
+                weights_dir=request.weights_dir,
+                device=request.device,
+                precision=request.precision,
+                params=request.params,
+            )
+            result = segment_raster(
+                request.input_path,
+                output,
+                method,
+                request.labels,
+                bands=request.bands,
+                tile=request.tile,
+                overlap=request.overlap,
+                window=request.window,
+                confidence_path=confidence,
+                metadata={"weights": weights, "params": request.params},
+                progress=lambda progress: feedback.setProgress(100.0 * progress.fraction),
+                is_cancelled=feedback.isCanceled,
+                warn=feedback.pushWarning,
+            )
+        feedback.pushInfo(
+            tr("Wrote {path}: {width} x {height} pixels, {tiles} tiles in {seconds:.1f} s").format(
+                path=result.output_path,
+                width=result.width,
+                height=result.height,
+                tiles=result.tiles_total,
+                seconds=result.elapsed_s,
+            )
+        )
+        style_on_completion(context, output)
+        return {self.OUTPUT: output, self.CONFIDENCE: confidence}
+
+
+def _method_parameter(key: str, description: str, default: bool | int | float | str) -> Any:
+    """An optional Processing parameter of the default's type (bool, integer, double or text)."""
+    if isinstance(default, bool):
+        return QgsProcessingParameterBoolean(key, description, default, True)
+    if isinstance(default, int):
+        return QgsProcessingParameterNumber(key, description, QgsProcessingParameterNumber.Integer, default, True)
+    if isinstance(default, float):
+        return QgsProcessingParameterNumber(key, description, QgsProcessingParameterNumber.Double, default, True)
+    return QgsProcessingParameterString(key, description, default, optional=True)

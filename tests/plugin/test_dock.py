@@ -1,0 +1,323 @@
+"""The dock: presets fill the table, validation, band pickers, settings round trip, runs, missing weights."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from plugin_doubles import NEEDS_WEIGHTS, TINY, TinyConfig, make_geotiff, register_doubles, wait_for
+from qgis.core import QgsMultiBandColorRenderer, QgsPalettedRasterRenderer, QgsProject, QgsRasterLayer, QgsSettings
+from qgis.PyQt.QtCore import QSettings
+from qgis.PyQt.QtWidgets import QWidget
+
+LABELS = "red #dc1e1e: red roofs; green #1edc1e: trees; blue #1e1edc: water"
+
+
+@pytest.fixture
+def tiny_methods(monkeypatch):
+    return register_doubles(monkeypatch)
+
+
+@pytest.fixture
+def profile(tmp_path, monkeypatch):
+    """A throw-away settings file and user presets folder, so tests never touch the user's profile."""
+    import ovss.ovss_plugin.dock as dock_module
+
+    QgsSettings().remove("ovss/dock")
+    monkeypatch.setattr(dock_module, "user_presets_dir", lambda: tmp_path / "presets")
+    monkeypatch.delenv("OVSS_WEIGHTS", raising=False)
+    yield tmp_path
+    QgsSettings().remove("ovss/dock")
+    QgsProject.instance().removeAllMapLayers()
+
+
+@pytest.fixture
+def dock(profile, tiny_methods, qgis_iface):
+    from ovss.ovss_plugin.dock import OVSSDock
+
+    widget = OVSSDock(None, iface=qgis_iface)
+    yield widget
+    widget.shutdown()
+    widget.deleteLater()
+
+
+def add_layer(path, name="scene", bands=3):
+    make_geotiff(path, bands=bands)
+    layer = QgsRasterLayer(str(path), name, "gdal")
+    assert layer.isValid()
+    QgsProject.instance().addMapLayer(layer)
+    return layer
+
+
+def choose(combo, data):
+    index = combo.findData(data)
+    assert index >= 0, data
+    combo.setCurrentIndex(index)
+    combo.activated.emit(index)
+
+
+def test_presets_fill_the_table(dock):
+    from ovss.engine.labels import list_presets, load_preset
+
+    offered = [dock.preset_combo.itemData(i) for i in range(dock.preset_combo.count())]
+    assert [f"builtin:{name}" for name in list_presets()] == [d for d in offered if d]
+    for name in ("potsdam-ori", "loveda-gen"):
+        choose(dock.preset_combo, f"builtin:{name}")
+        assert dock.table.labels() == load_preset(name).labels
+        assert dock.table.rowCount() == len(load_preset(name).labels)
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([("water", ""), ("", "")], "Class 2 is empty"),
+        ([("Water", "lake"), ("water", "river")], "Duplicate class name \u201cwater\u201d (classes 1 and 2)"),
+        ([("water", "lake")], "At least two classes are needed (there are 1)"),
+        ([("a;b", ""), ("c", "")], "Class 1:"),
+    ],
+)
+def test_validation_explains_and_disables_run(dock, tmp_path, rows, expected):
+    from ovss.ovss_plugin.classes_table import ClassRow
+
+    add_layer(tmp_path / "scene.tif")
+    dock.layer_combo.setLayer(QgsProject.instance().mapLayersByName("scene")[0])
+    dock.table.set_rows([ClassRow(name, prompts, (1, 2, 3)) for name, prompts in rows])
+    assert expected in dock.validation_label.text()
+    assert not dock.run_button.isEnabled()
+    dock.table.set_rows([ClassRow("water", "", (1, 2, 3)), ClassRow("land", "soil, rock", (4, 5, 6))])
+    assert dock.validation_label.text() == ""
+    assert dock.run_button.isEnabled()
+
+
+def test_table_rows_round_trip_and_editing(dock, monkeypatch):
+    from ovss.engine.labels import parse_labels
+
+    labels = parse_labels("water: lake, river; tree #00ff00; road (background)")
+    dock.table.set_labels(labels)
+    assert dock.table.labels() == labels
+    dock.table.setCurrentCell(0, 0)
+    dock.table.move_selected(1)
+    assert dock.table.labels().names == ("tree", "water", "road")
+    assert dock.table.labels().background == 2
+    dock.table.remove_selected()  # the moved row is still the selected one
+    assert dock.table.labels().names == ("tree", "road")
+    dock.table.add_class()
+    assert dock.table.rowCount() == 3 and "Class 3 is empty" in dock.validation_label.text()
+
+    monkeypatch.setattr(dock, "_ask_text", lambda *args, **kwargs: "a: x, y\nb\nc: z")
+    dock.paste_labels()
+    assert dock.table.labels() == parse_labels("a: x, y; b; c: z")
+
+
+def test_band_pickers_follow_the_layer(dock, tmp_path):
+    make_geotiff(tmp_path / "rgb.tif")
+    rgb = QgsRasterLayer(str(tmp_path / "rgb.tif"), "rgb", "gdal")
+    rgb.setRenderer(QgsMultiBandColorRenderer(rgb.dataProvider(), 3, 1, 2))
+    QgsProject.instance().addMapLayer(rgb)
+    grey = add_layer(tmp_path / "grey.tif", "grey", bands=1)
+    dock.layer_combo.setLayer(rgb)
+    assert dock.bands() == (3, 1, 2)
+    dock.layer_combo.setLayer(grey)
+    assert dock.bands() == (1, 1, 1)
+    plain = add_layer(tmp_path / "plain.tif", "plain", bands=4)
+    plain.setRenderer(QgsPalettedRasterRenderer(plain.dataProvider(), 1, []))
+    dock.layer_combo.setLayer(plain)
+    assert dock.bands() == (1, 2, 3)
+
+
+def test_settings_round_trip(profile):
+    from ovss.ovss_plugin.settings import DockSettings, load_settings, save_settings
+
+    store = QgsSettings(str(profile / "settings.ini"), QSettings.IniFormat)
+    chosen = DockSettings(
+        labels_text="a; b",
+        method="sdci-v2",
+        area="canvas",
+        tile=384,
+        overlap=32,
+        precision="fp32",
+        device="cpu",
+        output_mode="file",
+        output_path="/tmp/x.tif",
+        confidence=True,
+        keep_models=False,
+        weights_dir="/w",
+    ).with_params("sdci-v2", {"k": 3})
+    save_settings(chosen, store)
+    store.sync()
+    assert load_settings(QgsSettings(str(profile / "settings.ini"), QSettings.IniFormat)) == chosen
+    assert chosen.params_for("sdci-v2") == {"k": 3} and chosen.params_for("other") == {}
+    raw = QSettings(str(profile / "settings.ini"), QSettings.IniFormat)
+    for key, value in (("tile", "many"), ("area", "everywhere"), ("confidence", "maybe")):
+        raw.setValue(f"ovss/dock/{key}", value)
+    raw.sync()
+    damaged = load_settings(QgsSettings(str(profile / "settings.ini"), QSettings.IniFormat))
+    assert (damaged.tile, damaged.area, damaged.confidence) == (512, "layer", False)
+
+
+def test_dock_restores_its_settings(dock, profile, tiny_methods, qgis_iface):
+    from ovss.engine.labels import parse_labels
+    from ovss.ovss_plugin.dock import OVSSDock
+
+    dock.table.set_labels(parse_labels(LABELS))
+    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
+    dock.findChild(QWidget, "ovss_param_sharpness").setValue(0.25)
+    dock.findChild(QWidget, "ovss_param_normalise").setChecked(False)
+    dock.tile_spin.setValue(256)
+    dock.overlap_spin.setValue(16)
+    dock.area_combo.setCurrentIndex(dock.area_combo.findData("canvas"))
+    dock.output_file.setChecked(True)
+    dock.output_path_widget.setFilePath(str(profile / "out.tif"))
+    dock.confidence_check.setChecked(True)
+    dock.keep_models_check.setChecked(False)
+    dock.shutdown()  # saves, as unloading the plugin does
+
+    again = OVSSDock(None, iface=qgis_iface)
+    try:
+        assert again.current_settings() == dock.current_settings()
+        assert again.table.labels() == parse_labels(LABELS)
+        assert again.method_params() == {"sharpness": 0.25, "normalise": False}
+        assert again.output_file.isChecked() and again.tile_spin.value() == 256
+    finally:
+        again.shutdown()
+
+
+def test_method_description_parameters_and_reset(dock):
+    from ovss.engine.methods.base import available_methods, method_info
+
+    assert [dock.method_combo.itemData(i) for i in range(dock.method_combo.count())] == available_methods()
+    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
+    assert dock.method_description.text() == method_info(TINY).description
+    spin = dock.findChild(QWidget, "ovss_param_sharpness")
+    levels = dock.findChild(QWidget, "ovss_param_levels")
+    assert spin.value() == TinyConfig.sharpness and levels.value() == TinyConfig.levels
+    spin.setValue(0.5)
+    levels.setValue(7)
+    assert dock.method_params() == {"sharpness": 0.5, "levels": 7}
+    dock.reset_params_button.click()
+    assert dock.method_params() == {}
+
+
+def test_user_presets_save_rename_delete_import_export(dock, profile, monkeypatch):
+    from ovss.engine.labels import parse_labels, read_preset_file
+
+    dock.table.set_labels(parse_labels(LABELS))
+    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
+    dock.findChild(QWidget, "ovss_param_levels").setValue(5)
+    answers = iter(["my classes", "renamed"])
+    monkeypatch.setattr(dock, "_ask_text", lambda *args, **kwargs: next(answers))
+    dock.save_preset()
+    assert dock.preset_combo.currentData() == "user:my classes"
+    saved = read_preset_file(profile / "presets" / "my classes.json")
+    assert saved.labels == parse_labels(LABELS) and saved.params == {TINY: {"levels": 5}}
+
+    dock.rename_preset()
+    assert sorted(p.name for p in (profile / "presets").iterdir()) == ["renamed.json"]
+    exported = profile / "exported.json"
+    monkeypatch.setattr(dock, "_ask_save_path", lambda *args: str(exported))
+    dock.export_preset()
+    assert read_preset_file(exported).labels == parse_labels(LABELS)
+
+    monkeypatch.setattr(dock, "_confirm", lambda question: "renamed" in question)
+    dock.delete_preset()
+    assert list((profile / "presets").iterdir()) == []
+    monkeypatch.setattr(dock, "_ask_open_path", lambda *args: str(exported))
+    dock.import_preset()
+    assert dock.preset_combo.currentData() == "user:renamed"
+    choose(dock.preset_combo, "builtin:potsdam-ori")
+    choose(dock.preset_combo, "user:renamed")
+    assert dock.table.labels() == parse_labels(LABELS)
+    assert dock.method_params() == {"levels": 5}  # the preset's parameters for this method
+
+
+def test_random_weights_warning_and_device(dock, monkeypatch):
+    from ovss.engine.device import resolve_runtime
+
+    dock.refresh_status()
+    assert dock.random_warning.isHidden()
+    monkeypatch.setenv("OVSS_WEIGHTS", "random")
+    dock.refresh_status()
+    assert not dock.random_warning.isHidden() and "RANDOM" in dock.random_warning.text()
+    dock.device_combo.setCurrentText("cpu")
+    dock.precision_combo.setCurrentText("fp32")
+    dock.refresh_device()
+    assert dock.device_label.text() == f"Runs on: {resolve_runtime('cpu', 'fp32').describe()}"
+
+
+def test_run_from_the_dock_adds_a_new_layer_each_time(dock, tmp_path, monkeypatch):
+    from ovss.engine.labels import parse_labels
+
+    monkeypatch.setenv("OVSS_WEIGHTS", "random")
+    layer = add_layer(tmp_path / "scene.tif")
+    dock.layer_combo.setLayer(layer)
+    dock.table.set_labels(parse_labels(LABELS))
+    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
+    dock.tile_spin.setValue(64)
+    dock.overlap_spin.setValue(8)
+    paths = []
+    for _ in range(2):
+        task = dock.start_run()
+        assert task is not None and not dock.run_button.isEnabled() and dock.cancel_button.isEnabled()
+        wait_for(lambda: dock.task is None)
+        assert dock.last_outcome.ok and dock.last_outcome.request.weights == "random"
+        paths.append(str(dock.last_outcome.result.output_path))
+    added = [lyr for lyr in QgsProject.instance().mapLayers().values() if lyr.source() in paths]
+    assert len(added) == 2
+    assert added[0].source() != added[1].source()
+    assert all(lyr.isValid() and lyr.id() in QgsProject.instance().mapLayers() for lyr in added)
+    assert dock.progress_bar.value() == 100 and "tiles" in dock.progress_label.text()
+    assert dock.run_button.isEnabled()
+    warnings = dock.iface.messageBar().get_messages(1)
+    assert any("Random weights" in m for m in warnings)
+
+
+def test_chosen_output_is_replaced_only_when_the_user_agrees(dock, tmp_path, monkeypatch):
+    from ovss.engine.labels import parse_labels
+
+    layer = add_layer(tmp_path / "scene.tif")
+    dock.layer_combo.setLayer(layer)
+    dock.table.set_labels(parse_labels(LABELS))
+    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
+    target = tmp_path / "mine.tif"
+    target.write_bytes(b"keep me")
+    dock.output_file.setChecked(True)
+    dock.output_path_widget.setFilePath(str(target))
+    monkeypatch.setattr(dock, "_confirm", lambda question: False)
+    assert dock.start_run() is None
+    assert target.read_bytes() == b"keep me"
+    monkeypatch.setattr(dock, "_confirm", lambda question: str(target) in question)
+    assert dock.start_run() is not None
+    wait_for(lambda: dock.task is None)
+    assert dock.last_outcome.ok and dock.last_outcome.result.output_path == target
+
+
+def test_missing_weights_offers_download_or_folder(dock, tmp_path, monkeypatch):
+    from ovss.engine.labels import parse_labels
+
+    monkeypatch.setenv("OVSS_WEIGHTS_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("OVSS_CACHE_DIR", str(tmp_path / "cache"))
+    layer = add_layer(tmp_path / "scene.tif")
+    dock.layer_combo.setLayer(layer)
+    dock.table.set_labels(parse_labels(LABELS))
+    dock.method_combo.setCurrentIndex(dock.method_combo.findData(NEEDS_WEIGHTS))
+    dock.weights_dir_widget.setFilePath(str(tmp_path / "weights"))
+    dock.start_run()
+    wait_for(lambda: dock.task is None)
+    assert dock.last_outcome.missing_weights
+    assert not dock.weights_help.isHidden()
+    assert "clip_jbu_stack_cocostuff.ckpt" in dock.weights_message.text()
+
+    items = dock.download_items()
+    assert [item.dest for item in items] == [tmp_path / "weights" / "clip_jbu_stack_cocostuff.ckpt"]
+    questions = []
+    monkeypatch.setattr(dock, "_confirm", lambda question: questions.append(question) or False)
+    assert dock.offer_download() is None  # no consent, no download
+    assert "clip_jbu_stack_cocostuff.ckpt" in questions[0] and items[0].url in questions[0]
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "clip_jbu_stack_cocostuff.ckpt").write_bytes(b"x")
+    assert dock.download_items() == []
+
+
+def test_settings_keep_params_of_each_method(dock):
+    settings = dock.current_settings().with_params("other", {"x": 1})
+    assert json.loads(settings.method_params)["other"] == {"x": 1}

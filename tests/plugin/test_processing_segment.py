@@ -1,0 +1,242 @@
+"""``ovss:segment`` through Processing: provider identity, outputs (CRS, extent, classes), extent windows,
+method parameters, random-weights warning, progress and cancellation, and clear validation messages."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import processing
+import pytest
+from processing_doubles import (
+    CLASS_NAMES,
+    EPSG,
+    GEOTRANSFORM,
+    LABEL_TEXT,
+    TEST_METHOD,
+    expected_classes,
+    ovss_provider,  # noqa: F401 - the fixture used by every test below
+    pattern,
+    read_band,
+    write_raster,
+)
+from qgis.core import (
+    QgsApplication,
+    QgsCoordinateReferenceSystem,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsRasterLayer,
+)
+
+HEIGHT, WIDTH = 30, 40
+
+pytestmark = pytest.mark.usefixtures("ovss_provider")
+
+
+@pytest.fixture
+def source(tmp_path):
+    image = pattern(HEIGHT, WIDTH)
+    return write_raster(tmp_path / "scene.tif", image), image
+
+
+def params(path, out, **extra):
+    return {
+        "INPUT": str(path),
+        "METHOD": TEST_METHOD,
+        "LABELS": LABEL_TEXT,
+        "TILE": 16,
+        "OVERLAP": 4,
+        "OUTPUT": str(out),
+        **extra,
+    }
+
+
+def test_provider_has_id_icon_and_three_algorithms():
+    from ovss.ovss_plugin.processing.provider import OVSSProvider
+
+    registry = QgsApplication.processingRegistry()
+    provider = registry.providerById("ovss")
+    assert isinstance(provider, OVSSProvider)
+    assert not provider.icon().isNull()
+    ids = sorted(alg.id() for alg in provider.algorithms())
+    assert ids == ["ovss:download_weights", "ovss:evaluate", "ovss:segment"]
+    segment = registry.algorithmById("ovss:segment")
+    assert segment.displayName() == "Segment raster with open-vocabulary labels"
+    assert registry.algorithmById("ovss:evaluate").displayName() == "Assess classification accuracy"
+    help_text = segment.shortHelpString()
+    assert "building: buildings, man-made buildings" in help_text and ";" in help_text
+
+
+def test_method_parameters_are_advanced_with_the_config_defaults():
+    from qgis.core import QgsProcessingParameterDefinition
+
+    alg = QgsApplication.processingRegistry().algorithmById("ovss:segment")
+    temperature = alg.parameterDefinition("TEST_COLOURS_TEMPERATURE")
+    swap = alg.parameterDefinition("TEST_COLOURS_SWAP")
+    assert temperature.defaultValue() == 400.0 and swap.defaultValue() is False
+    for definition in (temperature, swap):
+        assert definition.flags() & QgsProcessingParameterDefinition.FlagAdvanced
+    assert TEST_METHOD in alg.parameterDefinition("METHOD").options()
+
+
+def test_output_has_input_crs_extent_and_expected_classes(source, tmp_path):
+    path, image = source
+    result = processing.run(
+        "ovss:segment", params(path, tmp_path / "classes.tif", CONFIDENCE=str(tmp_path / "conf.tif"))
+    )
+    layer = QgsRasterLayer(result["OUTPUT"], "out")
+    original = QgsRasterLayer(str(path), "in")
+    assert layer.crs() == QgsCoordinateReferenceSystem(f"EPSG:{EPSG}")
+    assert layer.extent() == original.extent()
+    assert (layer.width(), layer.height()) == (WIDTH, HEIGHT)
+    np.testing.assert_array_equal(read_band(result["OUTPUT"]), expected_classes(image))
+
+    from ovss.engine.raster.writer import read_class_table
+
+    assert read_class_table(result["OUTPUT"])[0] == list(CLASS_NAMES)
+    confidence = read_band(result["CONFIDENCE"])
+    assert confidence.shape == (HEIGHT, WIDTH)
+    assert confidence.min() >= math.floor(100 / 3) and confidence.max() <= 100  # top of 3 probabilities
+
+
+def naive_window(bounds, geotransform, width, height):
+    """Pixels whose square overlaps the extent with positive area, by looping over every pixel."""
+    xmin, ymin, xmax, ymax = bounds
+    x0, dx, _, y0, _, dy = geotransform
+    cols = [c for c in range(width) if x0 + c * dx < xmax and x0 + (c + 1) * dx > xmin]
+    rows = [r for r in range(height) if y0 + (r + 1) * dy < ymax and y0 + r * dy > ymin]
+    return cols, rows
+
+
+@pytest.mark.parametrize(
+    "bounds",
+    [
+        (350002.0, 5649990.0, 350010.0, 5649996.5),  # on pixel edges
+        (350002.3, 5649990.2, 350010.1, 5649996.4),  # inside pixels
+        (349990.0, 5649980.0, 350003.2, 5649999.7),  # past the left and bottom edges
+    ],
+)
+def test_extent_to_window_matches_a_pixel_loop(bounds):
+    from ovss.ovss_plugin.processing.segment import extent_to_window
+
+    window = extent_to_window(bounds, GEOTRANSFORM, WIDTH, HEIGHT)
+    cols, rows = naive_window(bounds, GEOTRANSFORM, WIDTH, HEIGHT)
+    assert (window.x, window.width) == (cols[0], len(cols))
+    assert (window.y, window.height) == (rows[0], len(rows))
+
+
+def test_extent_window_output_is_the_crop(source, tmp_path):
+    path, image = source
+    extent = f"350002.0,350010.0,5649990.0,5649996.5 [EPSG:{EPSG}]"  # columns 4..19, rows 7..19
+    result = processing.run("ovss:segment", params(path, tmp_path / "part.tif", EXTENT=extent))
+    layer = QgsRasterLayer(result["OUTPUT"], "part")
+    got = layer.extent()
+    assert (got.xMinimum(), got.xMaximum(), got.yMinimum(), got.yMaximum()) == (
+        350002.0,
+        350010.0,
+        5649990.0,
+        5649996.5,
+    )
+    np.testing.assert_array_equal(read_band(result["OUTPUT"]), expected_classes(image)[7:20, 4:20])
+
+
+def test_method_parameter_reaches_the_method(source, tmp_path):
+    path, image = source
+    result = processing.run("ovss:segment", params(path, tmp_path / "swap.tif", TEST_COLOURS_SWAP=True))
+    np.testing.assert_array_equal(read_band(result["OUTPUT"]), expected_classes(image, swap=True))
+    from osgeo import gdal
+
+    assert '"swap": true' in gdal.Open(result["OUTPUT"]).GetMetadataItem("OVSS_PARAMS")
+
+
+def test_random_weights_are_announced_and_recorded(source, tmp_path, monkeypatch):
+    from osgeo import gdal
+
+    path, _ = source
+    monkeypatch.setenv("OVSS_WEIGHTS", "random")
+    warnings = []
+    feedback = QgsProcessingFeedback()
+    feedback.pushWarning = warnings.append
+    result = processing.run("ovss:segment", params(path, tmp_path / "random.tif"), feedback=feedback)
+    assert any("RANDOM WEIGHTS" in text for text in warnings)
+    dataset = gdal.Open(result["OUTPUT"])
+    assert dataset.GetMetadataItem("OVSS_WEIGHTS") == "random"
+    assert "NOT a real segmentation" in dataset.GetMetadataItem("OVSS_WARNING")
+
+
+class RecordingFeedback(QgsProcessingFeedback):
+    """Records progress and cancels itself once ``cancel_at`` percent is reached."""
+
+    def __init__(self, cancel_at: float | None = None) -> None:
+        super().__init__()
+        self.values: list[float] = []
+        self.cancel_at = cancel_at
+        self.progressChanged.connect(self._record)
+
+    def _record(self, value: float) -> None:
+        self.values.append(value)
+        if self.cancel_at is not None and value >= self.cancel_at:
+            self.cancel()
+
+
+def test_progress_reaches_100_in_tile_steps(source, tmp_path):
+    path, _ = source
+    feedback = RecordingFeedback()
+    processing.run("ovss:segment", params(path, tmp_path / "p.tif"), feedback=feedback)
+    tiles = 3 * 3  # 40 x 30 pixels, tile 16, stride 12
+    steps = [v for v in feedback.values if v > 0]
+    assert steps == sorted(steps) and steps[-1] == 100.0
+    assert steps[0] == pytest.approx(100.0 / tiles)
+
+
+def test_cancel_stops_without_output(source, tmp_path):
+    path, _ = source
+    out = tmp_path / "cancelled.tif"
+    with pytest.raises(QgsProcessingException, match="stopped after"):
+        processing.run("ovss:segment", params(path, out), feedback=RecordingFeedback(cancel_at=1.0))
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"LABELS": ""}, "Give Labels"),
+        ({"LABELS": "building; ; road"}, "empty class"),
+        ({"LABELS": "building"}, "at least two classes"),
+        ({"LABELS": "", "PRESET": "potsdam-gem"}, "unknown preset 'potsdam-gem'; did you mean potsdam-gen"),
+        ({"PRESET": "potsdam-gen"}, "not both"),
+        ({"BAND_RED": 3, "BAND_GREEN": 2, "BAND_BLUE": 5}, "band 5 is out of range"),
+        ({"BAND_GREEN": 2}, "set all three"),
+        ({"METHOD": "sdci-v9"}, "unknown method 'sdci-v9'"),
+        ({"TILE": 8, "OVERLAP": 4}, "overlap 4 must be less than half the tile size 8"),
+        ({"TILE": 6, "OVERLAP": 0}, "smaller than the method accepts (at least 8)"),
+        ({"EXTENT": f"360000,360010,5649990,5649996 [EPSG:{EPSG}]"}, "does not overlap"),
+    ],
+)
+def test_validation_errors_are_clear_messages(source, tmp_path, changes, message):
+    path, _ = source
+    parameters = params(path, tmp_path / "never.tif", **changes)
+    alg = QgsApplication.processingRegistry().createAlgorithmById("ovss:segment")
+    ok, text = alg.checkParameterValues(parameters, QgsProcessingContext())
+    assert not ok and message in text
+    with pytest.raises(QgsProcessingException):
+        processing.run("ovss:segment", parameters)
+    assert not (tmp_path / "never.tif").exists()
+
+
+def test_preset_gives_its_classes(source, tmp_path):
+    from ovss.engine.labels import load_preset
+    from ovss.engine.raster.writer import read_class_table
+
+    path, _ = source
+    result = processing.run("ovss:segment", params(path, tmp_path / "preset.tif", LABELS="", PRESET="vaihingen-ori"))
+    assert read_class_table(result["OUTPUT"])[0] == list(load_preset("vaihingen-ori").labels.names)
+
+
+def test_single_red_band_is_repeated(tmp_path):
+    grey = pattern(HEIGHT, WIDTH)[:1]
+    two_band = np.concatenate([np.full_like(grey, 7), grey])  # band 2 is the grey image
+    path = write_raster(tmp_path / "two.tif", two_band)
+    result = processing.run("ovss:segment", params(path, tmp_path / "grey.tif", BAND_RED=2))
+    np.testing.assert_array_equal(read_band(result["OUTPUT"]), expected_classes(np.repeat(grey, 3, axis=0)))

@@ -1,0 +1,181 @@
+"""The background task: the whole path (layer in, styled layer out), cancel, errors, model reuse."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from osgeo import gdal
+from plugin_doubles import BROKEN, TINY, make_geotiff, nearest_colour_classes, register_doubles, wait_for
+from qgis.core import QgsApplication, QgsPalettedRasterRenderer, QgsProject, QgsRasterLayer
+
+LABELS = "red #dc1e1e: red roofs; green #1edc1e: trees; blue #1e1edc: water; grey #808080: road"
+
+
+@pytest.fixture
+def tiny_methods(monkeypatch):
+    return register_doubles(monkeypatch)
+
+
+@pytest.fixture
+def project():
+    project = QgsProject.instance()
+    yield project
+    project.removeAllMapLayers()
+
+
+@pytest.fixture
+def layer(tmp_path, project):
+    path = tmp_path / "scene.tif"
+    data = make_geotiff(path)
+    layer = QgsRasterLayer(str(path), "scene", "gdal")
+    assert layer.isValid()
+    project.addMapLayer(layer)
+    layer.data = data  # the pixels written, for the reference
+    return layer
+
+
+def request_for(layer, output, method=TINY, **changes):
+    from ovss.engine.labels import parse_labels
+    from ovss.ovss_plugin.layer_source import plan_source
+    from ovss.ovss_plugin.task import RunRequest
+
+    values = dict(
+        layer_name=layer.name(),
+        source=plan_source(layer),
+        output_path=output,
+        labels=parse_labels(LABELS),
+        method=method,
+        weights="random",
+        tile=32,
+        overlap=8,
+    )
+    values.update(changes)
+    return RunRequest(**values)
+
+
+def run_in_manager(task):
+    outcomes = []
+    task.completed.connect(outcomes.append)
+    QgsApplication.taskManager().addTask(task)
+    wait_for(lambda: bool(outcomes))
+    return outcomes[0]
+
+
+def test_whole_path_through_the_task_manager(tiny_methods, layer, project, tmp_path):
+    from ovss.engine.labels import parse_labels
+    from ovss.ovss_plugin.model_cache import ModelCache
+    from ovss.ovss_plugin.task import SegmentTask, add_result_layer
+
+    output = tmp_path / "classes.tif"
+    task = SegmentTask(request_for(layer, output, confidence_path=tmp_path / "conf.tif"), ModelCache())
+    progress = []
+    task.tiles_progress.connect(lambda done, total, _left: progress.append((done, total)))
+    outcome = run_in_manager(task)
+    assert outcome.ok, outcome.error
+    assert progress and progress[-1][0] == progress[-1][1] == outcome.result.tiles_total > 1
+
+    result_layer = add_result_layer(outcome, project)
+    labels = parse_labels(LABELS)
+    assert result_layer.id() in project.mapLayers()
+    renderer = result_layer.renderer()
+    assert isinstance(renderer, QgsPalettedRasterRenderer)
+    assert [c.label for c in renderer.classes()] == list(labels.names)
+    assert [c.value for c in renderer.classes()] == [1, 2, 3, 4]
+    assert [c.color.getRgb()[:3] for c in renderer.classes()] == list(labels.colors)
+    assert result_layer.extent() == layer.extent()
+    assert result_layer.crs() == layer.crs()
+    assert result_layer.name().startswith("scene - tiny-colour - ")
+    assert output.with_suffix(".qml").is_file()
+    assert result_layer.customProperty("ovss/result") == TINY  # the dock does not take it as its next input
+    written = gdal.Open(str(output)).ReadAsArray()
+    np.testing.assert_array_equal(written, nearest_colour_classes(layer.data, labels.colors))
+    names = [lyr.name() for lyr in project.mapLayers().values()]
+    assert f"{result_layer.name()} - confidence" in names
+
+
+def test_cancel_half_way_leaves_no_layer_and_no_file(tiny_methods, layer, project, tmp_path):
+    from ovss.ovss_plugin.model_cache import ModelCache
+    from ovss.ovss_plugin.task import SegmentTask
+
+    output = tmp_path / "out" / "classes.tif"
+    output.parent.mkdir()
+    task = SegmentTask(request_for(layer, output, confidence_path=output.with_name("c.tif")), ModelCache())
+    calls = []
+
+    def cancel_on_third_tile():
+        calls.append(1)
+        if len(calls) == 3:
+            task.cancel()
+
+    tiny_methods.hook = cancel_on_third_tile
+    layers_before = set(project.mapLayers())
+    outcome = run_in_manager(task)
+    assert outcome.cancelled and not outcome.ok and outcome.error is None
+    assert len(calls) == 3  # stopped between tiles, right after the one that asked
+    assert list(output.parent.iterdir()) == []
+    assert set(project.mapLayers()) == layers_before
+
+
+def test_run_directly_reports_errors_without_raising(tiny_methods, layer, tmp_path):
+    from ovss.ovss_plugin.model_cache import ModelCache
+    from ovss.ovss_plugin.task import SegmentTask
+
+    task = SegmentTask(request_for(layer, tmp_path / "x.tif", method=BROKEN), ModelCache())
+    assert task.run() is False
+    assert task.outcome.error == "RuntimeError: boom in predict"
+    assert "Traceback" in task.outcome.details
+    assert not (tmp_path / "x.tif").exists()
+
+    bad_tile = SegmentTask(request_for(layer, tmp_path / "y.tif", tile=4), ModelCache())
+    assert bad_tile.run() is False
+    assert "tile" in bad_tile.outcome.error and bad_tile.outcome.details is None
+
+
+def test_models_stay_loaded_while_settings_do_not_change(tiny_methods, layer, tmp_path):
+    from ovss.engine.labels import parse_labels
+    from ovss.ovss_plugin.model_cache import ModelCache
+    from ovss.ovss_plugin.task import SegmentTask
+
+    cache = ModelCache()
+    first = SegmentTask(request_for(layer, tmp_path / "1.tif"), cache)
+    assert first.run()
+    tweaked = parse_labels(LABELS.replace("trees", "trees, forest"))
+    second = SegmentTask(request_for(layer, tmp_path / "2.tif", labels=tweaked), cache)
+    assert second.run()
+    assert tiny_methods.builds == 1
+    assert tiny_methods.instances[0].prepared[-1] == tweaked.names
+
+    third = SegmentTask(request_for(layer, tmp_path / "3.tif", params={"sharpness": 0.1}), cache)
+    assert third.run() and tiny_methods.builds == 2
+    assert tiny_methods.instances[1].config.sharpness == 0.1
+    cache.clear()
+    assert cache.loaded is None
+    assert SegmentTask(request_for(layer, tmp_path / "4.tif", params={"sharpness": 0.1}), cache).run()
+    assert tiny_methods.builds == 3
+
+    unkept = SegmentTask(request_for(layer, tmp_path / "5.tif", keep_models=False), cache)
+    assert unkept.run() and cache.loaded is None
+
+
+def test_result_layers_never_replace_earlier_ones(tiny_methods, layer, project, tmp_path):
+    from ovss.ovss_plugin.model_cache import ModelCache
+    from ovss.ovss_plugin.task import SegmentTask, add_result_layer, temporary_output_path
+
+    cache = ModelCache()
+    request = request_for(layer, tmp_path / "unused.tif")
+    first_path = temporary_output_path(layer.name(), TINY, request.started)
+    first_path.write_bytes(b"")  # the same second again must not reuse the name
+    second_path = temporary_output_path(layer.name(), TINY, request.started)
+    assert second_path != first_path and second_path.parent == first_path.parent
+    first_path.unlink()
+
+    added = []
+    for output in (tmp_path / "a.tif", tmp_path / "b.tif"):
+        task = SegmentTask(request_for(layer, output, started=request.started), cache)
+        assert task.run()
+        task.finished(True)
+        added.append(add_result_layer(task.outcome, project))
+    assert added[1].name() == f"{added[0].name()} (2)"
+    assert all(lyr.id() in project.mapLayers() and lyr.isValid() for lyr in added)
+    assert added[0].source() != added[1].source()
+    assert isinstance(added[0].renderer(), QgsPalettedRasterRenderer)
