@@ -7,7 +7,7 @@ image resized to a long side of 448. AlignCLIP (``docs/papers/alignclip-paper.md
 Self-Guided Alignment of the text embeddings (SGA, Eqs. 5-8) and Cluster-Constrained Enhancement of the patch
 logits with a vision foundation model (CCE, Eqs. 9-12), fused with the upsampled logits (Eq. 14).
 
-Where each step sits and why is written down in ``docs/METHODS_ALIGNCLIP.md``; the numerical pieces live in
+Where each step sits and why is written down in ``docs/METHODS.md`` (AlignCLIP section); the numerical pieces live in
 ``ops.alignment``, ``ops.kmeans`` and ``ops.sliding``, the networks in ``backbones``.
 """
 

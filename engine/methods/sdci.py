@@ -2,7 +2,7 @@
 (CLIP ViT-L/14 + DINOv2 ViT-B/14 with registers).
 
 What runs per tile, following the official code (``yu-ni1989/SDCI`` @7f33971) where it differs from the
-paper text (docs/METHODS_SDCI.md lists every such place):
+paper text (docs/METHODS.md, SDCI section, lists every such place):
 
 - CAF (Eqs. 1-9): :mod:`.sdci_caf`;
 - BCDR (Eqs. 10-15): KNN transition graphs from the LAST CLIP level and the last DINO layer
