@@ -4,7 +4,57 @@
   <context>
     <name>OVSS</name>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="22" />
+      <location filename="../ovss_plugin/classes_table.py" line="91" />
+      <source>The dataset's background class (SegEarth-OV assigns low-confidence pixels to it)</source>
+      <translation>Die Hintergrundklasse des Datensatzes (SegEarth-OV weist ihr Pixel mit geringer Konfidenz zu)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/classes_table.py" line="89" />
+      <source>Name</source>
+      <translation>Name</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/classes_table.py" line="89" />
+      <source>Prompts (comma-separated)</source>
+      <translation>Prompts (durch Kommas getrennt)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/classes_table.py" line="89" />
+      <source>Colour</source>
+      <translation>Farbe</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/classes_table.py" line="89" />
+      <source>Bg</source>
+      <translation>Hg</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/classes_table.py" line="69" />
+      <source>At least two classes are needed (there are {count}).</source>
+      <translation>Es werden mindestens zwei Klassen benötigt (vorhanden: {count}).</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/classes_table.py" line="49" />
+      <source>Class {number} is empty: give it a name or a prompt.</source>
+      <translation>Klasse {number} ist leer: Geben Sie ihr einen Namen oder einen Prompt.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/classes_table.py" line="54" />
+      <source>Duplicate class name “{name}” (classes {first} and {second}).</source>
+      <translation>Doppelter Klassenname „{name}“ (Klassen {first} und {second}).</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/classes_table.py" line="61" />
+      <source>Only one class can be the background (classes {first} and {second}).</source>
+      <translation>Nur eine Klasse kann der Hintergrund sein (Klassen {first} und {second}).</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/classes_table.py" line="67" />
+      <source>Class {number}: {reason}</source>
+      <translation>Klasse {number}: {reason}</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="102" />
       <source>Some Python packages this plugin needs are missing: {names}. Install them with:
 {command}
 then restart QGIS.</source>
@@ -13,24 +63,733 @@ then restart QGIS.</source>
 und starten Sie QGIS danach neu.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="30" />
+      <location filename="../ovss_plugin/dock.py" line="163" />
       <source>Open-vocabulary land cover</source>
       <translation>Landbedeckung mit offenem Vokabular</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="45" />
+      <location filename="../ovss_plugin/dock.py" line="182" />
+      <source>OVSS_WEIGHTS=random is set: the models use RANDOM weights. Results are a pipeline check, not a real segmentation.</source>
+      <translation>OVSS_WEIGHTS=random ist gesetzt: Die Modelle verwenden ZUFÄLLIGE Gewichte. Die Ergebnisse sind ein Test der Verarbeitungskette, keine echte Segmentierung.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="213" />
+      <source>Input</source>
+      <translation>Eingabe</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="219" />
+      <source>Raster</source>
+      <translation>Raster</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="227" />
+      <source>Bands R, G, B</source>
+      <translation>Bänder R, G, B</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="234" />
+      <source>Area</source>
+      <translation>Bereich</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="245" />
+      <source>Classes</source>
+      <translation>Klassen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="291" />
+      <source>Method</source>
+      <translation>Methode</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="308" />
+      <source>Advanced</source>
+      <translation>Erweitert</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="314" />
+      <source>Reset parameters to the paper's defaults</source>
+      <translation>Parameter auf die Standardwerte aus der Veröffentlichung zurücksetzen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="321" />
+      <source>Tile size (pixels)</source>
+      <translation>Kachelgröße (Pixel)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="325" />
+      <source>Tile overlap (pixels)</source>
+      <translation>Kachelüberlappung (Pixel)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="329" />
+      <source>Precision</source>
+      <translation>Genauigkeit</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="333" />
+      <source>Device</source>
+      <translation>Gerät</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="339" />
+      <source>Weights folder</source>
+      <translation>Gewichte-Ordner</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="341" />
+      <source>Keep models loaded between runs</source>
+      <translation>Modelle zwischen den Durchläufen geladen lassen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="345" />
+      <source>Free models</source>
+      <translation>Modelle freigeben</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="354" />
+      <source>Output</source>
+      <translation>Ausgabe</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="356" />
+      <source>Temporary layer</source>
+      <translation>Temporärer Layer</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="358" />
+      <source>GeoTIFF file</source>
+      <translation>GeoTIFF-Datei</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="368" />
+      <source>GeoTIFF (*.tif *.tiff)</source>
+      <translation>GeoTIFF (*.tif *.tiff)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="373" />
+      <source>Also write a confidence raster</source>
+      <translation>Zusätzlich ein Konfidenzraster schreiben</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="379" />
+      <source>Model weights missing</source>
+      <translation>Modellgewichte fehlen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="388" />
+      <source>Download…</source>
+      <translation>Herunterladen…</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="392" />
+      <source>Choose weights folder…</source>
+      <translation>Gewichte-Ordner wählen…</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="403" />
+      <source>Run</source>
+      <translation>Ausführen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="407" />
+      <source>Cancel</source>
+      <translation>Abbrechen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="503" />
+      <source>Choose a raster layer.</source>
+      <translation>Wählen Sie einen Rasterlayer.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="505" />
+      <source>No segmentation method is registered.</source>
+      <translation>Es ist keine Segmentierungsmethode registriert.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="513" />
+      <source>— choose a preset —</source>
+      <translation>— Voreinstellung wählen —</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="551" />
+      <source>Classes as text</source>
+      <translation>Klassen als Text</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="551" />
+      <source>One class per line or separated by ';', prompts by ',', an optional 'Name:' prefix:</source>
+      <translation>Eine Klasse pro Zeile oder durch ';' getrennt, Prompts durch ',', optional mit vorangestelltem 'Name:':</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="576" />
+      <source>Save preset</source>
+      <translation>Voreinstellung speichern</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="576" />
+      <source>Preset name:</source>
+      <translation>Name der Voreinstellung:</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="580" />
+      <source>Saved from the OVSS dock</source>
+      <translation>Aus dem OVSS-Dock gespeichert</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="594" />
+      <source>Rename preset</source>
+      <translation>Voreinstellung umbenennen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="594" />
+      <source>New name:</source>
+      <translation>Neuer Name:</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="617" />
+      <source>Import preset</source>
+      <translation>Voreinstellung importieren</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="617" />
+      <source>Presets (*.json)</source>
+      <translation>Voreinstellungen (*.json)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="635" />
+      <source>Export preset</source>
+      <translation>Voreinstellung exportieren</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="838" />
+      <source>Starting…</source>
+      <translation>Wird gestartet…</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="887" />
+      <source>Model weights missing.</source>
+      <translation>Modellgewichte fehlen.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="230" />
+      <source>Whole layer</source>
+      <translation>Gesamter Layer</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="230" />
+      <source>Current map extent</source>
+      <translation>Aktuelle Kartenausdehnung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="231" />
+      <source>Drawn or chosen extent</source>
+      <translation>Gezeichnete oder gewählte Ausdehnung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="253" />
+      <source>Save</source>
+      <translation>Speichern</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="254" />
+      <source>Rename</source>
+      <translation>Umbenennen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="255" />
+      <source>Delete</source>
+      <translation>Löschen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="256" />
+      <source>Import</source>
+      <translation>Importieren</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="257" />
+      <source>Export</source>
+      <translation>Exportieren</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="269" />
+      <source>Add</source>
+      <translation>Hinzufügen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="270" />
+      <source>Remove</source>
+      <translation>Entfernen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="271" />
+      <source>Up</source>
+      <translation>Nach oben</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="272" />
+      <source>Down</source>
+      <translation>Nach unten</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="273" />
+      <source>Paste as text…</source>
+      <translation>Als Text einfügen…</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="428" />
       <source>Ready.</source>
       <translation>Bereit.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/plugin.py" line="34" />
+      <location filename="../ovss_plugin/dock.py" line="564" />
+      <source>Choose one of your own presets first.</source>
+      <translation>Wählen Sie zuerst eine Ihrer eigenen Voreinstellungen.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="847" />
+      <source>Cancelling…</source>
+      <translation>Wird abgebrochen…</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="861" />
+      <source>Cancelled; nothing was written.</source>
+      <translation>Abgebrochen; es wurde nichts geschrieben.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="867" />
+      <source>Failed.</source>
+      <translation>Fehlgeschlagen.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="878" />
+      <source>Added “{name}”.</source>
+      <translation>„{name}“ hinzugefügt.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="880" />
+      <source>Random weights: not a real segmentation.</source>
+      <translation>Zufällige Gewichte: keine echte Segmentierung.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="914" />
+      <source>Every checkpoint of this method is already on disk.</source>
+      <translation>Alle Checkpoints dieser Methode sind bereits auf dem Datenträger vorhanden.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="962" />
+      <source>Land cover</source>
+      <translation>Landbedeckung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="438" />
+      <source>Runs on: {device}</source>
+      <translation>Läuft auf: {device}</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="487" />
+      <source>Draw or choose an extent first.</source>
+      <translation>Zeichnen oder wählen Sie zuerst eine Ausdehnung.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="765" />
+      <source>Choose the output GeoTIFF file, or a temporary layer.</source>
+      <translation>Wählen Sie die Ausgabe-GeoTIFF-Datei oder einen temporären Layer.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="851" />
+      <source>{done} of {total} tiles, {left} left</source>
+      <translation>{done} von {total} Kacheln, noch {left}</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="876" />
+      <source>Done: {tiles} tiles in {time}.</source>
+      <translation>Fertig: {tiles} Kacheln in {time}.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="155" />
+      <source>Parameter value {text!r} is not valid JSON.</source>
+      <translation>Der Parameterwert {text!r} ist kein gültiges JSON.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="441" />
+      <source>Device: {problem}</source>
+      <translation>Gerät: {problem}</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="522" />
+      <source>{name} (mine)</source>
+      <translation>{name} (eigene)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="610" />
+      <source>Delete the preset “{name}”?</source>
+      <translation>Die Voreinstellung „{name}“ löschen?</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="775" />
+      <source>Replace {files}? Layers showing them are removed from the project.</source>
+      <translation>{files} ersetzen? Layer, die diese Dateien anzeigen, werden aus dem Projekt entfernt.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/layer_source.py" line="110" />
+      <source>The input layer is not valid (its data source cannot be opened).</source>
+      <translation>Der Eingabelayer ist ungültig (seine Datenquelle kann nicht geöffnet werden).</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/layer_source.py" line="155" />
+      <source>The layer's data provider cannot be read block by block.</source>
+      <translation>Der Datenanbieter des Layers kann nicht blockweise gelesen werden.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/layer_source.py" line="166" />
+      <source>Stopped while reading the layer; no output written.</source>
+      <translation>Beim Lesen des Layers angehalten; es wurde keine Ausgabe geschrieben.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/layer_source.py" line="90" />
+      <source>The chosen area does not overlap the layer “{name}”.</source>
+      <translation>Der gewählte Bereich überlappt den Layer „{name}“ nicht.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/layer_source.py" line="117" />
+      <source>The layer “{name}” ({provider}) has no pixel size to read it at; save it as a GeoTIFF first (Export &gt; Save As).</source>
+      <translation>Der Layer „{name}“ ({provider}) hat keine Pixelgröße, in der er gelesen werden kann; speichern Sie ihn zuerst als GeoTIFF (Exportieren &gt; Speichern als).</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/layer_source.py" line="128" />
+      <source>The area is {columns} x {rows} pixels at the layer's resolution, too large to read through QGIS; choose a smaller area (map extent or a drawn extent).</source>
+      <translation>Der Bereich ist bei der Auflösung des Layers {columns} x {rows} Pixel groß und damit zu groß, um ihn über QGIS zu lesen; wählen Sie einen kleineren Bereich (Kartenausdehnung oder eine gezeichnete Ausdehnung).</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/layer_source.py" line="167" />
+      <source>Reading the layer through QGIS failed (error {code}).</source>
+      <translation>Das Lesen des Layers über QGIS ist fehlgeschlagen (Fehler {code}).</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/plugin.py" line="46" />
       <source>Segment a raster into land-cover classes described in plain words</source>
       <translation>Ein Raster in Landbedeckungsklassen segmentieren, die in eigenen Worten beschrieben sind</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/plugin.py" line="37" />
+      <location filename="../ovss_plugin/plugin.py" line="49" />
       <source>&amp;OVSS Land Cover</source>
       <translation>&amp;OVSS Landbedeckung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/download_weights.py" line="42" />
+      <source>Download model weights</source>
+      <translation>Modellgewichte herunterladen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/download_weights.py" line="46" />
+      <source>Downloads the checkpoints the chosen method needs into the weights folder (default: the folder the plugin searches). Interrupted downloads resume; files are checked against their published sha256 where there is one. Files already in the folder are not downloaded again.</source>
+      <translation>Lädt die Checkpoints, die die gewählte Methode benötigt, in den Gewichte-Ordner herunter (Standard: der Ordner, den das Plugin durchsucht). Unterbrochene Downloads werden fortgesetzt; Dateien werden, sofern vorhanden, gegen ihre veröffentlichte sha256-Prüfsumme geprüft. Bereits im Ordner vorhandene Dateien werden nicht erneut heruntergeladen.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/download_weights.py" line="65" />
+      <source>Checkpoint files</source>
+      <translation>Checkpoint-Dateien</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/download_weights.py" line="79" />
+      <source>Checkpoint {} ({} of {})</source>
+      <translation>Checkpoint {} ({} von {})</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/download_weights.py" line="93" />
+      <source>{} is at {}</source>
+      <translation>{} liegt unter {}</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/download_weights.py" line="96" />
+      <source>Method {} needs no checkpoint</source>
+      <translation>Methode {} benötigt keinen Checkpoint</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="372" />
+      <source>Assess classification accuracy</source>
+      <translation>Klassifikationsgenauigkeit bewerten</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="376" />
+      <source>Compares a classified raster (value k+1 = class k, 0 = nodata) with a reference land-cover raster on the same pixel grid (same CRS and pixel size, aligned; only the area both cover is compared; resampling is not done here).&lt;br&gt;&lt;b&gt;Class mapping&lt;/b&gt;: reference value to class, as the class's value or name, e.g. &lt;tt&gt;1:1, 2:2, 3:building&lt;/tt&gt;; several reference values may map to one class; reference values not listed, reference nodata and unclassified pixels are ignored. Empty: reference value k+1 is class k.&lt;br&gt;Gives the confusion matrix, overall accuracy, Cohen's kappa, per-class IoU and mIoU as a table (one row per class and an 'all classes' row) and an HTML report.</source>
+      <translation>Vergleicht ein klassifiziertes Raster (Wert k+1 = Klasse k, 0 = NoData) mit einem Referenz-Landbedeckungsraster auf demselben Pixelraster (gleiches KBS und gleiche Pixelgröße, deckungsgleich ausgerichtet; verglichen wird nur der Bereich, den beide abdecken; ein Resampling findet hier nicht statt).&lt;br&gt;&lt;b&gt;Klassenzuordnung&lt;/b&gt;: Referenzwert zu Klasse, angegeben als Wert oder Name der Klasse, z. B. &lt;tt&gt;1:1, 2:2, 3:building&lt;/tt&gt;; mehrere Referenzwerte können derselben Klasse zugeordnet werden; nicht aufgeführte Referenzwerte, Referenz-NoData und nicht klassifizierte Pixel werden ignoriert. Leer: Referenzwert k+1 ist Klasse k.&lt;br&gt;Liefert die Konfusionsmatrix, die Gesamtgenauigkeit, Cohens Kappa, die IoU je Klasse und die mIoU als Tabelle (eine Zeile je Klasse und eine Zeile 'all classes') sowie einen HTML-Bericht.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="333" />
+      <source>Accuracy assessment</source>
+      <translation>Genauigkeitsbewertung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="337" />
+      <source>Classified raster</source>
+      <translation>Klassifiziertes Raster</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="337" />
+      <source>Reference raster</source>
+      <translation>Referenzraster</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="338" />
+      <source>Evaluated pixels</source>
+      <translation>Ausgewertete Pixel</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="339" />
+      <source>Overall accuracy</source>
+      <translation>Gesamtgenauigkeit</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="340" />
+      <source>Kappa</source>
+      <translation>Kappa</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="342" />
+      <source>Mean accuracy</source>
+      <translation>Mittlere Genauigkeit</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="343" />
+      <source>Per class</source>
+      <translation>Je Klasse</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="344" />
+      <source>Value</source>
+      <translation>Wert</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="344" />
+      <source>Class</source>
+      <translation>Klasse</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="344" />
+      <source>Producer's accuracy</source>
+      <translation>Herstellergenauigkeit</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="345" />
+      <source>User's accuracy</source>
+      <translation>Nutzergenauigkeit</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="345" />
+      <source>Reference pixels</source>
+      <translation>Referenzpixel</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="345" />
+      <source>Predicted pixels</source>
+      <translation>Vorhergesagte Pixel</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="347" />
+      <source>Confusion matrix (rows: reference, columns: classified)</source>
+      <translation>Konfusionsmatrix (Zeilen: Referenz, Spalten: klassifiziert)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="393" />
+      <source>Class mapping (reference value:class)</source>
+      <translation>Klassenzuordnung (Referenzwert:Klasse)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="396" />
+      <source>Accuracy table</source>
+      <translation>Genauigkeitstabelle</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="400" />
+      <source>HTML report</source>
+      <translation>HTML-Bericht</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="400" />
+      <source>HTML files (*.html)</source>
+      <translation>HTML-Dateien (*.html)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="405" />
+      <source>mIoU</source>
+      <translation>mIoU</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="414" />
+      <source>Both the classified and the reference raster are needed</source>
+      <translation>Sowohl das klassifizierte Raster als auch das Referenzraster werden benötigt</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="438" />
+      <source>Overall accuracy {:.4f}, kappa {:.4f}, mIoU {:.4f}</source>
+      <translation>Gesamtgenauigkeit {:.4f}, Kappa {:.4f}, mIoU {:.4f}</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/provider.py" line="24" />
+      <source>OVSS Land Cover</source>
+      <translation>OVSS Landbedeckung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/provider.py" line="28" />
+      <source>OVSS open-vocabulary land cover</source>
+      <translation>OVSS Landbedeckung mit offenem Vokabular</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="111" />
+      <source>Segment raster with open-vocabulary labels</source>
+      <translation>Raster mit Beschriftungen aus offenem Vokabular segmentieren</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="115" />
+      <source>Classifies a raster into land-cover classes described in plain words, with a training-free open-vocabulary method (SDCI, AlignCLIP, SegEarth-OV).&lt;br&gt;&lt;br&gt;&lt;b&gt;Labels&lt;/b&gt;: classes are separated by ';' or new lines; a class may have several prompts separated by ',' (their text embeddings are averaged); an optional 'Name:' prefix gives the display name (default: the first prompt); '#rrggbb' after the name sets its colour and '(background)' marks the background class. Example:&lt;br&gt;&lt;tt&gt;impervious surfaces: ground, road, streets; building: buildings, man-made buildings; low vegetation; tree: trees; car: vehicles&lt;/tt&gt;&lt;br&gt;Give either Labels or a Preset (a dataset's classes with the papers' per-dataset parameters).&lt;br&gt;&lt;br&gt;&lt;b&gt;Bands&lt;/b&gt;: leave empty for bands 1, 2, 3 (or band 1 of a single-band raster); set only the red band to repeat one band; set all three for another mapping (e.g. 4, 3, 2).&lt;br&gt;&lt;b&gt;Extent&lt;/b&gt;: segment only this part of the raster.&lt;br&gt;&lt;b&gt;Output&lt;/b&gt;: a Byte GeoTIFF, value k+1 = class k, 0 = nodata, with colour table and class names. The optional confidence raster holds the top class probability in percent.&lt;br&gt;Advanced parameters are the methods' parameters with the papers' defaults; a preset's per-dataset values replace those left at their default.&lt;br&gt;With the environment variable OVSS_WEIGHTS=random the models get random weights: a pipeline check, not a real segmentation.</source>
+      <translation>Klassifiziert ein Raster in Landbedeckungsklassen, die in eigenen Worten beschrieben werden, mit einer trainingsfreien Methode mit offenem Vokabular (SDCI, AlignCLIP, SegEarth-OV).&lt;br&gt;&lt;br&gt;&lt;b&gt;Beschriftungen&lt;/b&gt;: Klassen werden durch ';' oder Zeilenumbrüche getrennt; eine Klasse kann mehrere durch ',' getrennte Prompts haben (ihre Text-Embeddings werden gemittelt); ein optionales vorangestelltes 'Name:' legt den Anzeigenamen fest (Standard: der erste Prompt); '#rrggbb' nach dem Namen legt die Farbe fest, und '(background)' kennzeichnet die Hintergrundklasse. Beispiel:&lt;br&gt;&lt;tt&gt;impervious surfaces: ground, road, streets; building: buildings, man-made buildings; low vegetation; tree: trees; car: vehicles&lt;/tt&gt;&lt;br&gt;Geben Sie entweder Beschriftungen oder eine Voreinstellung an (die Klassen eines Datensatzes mit den datensatzspezifischen Parametern aus den Veröffentlichungen).&lt;br&gt;&lt;br&gt;&lt;b&gt;Bänder&lt;/b&gt;: Leer lassen für die Bänder 1, 2, 3 (bzw. Band 1 bei einem einkanaligen Raster); nur das rote Band angeben, um ein Band zu wiederholen; alle drei angeben für eine andere Zuordnung (z. B. 4, 3, 2).&lt;br&gt;&lt;b&gt;Ausdehnung&lt;/b&gt;: Nur diesen Teil des Rasters segmentieren.&lt;br&gt;&lt;b&gt;Ausgabe&lt;/b&gt;: ein Byte-GeoTIFF, Wert k+1 = Klasse k, 0 = NoData, mit Farbtabelle und Klassennamen. Das optionale Konfidenzraster enthält die Wahrscheinlichkeit der wahrscheinlichsten Klasse in Prozent.&lt;br&gt;Die erweiterten Parameter sind die Parameter der Methoden mit den Standardwerten aus den Veröffentlichungen; die datensatzspezifischen Werte einer Voreinstellung ersetzen diejenigen, die auf ihrem Standardwert belassen wurden.&lt;br&gt;Mit der Umgebungsvariable OVSS_WEIGHTS=random erhalten die Modelle zufällige Gewichte: ein Test der Verarbeitungskette, keine echte Segmentierung.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="266" />
+      <source>Bands: set all three (red, green, blue), only the red band (repeated), or none</source>
+      <translation>Bänder: Geben Sie alle drei (Rot, Grün, Blau), nur das rote Band (wird wiederholt) oder keines an</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="140" />
+      <source>Input raster</source>
+      <translation>Eingaberaster</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="142" />
+      <source>Labels</source>
+      <translation>Beschriftungen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="143" />
+      <source>Preset</source>
+      <translation>Voreinstellung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="145" />
+      <source>Band for red</source>
+      <translation>Band für Rot</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="145" />
+      <source>Band for green</source>
+      <translation>Band für Grün</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="145" />
+      <source>Band for blue</source>
+      <translation>Band für Blau</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="148" />
+      <source>Extent</source>
+      <translation>Ausdehnung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="174" />
+      <source>Confidence raster (%)</source>
+      <translation>Konfidenzraster (%)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="193" />
+      <source>Input raster: no raster layer given</source>
+      <translation>Eingaberaster: kein Rasterlayer angegeben</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="195" />
+      <source>Input raster: only file rasters (GDAL) can be segmented</source>
+      <translation>Eingaberaster: nur dateibasierte Raster (GDAL) können segmentiert werden</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="227" />
+      <source>Give either Labels or a Preset, not both</source>
+      <translation>Geben Sie entweder Beschriftungen oder eine Voreinstellung an, nicht beides</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="230" />
+      <source>Give Labels (e.g. 'building: buildings, roofs; road; tree: trees') or choose a Preset</source>
+      <translation>Geben Sie Beschriftungen an (z. B. 'building: buildings, roofs; road; tree: trees') oder wählen Sie eine Voreinstellung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="310" />
+      <source>Classes: {}</source>
+      <translation>Klassen: {}</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="336" />
+      <source>Wrote {path}: {width} x {height} pixels, {tiles} tiles in {seconds:.1f} s</source>
+      <translation>{path} geschrieben: {width} x {height} Pixel, {tiles} Kacheln in {seconds:.1f} s</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/task.py" line="129" />
+      <source>Land cover: {name}</source>
+      <translation>Landbedeckung: {name}</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/task.py" line="242" />
+      <source>QGIS cannot open the result {path}.</source>
+      <translation>QGIS kann das Ergebnis {path} nicht öffnen.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/task.py" line="246" />
+      <source>{name} - confidence</source>
+      <translation>{name} - Konfidenz</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/weights_download.py" line="41" />
+      <source>Download these checkpoints?</source>
+      <translation>Diese Checkpoints herunterladen?</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/weights_download.py" line="44" />
+      <source>size unknown</source>
+      <translation>Größe unbekannt</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/weights_download.py" line="143" />
+      <source>Downloading model weights</source>
+      <translation>Modellgewichte werden heruntergeladen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/weights_download.py" line="168" />
+      <source>Download cancelled.</source>
+      <translation>Download abgebrochen.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/weights_download.py" line="45" />
+      <source>• {file} ({size}, licence: {licence})
+  from {url}
+  to {dest}</source>
+      <translation>• {file} ({size}, Lizenz: {licence})
+  von {url}
+  nach {dest}</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/weights_download.py" line="59" />
+      <source>Download of {file} cancelled; start it again to resume.</source>
+      <translation>Download von {file} abgebrochen; starten Sie ihn erneut, um ihn fortzusetzen.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/weights_download.py" line="122" />
+      <source>Download of {url} failed: {reason}</source>
+      <translation>Download von {url} fehlgeschlagen: {reason}</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/weights_download.py" line="166" />
+      <source>Downloaded {files}.</source>
+      <translation>{files} heruntergeladen.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/weights_download.py" line="131" />
+      <source>Downloaded {file} has sha256 {actual}, expected {expected}; the file was removed.</source>
+      <translation>Die heruntergeladene Datei {file} hat die sha256-Prüfsumme {actual}, erwartet wurde {expected}; die Datei wurde entfernt.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/weights_download.py" line="159" />
+      <source>Cannot write the weights file: {reason}</source>
+      <translation>Die Gewichtsdatei kann nicht geschrieben werden: {reason}</translation>
     </message>
   </context>
 </TS>
