@@ -261,7 +261,7 @@ def test_missing_upsampler_falls_back_to_bilinear_and_says_so(
     probs = method.predict(rgb_tile(7))
     np.testing.assert_allclose(probs.sum(axis=0), 1.0, atol=1e-5)
     assert not np.allclose(probs, baseline.predict(rgb_tile(7)), atol=1e-4)
-    assert baseline.metadata == {"upsampler": "jbu_one"}
+    assert baseline.metadata == {"device": baseline.runtime.describe(), "upsampler": "jbu_one"}
 
 
 def test_real_jbu_stack_checkpoint_runs_inside_the_method(shared_data: Path, labels) -> None:

@@ -1,12 +1,15 @@
-"""SimFeatUp's JBU upsamplers: the adaptive convolution, one stage against a reference written the way the
+"""SimFeatUp's JBU upsamplers: the bicubic matrices, the tiled stage against the former two-pass formula
+(full-resolution kernels, then a shifted sum over the bicubic map) and against a reference written the way the
 official code computes it (unfold + einsum), the real jbu_stack checkpoint, and derived properties."""
+
+import copy
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from engine.backbones.upsamplers import JBULearnedRange, adaptive_conv, build_upsampler
+from engine.backbones.upsamplers import JBULearnedRange, bicubic_matrix, build_upsampler
 from engine.errors import InputError, WeightsError
 
 CLIP_MEAN = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(1, 3, 1, 1)
@@ -34,26 +37,60 @@ def _unfold_einsum(padded, kernels):
     return torch.einsum("bhwf,bcfhw->bchw", kernels.reshape(b, h, w, d * d), patches)
 
 
-def test_adaptive_conv_matches_a_naive_loop():
-    padded = _randn(2, 3, 6, 7, seed=1)
-    kernels = _randn(2, 4, 5, 3, 3, seed=2)
-    expected = np.zeros((2, 3, 4, 5))
-    p, k = padded.double().numpy(), kernels.double().numpy()
-    for b in range(2):
-        for c in range(3):
-            for y in range(4):
-                for x in range(5):
-                    expected[b, c, y, x] = sum(
-                        k[b, y, x, i, j] * p[b, c, y + i, x + j] for i in range(3) for j in range(3)
-                    )
-    np.testing.assert_allclose(adaptive_conv(padded, kernels).double().numpy(), expected, atol=1e-5)
+def _shifted_sum_stage(stage, source, guidance):
+    """The original two-pass formula in float64, with loops over the offsets: kernels at full resolution,
+    then ``sum_q k(p, q) * reflect_pad(bicubic(source))(p + q)`` as shifted slices (the former code)."""
+    stage = copy.deepcopy(stage).double()
+    source, guidance = source.double(), guidance.double()
+    r, d = stage.radius, stage.diameter
+    (b, c), (h, w) = source.shape[:2], guidance.shape[-2:]
+    keys = stage.range_proj(guidance)
+    padded_keys = F.pad(keys, [r] * 4, mode="reflect")
+    logits = torch.stack([(padded_keys[:, :, i:i + h, j:j + w] * keys).sum(1)
+                          for i in range(d) for j in range(d)], dim=1)
+    range_kernel = torch.softmax(stage.range_temp.exp() * logits, dim=1)
+    offsets = np.linspace(-1, 1, d)
+    sigma = stage.sigma_spatial.item()
+    spatial = np.exp(-(offsets[:, None] ** 2 + offsets[None, :] ** 2) / (2 * sigma**2))
+    combined = range_kernel * torch.tensor(spatial).reshape(1, -1, 1, 1)
+    combined = combined / combined.sum(1, keepdim=True)
+    kernels = combined + 0.1 * stage.fixup_proj(torch.cat([combined, guidance], 1))
+    padded = F.pad(F.interpolate(source, (h, w), mode="bicubic", align_corners=False), [r] * 4, mode="reflect")
+    out = torch.zeros(b, c, h, w, dtype=torch.float64)
+    for i in range(d):
+        for j in range(d):
+            out += kernels[:, i * d + j:i * d + j + 1] * padded[:, :, i:i + h, j:j + w]
+    return out
 
 
-def test_adaptive_conv_matches_unfold_einsum():
-    padded = _randn(1, 6, 11, 12, seed=3)
-    kernels = _randn(1, 7, 8, 5, 5, seed=4)
-    torch.testing.assert_close(adaptive_conv(padded, kernels), _unfold_einsum(padded, kernels),
-                               atol=1e-5, rtol=1e-5)
+def test_bicubic_matrix_is_torch_bicubic_resizing():
+    image = _randn(2, 3, 7, 5, seed=1).double()
+    for size in [(14, 10), (15, 11), (6, 4)]:
+        rows, cols = bicubic_matrix(7, size[0]), bicubic_matrix(5, size[1])
+        assert rows.shape == (size[0], 7)
+        expected = F.interpolate(image, size, mode="bicubic", align_corners=False)
+        torch.testing.assert_close(rows @ image @ cols.T, expected, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("radius", [3, 5])
+@pytest.mark.parametrize(("lr", "hr"), [((7, 9), (14, 18)), ((5, 6), (17, 13))])
+@pytest.mark.parametrize("chunk_pixels", [4096, 1])
+def test_tiled_stage_equals_the_shifted_sum_formula(radius, lr, hr, chunk_pixels, monkeypatch):
+    """Odd, non-square sizes: several tiles per axis, the last one overlapping, x2 and other ratios, one row
+    of tiles or all of them per chunk, two images."""
+    monkeypatch.setattr(JBULearnedRange, "chunk_pixels", chunk_pixels)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(radius)
+        stage = JBULearnedRange(3, 6, key_dim=8, radius=radius).eval()
+    with torch.no_grad():
+        stage.range_temp.fill_(0.8)
+        stage.sigma_spatial.fill_(0.6)
+        source, guidance = _randn(2, 6, *lr, seed=17), _randn(2, 3, *hr, seed=18)
+        actual = stage(source, guidance)
+        expected = _shifted_sum_stage(stage, source, guidance)
+    assert actual.shape == (2, 6, *hr)
+    assert actual.is_contiguous(memory_format=torch.channels_last)
+    np.testing.assert_allclose(actual.double().numpy(), expected.numpy(), atol=2e-6, rtol=1e-5)
 
 
 def test_one_stage_matches_the_official_formulation():
@@ -153,7 +190,8 @@ def test_jbu_one_shares_one_stage_and_upsamples_x16_whatever_the_guidance_size()
             manual = upsampler.up(manual, F.adaptive_avg_pool2d(guidance, (2 * h, 2 * w)))
         manual = manual + 0.1 * upsampler.fixup_proj(manual)
     assert out.shape == (2, 16, 64, 48)
-    torch.testing.assert_close(out, manual, atol=0, rtol=0)
+    # the final fixup's channel mixing runs before the (per-channel linear) stages: equal up to rounding
+    torch.testing.assert_close(out, manual, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize(("kind", "radius"), [("jbu_one", 5), ("jbu_stack", 3)])
