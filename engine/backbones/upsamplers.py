@@ -129,12 +129,14 @@ class JBULearnedRange(nn.Module):
     ``sum_q k(p, q) U(p + q, a)`` (pixels x low-resolution window) with the window's low-resolution features.
     Rows of tiles are processed about ``chunk_pixels`` output pixels at a time, their kernels made just
     before they are used; nothing of the kernels' size times the channels, nor the bicubic map, is ever
-    materialised. ``tile`` and ``chunk_pixels`` were tuned on the CPU (bench/bench_upsampler.py); they change
-    the speed, not the result.
+    materialised. ``tile`` and ``chunk_pixels`` were tuned on the CPU (bench/bench_upsampler.py); on a GPU,
+    where each chunk costs kernel launches rather than cache misses, ``gpu_chunk_pixels`` takes a whole
+    224 x 224 window at once (bench/results/gpu-*.md). They change the speed, not the result.
     """
 
     tile = 8
     chunk_pixels = 4096
+    gpu_chunk_pixels = 1 << 16
 
     def __init__(self, guidance_dim: int, feat_dim: int, key_dim: int, radius: int = 3) -> None:
         super().__init__()
@@ -205,7 +207,8 @@ class JBULearnedRange(nn.Module):
         row_interp = rows_of.interp.to(device, torch.float32)
         row_starts, row_windows = rows_of.starts.to(device), rows_of.windows.to(device)
         col_windows = cols.windows.to(device)
-        per_chunk = min(max(1, self.chunk_pixels // (tile * width)), len(row_starts))
+        budget = self.chunk_pixels if device.type == "cpu" else self.gpu_chunk_pixels
+        per_chunk = min(max(1, budget // (tile * width)), len(row_starts))
         out = source.new_empty(batch, height, width, channels)
         # buffers reused by every chunk: fresh large allocations would page-fault each time
         window = source.new_empty(per_chunk * n, rows_of.length * cols.length, channels)

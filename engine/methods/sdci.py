@@ -210,7 +210,7 @@ def cscp_refine(
     labels = felzenszwalb(
         rgb, scale=config.felzenszwalb_scale, sigma=config.felzenszwalb_sigma, min_size=config.felzenszwalb_min_size
     )
-    wh, wv = edge_weights(labels, w_in=config.w_in, w_cross=config.w_cross)
+    wh, wv = (w.to(clip_probs.device) for w in edge_weights(labels, w_in=config.w_in, w_cross=config.w_cross))
     p_clip = prep_prob(clip_probs, eps=config.prep_eps)
     p_dino = prep_prob(dino_probs, eps=config.prep_eps)
     params = CscpParams(lambda_c=config.lambda_c, lambda_d=config.lambda_d, beta=config.beta)
@@ -273,7 +273,7 @@ class SdciMethod:
         embeddings = TextEncoder(self.clip, self.runtime).encode_prompt_sets(
             [*sets, (self.config.other_prompt,)], templates
         )
-        self._bank = text_bank(embeddings[:-1].cpu(), embeddings[-1].cpu())
+        self._bank = text_bank(embeddings[:-1], embeddings[-1]).to(self.runtime.device)
         self._labels = labels
 
     def predict(self, tile: np.ndarray) -> np.ndarray:
@@ -305,7 +305,7 @@ class SdciMethod:
             fg = self._refine(rgb, lap)
         labels = self._labels
         out = np.zeros((len(labels), *rgb.shape[:2]), dtype=np.float32)
-        out[list(labels.foreground_indices)] = fg.numpy()
+        out[list(labels.foreground_indices)] = fg.cpu().numpy()
         return out
 
     def _semantic_branch(

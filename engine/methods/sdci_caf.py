@@ -183,7 +183,10 @@ def fused_level_tokens(
         drift = sinkhorn_step_(state)
         fused = centred_symmetric(state)
         shared = count - index if drift <= sinkhorn_tolerance else 1
-        product = torch.matmul(fused.to(values.dtype), values[index : index + shared])
+        group = values[index : index + shared]  # (n, H, T, hd + 1): one (H, T, T) x (H, T, n (hd + 1)) product
+        n, heads, _, width1 = group.shape
+        stacked = group.permute(1, 2, 0, 3).reshape(heads, tokens, n * width1)
+        product = torch.matmul(fused.to(values.dtype), stacked).view(heads, tokens, n, width1).permute(2, 0, 1, 3)
         outputs.append(product[..., :-1] / product[..., -1:])
         index += shared
     merged = merge_heads_and_project(block, torch.cat(outputs))

@@ -283,8 +283,8 @@ def solve_cscp_reference(
     q = torch.softmax(b / a, dim=0)
     q_bar = q.clone()
     k, h, w = b.shape
-    yh = torch.zeros((k, h, w - 1), dtype=b.dtype)
-    yv = torch.zeros((k, h - 1, w), dtype=b.dtype)
+    yh = torch.zeros((k, h, w - 1), dtype=b.dtype, device=b.device)
+    yv = torch.zeros((k, h - 1, w), dtype=b.dtype, device=b.device)
     for _ in range(st.iterations):
         gh, gv = _grad(q_bar)
         yh = torch.clamp(yh + st.sigma * gh, min=-lim_h, max=lim_h)
@@ -339,8 +339,8 @@ def solve_cscp(
     def primal(yh: torch.Tensor, yv: torch.Tensor) -> torch.Tensor:
         return torch.softmax(_sub_adjoint_(logits.copy_(b), yh, yv).div_(a), dim=0)
 
-    yh = torch.zeros((k, h, w - 1), dtype=b.dtype)
-    yv = torch.zeros((k, h - 1, w), dtype=b.dtype)
+    yh = torch.zeros((k, h, w - 1), dtype=b.dtype, device=b.device)
+    yv = torch.zeros((k, h - 1, w), dtype=b.dtype, device=b.device)
     zh, zv = yh.clone(), yv.clone()
     t = 1.0
     for _ in range(st.iterations):

@@ -45,7 +45,7 @@ class KnnTransition:
         import torch
 
         n, k = self.values.shape
-        crow = torch.arange(0, n * k + 1, k, dtype=torch.int64)
+        crow = torch.arange(0, n * k + 1, k, dtype=torch.int64, device=self.values.device)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             return torch.sparse_csr_tensor(
@@ -56,7 +56,7 @@ class KnnTransition:
         """The matrix as a dense ``(N, N)`` tensor (tests and the closed form)."""
         import torch
 
-        dense = torch.zeros((self.size, self.size), dtype=self.values.dtype)
+        dense = torch.zeros((self.size, self.size), dtype=self.values.dtype, device=self.values.device)
         return dense.scatter_(1, self.indices, self.values)
 
 
