@@ -30,8 +30,9 @@ CASES = (
     ("CLIP ViT-L/14 (SDCI)", "clip", "ViT-L-14", 518),
     ("DINO ViT-B/8 (SDCI-v1)", "vfm", "dino_vitb8", 384),
     ("DINOv2 ViT-B/14 reg (SDCI-v2)", "vfm", "dinov2_vitb14_reg", 532),
-    ("DINO ViT-B/8 @448 (AlignCLIP-D)", "vfm", "dino_vitb8", 448),
-    ("SAM ViT-B @512 (AlignCLIP-S)", "vfm", "sam_vitb", 512),
+    ("DINO ViT-B/8 @112 (AlignCLIP-D, per window)", "vfm", "dino_vitb8", 112),
+    ("SAM ViT-B @224 (AlignCLIP-S, per window)", "vfm", "sam_vitb", 224),
+    ("SAM ViT-B @512", "vfm", "sam_vitb", 512),
     ("SAM ViT-B @1024 (native)", "vfm", "sam_vitb", 1024),
 )
 

@@ -106,8 +106,8 @@ def main() -> None:
         f"# SDCI benchmark, {dt.date.today()}",
         "",
         f"Machine: {platform.node()}, {platform.processor() or platform.machine()}, "
-        f"{args.threads} torch threads (shared machine: other jobs were running, wall times are inflated; "
-        f"the CPU column is this process's CPU time; load average at the end {os.getloadavg()[0]:.1f}).",
+        f"{args.threads} torch threads; the CPU column is this process's CPU time; load average at the end "
+        f"{os.getloadavg()[0]:.1f} (a load above the thread count inflates the wall times).",
         f"Command: `.venv/bin/python bench/bench_sdci.py --runs {args.runs} --threads {args.threads}`",
         f"Input: {TILE.name} (512x512), preset potsdam-gen, random weights, medians of {args.runs} runs after a "
         "warm-up.",

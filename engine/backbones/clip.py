@@ -112,21 +112,23 @@ def merge_heads_and_project(block: nn.Module, out: Tensor) -> Tensor:
     return block.attn.out_proj(merged)
 
 
-def attention_probs(q: Tensor, k: Tensor) -> Tensor:
-    """``softmax(q k^T / sqrt(head_dim))`` over the keys, computed in fp32 and returned in ``q``'s dtype."""
+def attention_probs(q: Tensor, k: Tensor, dtype: torch.dtype | None = None) -> Tensor:
+    """``softmax(q k^T / sqrt(head_dim))`` over the keys, computed in fp32, returned in ``dtype`` (default:
+    ``q``'s)."""
     scores = torch.matmul(q * q.shape[-1] ** -0.5, k.transpose(-2, -1))
-    return torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
+    return torch.softmax(scores, dim=-1, dtype=torch.float32).to(dtype or q.dtype)
 
 
-def block_with_attention(block: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
+def block_with_attention(block: nn.Module, x: Tensor, probs_dtype: torch.dtype | None = None) -> tuple[Tensor, Tensor]:
     """One ``ResidualAttentionBlock`` forward with its per-head softmax attention exposed.
 
     Same computation as the block's own forward (pre-norm attention, layer scale, residual, pre-norm MLP),
-    only with the attention matrix materialised.
+    only with the attention matrix materialised. The map is returned in ``probs_dtype`` (default: the
+    block's dtype); asking for float32 returns the softmax as computed, before its cast for the product.
     """
     q, k, v = qkv_heads(block, block.ln_1(x))
-    probs = attention_probs(q, k)
-    x = x + block.ls_1(merge_heads_and_project(block, torch.matmul(probs, v)))
+    probs = attention_probs(q, k, probs_dtype)
+    x = x + block.ls_1(merge_heads_and_project(block, torch.matmul(probs.to(v.dtype), v)))
     x = x + block.ls_2(block.mlp(block.ln_2(x)))
     return x, probs
 

@@ -156,10 +156,11 @@ def dense_logits(
     """
     import torch.nn.functional as F
 
-    unit = F.normalize(feats.float(), dim=-1)
+    feats = feats.float()
     cls_unit = F.normalize(cls_token.float(), dim=-1)
     text_t = text.float().transpose(-1, -2)
-    logits = unit @ text_t
+    # cos(f, t) as (f . t) / |f|: no normalised copy of the (n, M, D) pixel features (~100 MB per window)
+    logits = (feats @ text_t).div_(feats.norm(dim=-1, keepdim=True).clamp_min(1e-12))
     if cls_lambda:
         cls_logits = (cls_unit[:, None, :] @ text_t) if text.ndim == 3 else (cls_unit @ text_t)[:, None, :]
         logits = logits + cls_lambda * cls_logits

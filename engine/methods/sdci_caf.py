@@ -99,9 +99,9 @@ def clip_levels(backbone: ClipBackbone, pixels: Tensor, attention_dtype: torch.d
     attention_sum: Tensor | None = None
     for block in blocks[:-1]:
         levels.append(block.ln_1(x))
-        x, probs = block_with_attention(block, x)
+        x, probs = block_with_attention(block, x, attention_dtype)
         if attention_sum is None:
-            attention_sum = probs[0].to(attention_dtype, copy=True)
+            attention_sum = probs[0]
         else:
             attention_sum.add_(probs[0])
     levels.append(x)
