@@ -69,6 +69,23 @@ def resolve_source(role: str, *, random: bool = False, **resolve_kwargs: Any) ->
     return resolve_checkpoint(checkpoint_for(role).name, **resolve_kwargs)
 
 
+def backbone_source(role: str, weights: str | Path, weights_dir: str | Path | None = None) -> Source:
+    """Where backbone ``role``'s weights come from for a method's ``weights`` argument.
+
+    ``"random"``: seeded random weights. ``"default"``: the registry checkpoint from ``weights_dir``, the user
+    folder or the cache, downloaded if missing. A folder: the checkpoint from that folder only, never
+    downloaded (:class:`MissingWeightsError` names the file and the URL when it is not there).
+    """
+    if str(weights) == RANDOM:
+        return RANDOM
+    if str(weights) == "default":
+        return resolve_source(role, weights_dir=weights_dir)
+    folder = Path(weights).expanduser()
+    if not folder.is_dir():
+        raise InputError(f"weights must be 'default', 'random' or a folder of checkpoints, got {weights}")
+    return resolve_source(role, weights_dir=folder, download=False)
+
+
 def _state_dict(role: str, source: Source | str) -> StateDict | None:
     """None for ``"random"``, else the converted weights of ``source`` for backbone ``role``."""
     if isinstance(source, str) and source == RANDOM:

@@ -18,12 +18,12 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, MissingWeightsError
-from .base import register_method
+from .base import config_with_params, register_method
 
 if TYPE_CHECKING:
     import numpy as np
@@ -123,13 +123,7 @@ METHOD_CONFIGS: dict[str, AlignClipConfig] = {
 
 def make_config(name: str, params: Mapping[str, Any] | None = None) -> AlignClipConfig:
     """The config of method ``name`` with ``params`` overriding fields; an unknown key is an InputError."""
-    base = METHOD_CONFIGS[name]
-    params = dict(params or {})
-    known = {field.name for field in fields(AlignClipConfig)}
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise InputError(f"unknown parameter {unknown[0]!r} for {name}; known: {', '.join(sorted(known))}")
-    return replace(base, **params)
+    return config_with_params(METHOD_CONFIGS[name], params or {}, name)
 
 
 def segearth_last_block(ctx: LastBlockContext) -> torch.Tensor:
@@ -221,22 +215,22 @@ class AlignClipMethod:
         seed: int = 0,
     ) -> None:
         from ..device import resolve_runtime
-        from ..models import load_clip, load_vfm, resolve_source
+        from ..models import backbone_source, load_clip, load_vfm
 
         self.name = name
         self.config = config
         self.seed = seed
         self.runtime = resolve_runtime(device, precision)
-        self._random = str(weights) == "random"
-        self._weights_dir = weights_dir if str(weights) in ("default", "random") else Path(weights)
-        clip_source = resolve_source(config.clip_arch, random=self._random, weights_dir=self._weights_dir)
+        self._weights = weights
+        self._weights_dir = weights_dir
+        clip_source = backbone_source(config.clip_arch, weights, weights_dir)
         self.clip = self.runtime.prepare(load_clip(config.clip_arch, clip_source, seed=seed))
         self.warnings: list[str] = []
         self.upsampler = self._load_upsampler()
         self.upsampling = config.upsampler if self.upsampler is not None else "bilinear"
         self.vfm = None
         if config.vfm is not None:
-            vfm_source = resolve_source(config.vfm, random=self._random, weights_dir=self._weights_dir)
+            vfm_source = backbone_source(config.vfm, weights, weights_dir)
             self.vfm = self.runtime.prepare(load_vfm(config.vfm, vfm_source, seed=seed))
         self.stage_times: defaultdict[str, float] | None = None
         self._text: torch.Tensor | None = None
@@ -253,7 +247,7 @@ class AlignClipMethod:
 
     def _load_upsampler(self) -> torch.nn.Module | None:
         """The configured SimFeatUp upsampler, or None (bilinear) when asked or when no checkpoint exists."""
-        from ..models import load_upsampler, resolve_source
+        from ..models import backbone_source, load_upsampler, resolve_source
 
         kind = self.config.upsampler
         if kind == "bilinear":
@@ -262,7 +256,7 @@ class AlignClipMethod:
             source = resolve_source(kind, path=self.config.upsampler_checkpoint)
         else:
             try:
-                source = resolve_source(kind, random=self._random, weights_dir=self._weights_dir)
+                source = backbone_source(kind, self._weights, self._weights_dir)
             except MissingWeightsError as exc:
                 message = (f"no {kind} upsampler checkpoint, falling back to bilinear upsampling of the "
                            f"CLIP logits (results differ from the paper's): {exc}")

@@ -6,11 +6,12 @@ per label set (text embeddings), then called tile by tile. It knows nothing of r
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from ..errors import InputError
 
@@ -131,3 +132,38 @@ def create_method(
         seed=seed,
         params=dict(params or {}),
     )
+
+
+ConfigT = TypeVar("ConfigT")
+
+
+def config_with_params(base: ConfigT, params: Mapping[str, Any], method: str) -> ConfigT:
+    """``base`` (a frozen config dataclass) with ``params`` overriding its fields, checked against the defaults.
+
+    An unknown key, a number where text is expected (or the reverse), a fraction for an integer field or a
+    non-boolean for a boolean one is an :class:`InputError` naming ``method``; integral floats become ints
+    (JSON and ``--param`` give ``12.0``). ``None`` is accepted where the field's type allows it. The config's
+    own ``__post_init__`` then checks the values.
+    """
+    fields = {field.name: field for field in dataclasses.fields(base)}  # type: ignore[arg-type]
+    unknown = sorted(set(params) - set(fields))
+    if unknown:
+        raise InputError(f"unknown parameter {unknown[0]!r} for {method}; known: {', '.join(sorted(fields))}")
+    values: dict[str, Any] = {}
+    for key, value in params.items():
+        default = getattr(base, key)
+        converted = value
+        if value is None or default is None:
+            ok = (value is None and "None" in str(fields[key].type)) or default is None
+        elif isinstance(default, bool) or isinstance(value, bool):
+            ok = isinstance(value, bool) and isinstance(default, bool)
+        elif isinstance(default, int | float):
+            ok = isinstance(value, int | float) and (isinstance(default, float) or float(value).is_integer())
+            converted = type(default)(value) if ok else value
+        else:
+            ok = isinstance(value, str)
+        if not ok:
+            raise InputError(f"{method} parameter {key} must be a {type(default).__name__}, got {value!r}")
+        values[key] = converted
+    return dataclasses.replace(base, **values)  # type: ignore[type-var]
+

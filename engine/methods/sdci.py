@@ -19,14 +19,13 @@ methods); torch and the backbones are imported when a method is built.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
-from .base import register_method
+from .base import config_with_params, register_method
 
 if TYPE_CHECKING:
     import numpy as np
@@ -108,29 +107,6 @@ VARIANTS: dict[str, SdciConfig] = {
     "sdci-v1": SdciConfig(vfm="dino_vitb8", vfm_short_side=384),
     "sdci-v2": SdciConfig(),
 }
-
-
-def config_with(base: SdciConfig, params: Mapping[str, Any]) -> SdciConfig:
-    """``base`` with ``params`` overriding fields; an unknown key or a wrongly typed value -> InputError."""
-    fields = {f.name: f for f in dataclasses.fields(SdciConfig)}
-    unknown = sorted(set(params) - set(fields))
-    if unknown:
-        raise InputError(f"unknown SDCI parameter {unknown[0]!r}; known: {', '.join(fields)}")
-    values: dict[str, Any] = {}
-    for key, value in params.items():
-        default = getattr(base, key)
-        converted = value
-        if isinstance(default, bool) or isinstance(value, bool):
-            ok = isinstance(value, bool) and isinstance(default, bool)
-        elif isinstance(default, int | float):
-            ok = isinstance(value, int | float) and (isinstance(default, float) or float(value).is_integer())
-            converted = type(default)(value) if ok else value
-        else:
-            ok = isinstance(value, str)
-        if not ok:
-            raise InputError(f"SDCI parameter {key} must be a {type(default).__name__}, got {value!r}")
-        values[key] = converted
-    return dataclasses.replace(base, **values)
 
 
 def bcdr(
@@ -381,19 +357,6 @@ class SdciMethod:
         return q.float()
 
 
-def _weights_source(role: str, weights: str | Path, weights_dir: str | Path | None) -> Path:
-    """The checkpoint file for backbone ``role``: ``"default"`` searches the user folder and the cache (and
-    downloads); a folder path is searched on its own, without downloading."""
-    from ..models import resolve_source
-
-    if str(weights) == "default":
-        return Path(resolve_source(role, weights_dir=weights_dir))
-    folder = Path(weights).expanduser()
-    if not folder.is_dir():
-        raise InputError(f"--weights must be 'default', 'random' or a folder of checkpoints, got {weights}")
-    return Path(resolve_source(role, weights_dir=folder, download=False))
-
-
 def build_sdci(
     name: str,
     *,
@@ -406,18 +369,16 @@ def build_sdci(
 ) -> SdciMethod:
     """Build the SDCI variant ``name`` (``sdci-v1``/``sdci-v2``) with ``params`` overriding its config."""
     from ..device import resolve_runtime
-    from ..models import RANDOM, load_clip, load_vfm
+    from ..models import RANDOM, backbone_source, load_clip, load_vfm
 
-    config = config_with(VARIANTS[name], params or {})
+    config = config_with_params(VARIANTS[name], params or {}, name)
     runtime = resolve_runtime(device, precision)
-    if str(weights) == RANDOM:
-        clip_source: Any = RANDOM
-        vfm_source: Any = RANDOM
+    clip_source = backbone_source(config.clip_arch, weights, weights_dir)
+    vfm_source = backbone_source(config.vfm, weights, weights_dir)
+    if clip_source == RANDOM:
         note = f"random weights (seed {seed}): a pipeline check, NOT a real segmentation"
     else:
-        clip_source = _weights_source(config.clip_arch, weights, weights_dir)
-        vfm_source = _weights_source(config.vfm, weights, weights_dir)
-        note = f"{clip_source.name} + {vfm_source.name}"
+        note = f"{Path(clip_source).name} + {Path(vfm_source).name}"
     clip = runtime.prepare(load_clip(config.clip_arch, clip_source, seed=seed))
     vfm = runtime.prepare(load_vfm(config.vfm, vfm_source, seed=seed))
     return SdciMethod(name, config, clip=clip, vfm=vfm, runtime=runtime, weights_note=note)

@@ -172,6 +172,10 @@ def test_params_are_checked() -> None:
         make_config("alignclip-d", {"beta": 1.5})
     with pytest.raises(InputError, match="upsampler must be one of"):
         make_config("segearth-ov", {"upsampler": "nearest"})
+    assert make_config("alignclip-d", {"vfm": None}).vfm is None  # CCE off, as REPRODUCE.md's ablation
+    assert make_config("alignclip-d", {"vfm_input": 224}).vfm_input == 224
+    with pytest.raises(InputError, match="alignclip-d parameter alpha must be a float"):
+        make_config("alignclip-d", {"alpha": "high"})
 
 
 def test_predict_contract_and_determinism(baseline: AlignClipMethod, dino: AlignClipMethod) -> None:

@@ -10,7 +10,8 @@ from PIL import Image
 from engine.errors import InputError
 from engine.labels import load_preset
 from engine.methods import available_methods, create_method, method_info
-from engine.methods.sdci import VARIANTS, SdciConfig, bcdr, branch_probabilities, config_with
+from engine.methods.base import config_with_params
+from engine.methods.sdci import VARIANTS, SdciConfig, bcdr, branch_probabilities
 
 # Real architectures at a reduced input geometry keep the default run fast; the official one is @slow.
 SMALL = {"clip_short_side": 224, "vfm_short_side": 224, "knn_k": 10}
@@ -34,15 +35,17 @@ def test_defaults_are_the_papers_and_official_values() -> None:
 
 
 def test_params_override_and_reject_unknown_or_mistyped_keys() -> None:
-    cfg = config_with(SdciConfig(), {"score_threshold": 0, "solver": "reference", "knn_k": 12.0})
+    cfg = config_with_params(SdciConfig(), {"score_threshold": 0, "solver": "reference", "knn_k": 12.0}, "sdci-v2")
     assert cfg.score_threshold == 0.0 and isinstance(cfg.score_threshold, float)
     assert cfg.solver == "reference" and cfg.knn_k == 12 and isinstance(cfg.knn_k, int)
-    with pytest.raises(InputError, match="unknown SDCI parameter 'prob_thd'"):
-        config_with(SdciConfig(), {"prob_thd": 0.1})
-    with pytest.raises(InputError, match="knn_k must be a int"):
-        config_with(SdciConfig(), {"knn_k": 2.5})
+    with pytest.raises(InputError, match="unknown parameter 'prob_thd' for sdci-v2"):
+        config_with_params(SdciConfig(), {"prob_thd": 0.1}, "sdci-v2")
+    with pytest.raises(InputError, match="sdci-v2 parameter knn_k must be a int"):
+        config_with_params(SdciConfig(), {"knn_k": 2.5}, "sdci-v2")
+    with pytest.raises(InputError, match="sdci-v2 parameter diffusion_closed_form must be a bool"):
+        config_with_params(SdciConfig(), {"diffusion_closed_form": 1}, "sdci-v2")
     with pytest.raises(InputError, match="solver='slow'"):
-        config_with(SdciConfig(), {"solver": "slow"})
+        config_with_params(SdciConfig(), {"solver": "slow"}, "sdci-v2")
 
 
 def test_branch_probabilities_follow_main_and_cam_to_label() -> None:

@@ -272,3 +272,21 @@ def test_verify_statuses(folders, monkeypatch, content, published, expected):
     result = store.verify(NAME, weights_dir=weights_dir, cache_dir=cache_dir)
     assert result.status is expected
     assert result.sha256 == (sha(content) if content is not None else None)
+
+
+def test_backbone_source_random_folder_and_errors(folders, monkeypatch, tmp_path):
+    from engine import models
+    from engine.errors import InputError, MissingWeightsError
+
+    monkeypatch.setenv(store.ENV_CACHE_DIR, str(folders[1]))
+    assert models.backbone_source("jbu_stack", "random") == models.RANDOM
+    own = tmp_path / "my-checkpoints"
+    own.mkdir()
+    record = models.checkpoint_for("jbu_stack")
+    (own / record.filename).write_bytes(b"not checked here")
+    assert models.backbone_source("jbu_stack", own) == own / record.filename
+    with pytest.raises(MissingWeightsError, match=models.checkpoint_for("jbu_one").filename) as info:
+        models.backbone_source("jbu_one", own)  # a folder is searched on its own, never downloaded
+    assert models.checkpoint_for("jbu_one").url in str(info.value)
+    with pytest.raises(InputError, match="'default', 'random' or a folder"):
+        models.backbone_source("jbu_one", tmp_path / "missing-folder")
