@@ -40,6 +40,7 @@ from qgis.PyQt.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QInputDialog,
@@ -90,6 +91,8 @@ from .weights_download import DownloadItem, WeightsDownloadTask, consent_text
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 USER_PRESET, BUILTIN_PRESET = "user", "builtin"
+BUTTON_COLUMNS = 3  # button rows wrap after that many, so the dock fits a narrow dock area
+MIN_COMBO_CHARS = 6  # lists may shrink to this many characters
 SHUTDOWN_WAIT_MS = 30_000  # a run stops between tiles; wait that long for the current tile
 
 
@@ -172,6 +175,7 @@ class OVSSDock(QDockWidget):
         self._shut_down = False
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # contents shrink to the dock's width
         body = QWidget(scroll)
         self.body_layout = QVBoxLayout(body)
         self.status_label = QLabel(body)
@@ -190,6 +194,9 @@ class OVSSDock(QDockWidget):
             self._build_controls(body)
             self.ready = True
         self.body_layout.addStretch(1)
+        for combo in body.findChildren(QComboBox):
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(MIN_COMBO_CHARS)
         scroll.setWidget(body)
         self.setWidget(scroll)
         self.refresh_status()
@@ -244,38 +251,38 @@ class OVSSDock(QDockWidget):
     def _build_classes(self, body: QWidget) -> QGroupBox:
         box = QGroupBox(tr("Classes"), body)
         column = QVBoxLayout(box)
-        presets = QHBoxLayout()
         self.preset_combo = QComboBox(box)
         self.preset_combo.setObjectName("ovss_preset")
         self.preset_combo.activated.connect(self._preset_chosen)
-        presets.addWidget(self.preset_combo, 1)
-        for name, text, slot in (
+        column.addWidget(self.preset_combo)
+        presets = QGridLayout()
+        for index, (name, text, slot) in enumerate((
             ("save", tr("Save"), self.save_preset),
             ("rename", tr("Rename"), self.rename_preset),
             ("delete", tr("Delete"), self.delete_preset),
             ("import", tr("Import"), self.import_preset),
             ("export", tr("Export"), self.export_preset),
-        ):
+        )):
             button = QPushButton(text, box)
             button.setObjectName(f"ovss_preset_{name}")
             button.clicked.connect(slot)
-            presets.addWidget(button)
+            presets.addWidget(button, *divmod(index, BUTTON_COLUMNS))
         column.addLayout(presets)
         self.table = ClassesTable(box)
         self.table.changed.connect(self.validate)
         column.addWidget(self.table)
-        buttons = QHBoxLayout()
-        for name, text, slot in (
+        buttons = QGridLayout()
+        for index, (name, text, slot) in enumerate((
             ("add", tr("Add"), self.table.add_class),
             ("remove", tr("Remove"), self.table.remove_selected),
             ("up", tr("Up"), lambda: self.table.move_selected(-1)),
             ("down", tr("Down"), lambda: self.table.move_selected(1)),
             ("paste", tr("Paste as text\u2026"), self.paste_labels),
-        ):
+        )):
             button = QPushButton(text, box)
             button.setObjectName(f"ovss_class_{name}")
             button.clicked.connect(slot)
-            buttons.addWidget(button)
+            buttons.addWidget(button, *divmod(index, BUTTON_COLUMNS))
         column.addLayout(buttons)
         self.validation_label = QLabel(box)
         self.validation_label.setObjectName("ovss_validation")
@@ -337,7 +344,7 @@ class OVSSDock(QDockWidget):
         self.weights_dir_widget.setObjectName("ovss_weights_dir")
         self.weights_dir_widget.setStorageMode(QgsFileWidget.GetDirectory)
         form.addRow(tr("Weights folder"), self.weights_dir_widget)
-        models = QHBoxLayout()
+        models = QVBoxLayout()
         self.keep_models_check = QCheckBox(tr("Keep models loaded between runs"), advanced)
         self.keep_models_check.setObjectName("ovss_keep_models")
         self.keep_models_check.toggled.connect(lambda keep: keep or self.free_models())
@@ -384,7 +391,7 @@ class OVSSDock(QDockWidget):
         self.weights_message.setWordWrap(True)
         self.weights_message.setTextInteractionFlags(Qt.TextSelectableByMouse)
         column.addWidget(self.weights_message)
-        row = QHBoxLayout()
+        row = QVBoxLayout()
         download = QPushButton(tr("Download\u2026"), self.weights_help)
         download.setObjectName("ovss_download_weights")
         download.clicked.connect(self.offer_download)
@@ -830,9 +837,7 @@ class OVSSDock(QDockWidget):
         self.weights_help.setVisible(False)
         import_engine_packages()
         task = SegmentTask(request, self.cache)
-        task.progressChanged.connect(lambda value: self.progress_bar.setValue(round(value)))
-        task.tiles_progress.connect(self._show_tiles)
-        task.completed.connect(self._completed)
+        self._connect_task(task, True)
         self.task = task
         self.progress_bar.setValue(0)
         self.progress_label.setText(tr("Starting\u2026"))
@@ -846,6 +851,18 @@ class OVSSDock(QDockWidget):
         if self.task is not None:
             self.progress_label.setText(tr("Cancelling\u2026"))
             self.task.cancel()
+
+    def _connect_task(self, task: SegmentTask, connect: bool) -> None:
+        """Connect the task's progress and outcome to the dock, or disconnect them (the dock is going away)."""
+        for signal, slot in ((task.progressChanged, self._show_progress), (task.tiles_progress, self._show_tiles),
+                             (task.completed, self._completed)):
+            if connect:
+                signal.connect(slot)
+            else:
+                signal.disconnect(slot)
+
+    def _show_progress(self, value: float) -> None:
+        self.progress_bar.setValue(round(value))
 
     def _show_tiles(self, done: int, total: int, remaining: float) -> None:
         self.progress_label.setText(tr("{done} of {total} tiles, {left} left").format(
@@ -970,6 +987,10 @@ class OVSSDock(QDockWidget):
         self._shut_down = True
         if self.iface is not None:
             self.iface.currentLayerChanged.disconnect(self._follow_active_layer)
+        if self.task is not None and not sip.isdeleted(self.task):
+            self._connect_task(self.task, False)
+        if self.download_task is not None and not sip.isdeleted(self.download_task):
+            self.download_task.completed.disconnect(self._download_done)
         for task in (self.task, self.download_task):
             if task is not None and not sip.isdeleted(task):
                 task.cancel()

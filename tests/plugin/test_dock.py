@@ -321,3 +321,145 @@ def test_missing_weights_offers_download_or_folder(dock, tmp_path, monkeypatch):
 def test_settings_keep_params_of_each_method(dock):
     settings = dock.current_settings().with_params("other", {"x": 1})
     assert json.loads(settings.method_params)["other"] == {"x": 1}
+
+
+def drag_on_canvas(canvas, start, end) -> None:
+    """What a user does with the active map tool: press at ``start``, drag to ``end``, release (pixels)."""
+    from qgis.gui import QgsMapMouseEvent
+    from qgis.PyQt.QtCore import QEvent, QPoint, Qt
+
+    tool = canvas.mapTool()
+    for kind, point, handler in (
+        (QEvent.MouseButtonPress, start, tool.canvasPressEvent),
+        (QEvent.MouseMove, end, tool.canvasMoveEvent),
+        (QEvent.MouseButtonRelease, end, tool.canvasReleaseEvent),
+    ):
+        handler(QgsMapMouseEvent(canvas, kind, QPoint(*point), Qt.LeftButton, Qt.LeftButton))
+
+
+def test_drawn_extent_is_clipped_to_the_layer(dock, tmp_path):
+    import math
+
+    from plugin_doubles import EPSG, ORIGIN, PIXEL
+    from qgis.core import QgsCoordinateReferenceSystem, QgsRectangle
+    from qgis.PyQt.QtCore import QPoint
+
+    from ovss.engine.labels import parse_labels
+
+    layer = add_layer(tmp_path / "scene.tif")  # 96 x 80 pixels
+    dock.layer_combo.setLayer(layer)
+    dock.table.set_labels(parse_labels(LABELS))
+    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
+    canvas = dock.iface.mapCanvas()
+    canvas.setDestinationCrs(QgsCoordinateReferenceSystem(f"EPSG:{EPSG}"))
+    canvas.setExtent(QgsRectangle(ORIGIN[0] - 20, ORIGIN[1] - 60, ORIGIN[0] + 80, ORIGIN[1] + 10))
+    dock.area_combo.setCurrentIndex(dock.area_combo.findData("custom"))
+    assert not dock.extent_widget.isHidden()
+
+    dock.extent_widget.setOutputExtentFromDrawOnCanvas()  # the widget's "Draw on Canvas" button
+    to_map = canvas.getCoordinateTransform()
+    start = to_map.transform(ORIGIN[0] + 10.2, ORIGIN[1] - 7.3)  # inside the layer
+    end = to_map.transform(ORIGIN[0] + 70.0, ORIGIN[1] - 30.6)  # east of the layer: must be clipped
+    start, end = (round(start.x()), round(start.y())), (round(end.x()), round(end.y()))
+    drag_on_canvas(canvas, start, end)
+
+    corners = [to_map.toMapCoordinates(QPoint(*p)) for p in (start, end)]
+    x_min, x_max = sorted(p.x() for p in corners)
+    y_min, y_max = sorted(p.y() for p in corners)
+    drawn = dock.extent_widget.outputExtent()
+    assert (drawn.xMinimum(), drawn.xMaximum(), drawn.yMinimum(), drawn.yMaximum()) == pytest.approx(
+        (x_min, x_max, y_min, y_max))
+    request = dock.build_request()
+    window = request.source.window
+    expected_columns = [c for c in range(96)
+                        if ORIGIN[0] + (c + 1) * PIXEL > x_min and ORIGIN[0] + c * PIXEL < x_max]
+    expected_rows = [r for r in range(80)
+                     if ORIGIN[1] - r * PIXEL > y_min and ORIGIN[1] - (r + 1) * PIXEL < y_max]
+    assert expected_columns[-1] == 95 and expected_columns[0] > 0 and math.isclose(x_max, ORIGIN[0] + 70, abs_tol=1)
+    assert (window.x, window.width) == (expected_columns[0], len(expected_columns))
+    assert (window.y, window.height) == (expected_rows[0], len(expected_rows))
+
+
+def test_input_follows_the_active_layer_but_not_results(dock, tmp_path, qgis_iface):
+    from qgis.core import QgsVectorLayer
+
+    from ovss.ovss_plugin.task import RESULT_PROPERTY
+
+    first = add_layer(tmp_path / "first.tif", "first")
+    second = add_layer(tmp_path / "second.tif", "second")
+    result = add_layer(tmp_path / "result.tif", "result")
+    result.setCustomProperty(RESULT_PROPERTY, TINY)
+    vector = QgsVectorLayer("Point?crs=EPSG:4326", "points", "memory")
+    QgsProject.instance().addMapLayer(vector)
+    signal = qgis_iface.currentLayerChanged
+    connected = qgis_iface.receivers(signal)
+    assert connected >= 1  # the dock listens to the active layer
+
+    dock.layer_combo.setLayer(first)
+    dock._follow_active_layer(second)  # what currentLayerChanged delivers when the user selects a layer
+    assert dock.layer_combo.currentLayer() is second and dock.bands() == (1, 2, 3)
+    for ignored in (result, vector, None):
+        dock._follow_active_layer(ignored)
+        assert dock.layer_combo.currentLayer() is second
+    dock._follow_active_layer(first)
+    assert dock.layer_combo.currentLayer() is first
+
+    dock.shutdown()
+    assert qgis_iface.receivers(signal) == connected - 1  # unloading stops listening
+
+
+def test_unloading_during_a_run_cancels_it_and_leaves_nothing(profile, tiny_methods, recording_iface, tmp_path):
+    import threading
+    import time
+
+    from qgis.core import QgsApplication, QgsTask
+    from qgis.PyQt import sip
+    from qgis.PyQt.QtCore import QCoreApplication, QEvent
+
+    import ovss
+    from ovss.engine.labels import parse_labels
+
+    layer = add_layer(tmp_path / "scene.tif")
+    plugin = ovss.classFactory(recording_iface)
+    plugin.initGui()
+    dock = plugin.dock
+    dock.layer_combo.setLayer(layer)
+    dock.table.set_labels(parse_labels(LABELS))
+    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
+    dock.tile_spin.setValue(16)
+    dock.overlap_spin.setValue(0)
+    output = tmp_path / "out" / "classes.tif"
+    output.parent.mkdir()
+    dock.output_file.setChecked(True)
+    dock.output_path_widget.setFilePath(str(output))
+    dock.confidence_check.setChecked(True)
+
+    started = threading.Event()
+    tiles: list[int] = []
+    holder: list = []
+
+    def hold_until_cancelled() -> None:
+        """Per tile, in the task's thread: say the run is under way, then wait until it is cancelled."""
+        tiles.append(1)
+        started.set()
+        deadline = time.monotonic() + 20
+        while not (holder and holder[0].isCanceled()) and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    tiny_methods.hook = hold_until_cancelled
+    task = dock.start_run()
+    assert task is not None
+    holder.append(task)
+    assert started.wait(20)
+    layers_before = set(QgsProject.instance().mapLayers())
+
+    plugin.unload()
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    wait_for(lambda: QgsApplication.taskManager().countActiveTasks() == 0)
+    QCoreApplication.processEvents()
+
+    assert sip.isdeleted(task) or task.status() == QgsTask.Terminated
+    assert len(tiles) == 1  # stopped after the tile that was running, well before the 30 tiles
+    assert recording_iface.docks == [] and plugin.dock is None
+    assert set(QgsProject.instance().mapLayers()) == layers_before == {layer.id()}
+    assert list(output.parent.iterdir()) == []  # neither the classes nor the confidence file
