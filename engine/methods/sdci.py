@@ -13,6 +13,9 @@ paper text (docs/METHODS.md, SDCI section, lists every such place):
 - CSCP (Eqs. 16-18): superpixels on the tile, edge weights, ``prep_prob`` and the solver of
   :mod:`engine.ops.cscp` (fast by default, the reference PDHG selectable) - :func:`cscp_refine`.
 
+``SdciConfig.stages`` selects a row of the paper's ablation (Table 2, Sec. 4.3; the official code has no
+switch for it): :data:`STAGES` says which parts run, :func:`fuse_branches` combines the branches without CSCP.
+
 This module only imports the standard library at import time (the method registry loads it when listing
 methods); torch and the backbones are imported when a method is built.
 """
@@ -39,6 +42,32 @@ if TYPE_CHECKING:
 _SOLVERS = ("fast", "reference")
 _DIFFUSION_DTYPES = ("float16", "float32")
 _ATTENTION_DTYPES = ("float32", "float16", "bfloat16")
+
+
+@dataclass(frozen=True)
+class Stages:
+    """Which parts of SDCI run: one row of the ablation of Table 2 (Sec. 4.3).
+
+    ``vfm``: the structural branch runs; ``cross``: CAF's cross-attention term ``lambda_1 Align(A_other)``
+    of Eqs. 8-9 (without it each branch is its own multi-level fusion, CLIPer-like); ``late_fusion``: the
+    two branches' scores are summed with fixed weights into one map (``late_fusion_weight`` for DINO's);
+    ``bcdr``: Eqs. 10-15; ``cscp``: Eqs. 16-18 (without it :func:`fuse_branches`).
+    """
+
+    vfm: bool
+    cross: bool
+    late_fusion: bool
+    bcdr: bool
+    cscp: bool
+
+
+STAGES: dict[str, Stages] = {
+    "baseline": Stages(vfm=False, cross=False, late_fusion=False, bcdr=False, cscp=False),
+    "late_fusion": Stages(vfm=True, cross=False, late_fusion=True, bcdr=False, cscp=False),
+    "caf": Stages(vfm=True, cross=True, late_fusion=False, bcdr=False, cscp=False),
+    "caf_bcdr": Stages(vfm=True, cross=True, late_fusion=False, bcdr=True, cscp=False),
+    "full": Stages(vfm=True, cross=True, late_fusion=False, bcdr=True, cscp=True),
+}
 
 
 @dataclass(frozen=True)
@@ -88,6 +117,8 @@ class SdciConfig:
     pdhg_newton_steps: int = 5
     pdhg_bisection_steps: int = 10
     fast_iterations: int = 15
+    stages: str = "full"
+    late_fusion_weight: float = 0.5
 
     def __post_init__(self) -> None:
         """Reject values the method cannot run with (one-line :class:`InputError`)."""
@@ -95,12 +126,15 @@ class SdciConfig:
             ("solver", self.solver, _SOLVERS),
             ("diffusion_dtype", self.diffusion_dtype, _DIFFUSION_DTYPES),
             ("attention_dtype", self.attention_dtype, _ATTENTION_DTYPES),
+            ("stages", self.stages, tuple(STAGES)),
         )
         for field, value, allowed in choices:
             if value not in allowed:
                 raise InputError(f"SDCI parameter {field}={value!r}; choose one of: {', '.join(allowed)}")
         if self.knn_k < 1 or self.diffusion_steps < 0 or not 0.0 <= self.diffusion_alpha < 1.0:
             raise InputError("SDCI parameters need knn_k >= 1, diffusion_steps >= 0 and 0 <= alpha < 1")
+        if not 0.0 <= self.late_fusion_weight <= 1.0:
+            raise InputError(f"SDCI parameter late_fusion_weight={self.late_fusion_weight} must be in [0, 1]")
 
 
 VARIANTS: dict[str, SdciConfig] = {
@@ -201,6 +235,33 @@ def cscp_refine(
         )
         return solve_cscp_reference(p_clip, p_dino, wh, wv, params=params, settings=settings)
     return solve_cscp(p_clip, p_dino, wh, wv, params=params, settings=FastCscpSettings(config.fast_iterations))
+
+
+def fuse_branches(clip_probs: torch.Tensor, dino_probs: torch.Tensor | None, config: SdciConfig) -> torch.Tensor:
+    """The branches combined WITHOUT CSCP (Table 2's rows before "+ CSCP"): ``q = softmax(b / a)``.
+
+    The paper does not say how its rows without CSCP turn the two branches into one map. We take the
+    minimiser of CSCP's data term alone (Eq. 17 with ``beta = 0``): per pixel the
+    ``lambda_c : lambda_d``-weighted geometric mean of the two ``prep_prob`` maps, renormalised. It is what
+    the full method returns with the TV term switched off (the solvers' ``beta = 0`` result), so adding CSCP
+    changes exactly one thing, the superpixel-weighted smoothing. ``dino_probs=None`` (one branch: the
+    baseline, late fusion) gives the branch's own ``prep_prob`` map, the same rule with both terms on it.
+    Returns ``(C, H, W)`` on the simplex.
+    """
+    import torch
+
+    from ..ops.cscp import CscpParams, data_term, prep_prob
+
+    params = CscpParams(lambda_c=config.lambda_c, lambda_d=config.lambda_d, beta=0.0)
+    p_clip = prep_prob(clip_probs, eps=config.prep_eps)
+    p_dino = p_clip if dino_probs is None else prep_prob(dino_probs, eps=config.prep_eps)
+    return torch.softmax(data_term(p_clip, p_dino, params) / params.a, dim=0)
+
+
+def _on_grid(scores: torch.Tensor, grid: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token-major scores ``(N, C)`` as a map ``(C, gh, gw)`` and their final scores (maximum over patches,
+    BCDR's rule for the branches that skip it)."""
+    return scores.T.reshape(-1, *grid), scores.amax(dim=0)
 
 
 class SdciMethod:
@@ -308,12 +369,17 @@ class SdciMethod:
         return scores, features[-1].float(), last_attention.float().mean(dim=0)[1:, 1:], grid
 
     def _refine(self, rgb: np.ndarray, lap: Any) -> torch.Tensor:
-        """The per-tile computation on an 8-bit tile ``(H, W, 3)``; foreground ``q`` ``(C, H, W)``."""
+        """The per-tile computation on an 8-bit tile ``(H, W, 3)``; foreground ``q`` ``(C, H, W)``.
+
+        The parts that run are those of ``config.stages`` (:data:`STAGES`); ``"full"`` is the method.
+        """
         import torch
 
+        from ..ops.graph import resample_grid
         from . import sdci_caf as caf
 
         cfg = self.config
+        stages = STAGES[cfg.stages]
         assert self._bank is not None
         n_fg = self._bank.shape[0] - 2
         height, width = rgb.shape[:2]
@@ -323,6 +389,12 @@ class SdciMethod:
         clip_scores, clip_last, a_clip, cgrid = self._semantic_branch(
             rt.cast(caf.clip_pixels(rgb, size, clip.mean, clip.std)), n_fg, lap
         )
+        if not stages.vfm:
+            s_clip = caf.cross_fuse(a_clip, None, clip_scores, cfg.last_level_ratio, cfg.lambda_1)
+            lap("caf_fusion")
+            q = fuse_branches(branch_probabilities(*_on_grid(s_clip, cgrid), (height, width), cfg), None, cfg)
+            lap("fusion")
+            return q.float()
         vsize = caf.scaled_size(height, width, cfg.vfm_short_side, vfm.patch_size)
         vfm_out = vfm.forward_layers(rt.cast(caf.vfm_pixels(rgb, vsize, vfm.mean, vfm.std)))
         lap("vfm_backbone")
@@ -332,28 +404,37 @@ class SdciMethod:
         a_dino = vfm_out.mean_attention(patch_only=True)[0].float()
         dgrid = vfm_out.grid
         del vfm_out
-        s_clip = caf.cross_fuse(
-            a_clip, caf.align_attention(a_dino, dgrid, cgrid), clip_scores, cfg.last_level_ratio, cfg.lambda_1
-        )
-        s_dino = caf.cross_fuse(
-            a_dino, caf.align_attention(a_clip, cgrid, dgrid), dino_scores, cfg.last_level_ratio, cfg.lambda_1
-        )
+        to_clip = caf.align_attention(a_dino, dgrid, cgrid) if stages.cross else None
+        to_dino = caf.align_attention(a_clip, cgrid, dgrid) if stages.cross else None
+        s_clip = caf.cross_fuse(a_clip, to_clip, clip_scores, cfg.last_level_ratio, cfg.lambda_1)
+        s_dino = caf.cross_fuse(a_dino, to_dino, dino_scores, cfg.last_level_ratio, cfg.lambda_1)
         lap("caf_fusion")
 
-        clip_map, dino_map, clip_final, dino_final = bcdr(
-            s_clip,
-            s_dino,
-            clip_features=clip_last,
-            dino_features=dino_layers[-1],
-            clip_grid=cgrid,
-            dino_grid=dgrid,
-            config=cfg,
-        )
-        lap("bcdr")
-        p_clip = branch_probabilities(clip_map, clip_final, (height, width), cfg)
-        p_dino = branch_probabilities(dino_map, dino_final, (height, width), cfg)
-        q = cscp_refine(p_clip, p_dino, rgb, cfg)
-        lap("cscp")
+        if stages.late_fusion:
+            w = cfg.late_fusion_weight
+            fused = (1.0 - w) * s_clip + w * resample_grid(s_dino, dgrid, cgrid)
+            branches = [_on_grid(fused, cgrid)]
+        elif stages.bcdr:
+            clip_map, dino_map, clip_final, dino_final = bcdr(
+                s_clip,
+                s_dino,
+                clip_features=clip_last,
+                dino_features=dino_layers[-1],
+                clip_grid=cgrid,
+                dino_grid=dgrid,
+                config=cfg,
+            )
+            lap("bcdr")
+            branches = [(clip_map, clip_final), (dino_map, dino_final)]
+        else:
+            branches = [_on_grid(s_clip, cgrid), _on_grid(s_dino, dgrid)]
+        probs = [branch_probabilities(score_map, final, (height, width), cfg) for score_map, final in branches]
+        if stages.cscp:
+            q = cscp_refine(probs[0], probs[1], rgb, cfg)
+            lap("cscp")
+        else:
+            q = fuse_branches(probs[0], probs[1] if len(probs) > 1 else None, cfg)
+            lap("fusion")
         return q.float()
 
 

@@ -229,11 +229,15 @@ def align_attention(attention: Tensor, src_grid: tuple[int, int], dst_grid: tupl
     return x.T
 
 
-def cross_fuse(own: Tensor, other_aligned: Tensor, level_scores: Tensor, ratio: float, lambda_1: float) -> Tensor:
+def cross_fuse(
+    own: Tensor, other_aligned: Tensor | None, level_scores: Tensor, ratio: float, lambda_1: float
+) -> Tensor:
     """Eqs. 8-9: ``(A_own + lambda_1 Align(A_other)) @ threshold(S_last) + mean(S_0 .. S_{L-2})``.
 
     ``level_scores`` ``(L, N, C)``; the last level is thresholded at ``ratio`` x its class maximum
     (:func:`threshold_last`), the mean runs over all other levels (CLIP levels 0..22, DINO layers 0..10).
+    ``other_aligned=None`` drops the cross term: one model's own multi-level fusion, the CLIPer-like
+    baseline of SDCI's Table 2 (``A_N S_N + mean``, Eq. 6's attention on the last level).
     """
-    fused = own.float() + lambda_1 * other_aligned.float()
+    fused = own.float() if other_aligned is None else own.float() + lambda_1 * other_aligned.float()
     return fused @ threshold_last(level_scores[-1], ratio) + level_scores[:-1].mean(dim=0)

@@ -148,3 +148,125 @@ def test_a_weights_folder_without_the_checkpoints_fails_clearly(tmp_path) -> Non
 
     with pytest.raises(MissingWeightsError, match=r"ViT-L-14\.pt"):
         create_method("sdci-v2", weights=tmp_path, device="cpu", precision="fp32")
+
+
+# --- Table 2 ablation rows (``stages``) -----------------------------------------------------------------------
+
+ABLATION_TILE = (slice(None), slice(0, 96), slice(0, 112))
+# random weights give every class a final score near 1/7: a zero threshold keeps the maps from being uniform
+ABLATION = {**SMALL, "score_threshold": 0.0}
+
+
+@pytest.fixture(scope="module")
+def ablation(small_v2):
+    """``run(stage, vfm=None, **overrides)``: the ablation row's output on a small Potsdam crop, memoised; the
+    backbones are the fixture's (the VFM can be swapped), the config ``ABLATION``, each run its own method."""
+    from dataclasses import replace
+
+    from engine.methods.sdci import SdciMethod
+
+    tile = _potsdam_tile()[ABLATION_TILE]
+    labels = load_preset("potsdam-gen").labels
+    cache: dict[tuple, tuple[np.ndarray, dict[str, float]]] = {}
+
+    def run(stages: str, vfm=None, **overrides):
+        key = (stages, id(vfm), tuple(sorted(overrides.items())))
+        if key not in cache:
+            config = replace(config_with_params(small_v2.config, ABLATION, "sdci-v2"), stages=stages, **overrides)
+            method = SdciMethod(
+                "sdci-v2",
+                config,
+                clip=small_v2.clip,
+                vfm=vfm or small_v2.vfm,
+                runtime=small_v2.runtime,
+                weights_note=small_v2.weights_note,
+            )
+            method.prepare(labels)
+            cache[key] = (method.predict(tile), dict(method.timings))
+        return cache[key]
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def other_vfm(small_v2):
+    """The same VFM architecture with weights drawn under another seed."""
+    from engine.models import RANDOM, load_vfm
+
+    return small_v2.runtime.prepare(load_vfm(small_v2.config.vfm, RANDOM, seed=1))
+
+
+def test_stages_and_late_fusion_weight_are_checked() -> None:
+    from engine.cli_common import parse_param
+
+    assert SdciConfig().stages == "full" and SdciConfig().late_fusion_weight == 0.5
+    given = dict(parse_param(text) for text in ("stages=late_fusion", "late_fusion_weight=0"))
+    cfg = config_with_params(SdciConfig(), given, "sdci-v1")
+    assert cfg.stages == "late_fusion" and isinstance(cfg.late_fusion_weight, float)
+    with pytest.raises(InputError, match="stages='caf_cscp'; choose one of: baseline, late_fusion, caf"):
+        config_with_params(SdciConfig(), {"stages": "caf_cscp"}, "sdci-v2")
+    with pytest.raises(InputError, match=r"late_fusion_weight=1\.5 must be in"):
+        SdciConfig(late_fusion_weight=1.5)
+
+
+def test_fuse_branches_is_the_weighted_geometric_mean() -> None:
+    from engine.methods.sdci import fuse_branches
+
+    gen = torch.Generator().manual_seed(5)
+    # per-pixel sums below prep_prob's 1.5, so the maps are read as probabilities (not logits)
+    pc = 0.3 * torch.rand(4, 3, 5, generator=gen)
+    pd = 0.3 * torch.rand(4, 3, 5, generator=gen)
+    pd[2] = 0.0  # a class switched off in one branch (its final score under the threshold)
+    cfg = SdciConfig(lambda_c=1.0, lambda_d=0.3, prep_eps=1e-6)
+    got = fuse_branches(pc, pd, cfg).numpy()
+
+    def prep(p: np.ndarray) -> np.ndarray:
+        p = np.clip(p.astype(np.float64), 1e-6, 1.0)
+        return p / p.sum(axis=0)
+
+    expected = prep(pc.numpy()) ** (1.0 / 1.3) * prep(pd.numpy()) ** (0.3 / 1.3)
+    np.testing.assert_allclose(got, expected / expected.sum(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(fuse_branches(pc, None, cfg).numpy(), prep(pc.numpy()), rtol=1e-5)
+
+
+@pytest.mark.parametrize("stages", ["baseline", "late_fusion", "caf", "caf_bcdr", "full"])
+def test_every_ablation_row_gives_probabilities(ablation, stages: str) -> None:
+    out, timings = ablation(stages)
+    assert out.shape == (6, 96, 112) and out.dtype == np.float32
+    np.testing.assert_allclose(out.sum(axis=0), 1.0, atol=1e-4)
+    assert out.min() >= 0.0 and np.all(out[5] == 0.0)
+    ran = {"bcdr": "bcdr" in timings, "cscp": "cscp" in timings, "vfm": "vfm_backbone" in timings}
+    from engine.methods.sdci import STAGES
+
+    row = STAGES[stages]
+    assert ran == {"bcdr": row.bcdr, "cscp": row.cscp, "vfm": row.vfm}
+
+
+def test_full_is_the_default_method(ablation, small_v2) -> None:
+    assert config_with_params(small_v2.config, {"stages": "full"}, "sdci-v2") == small_v2.config
+    out, _ = ablation("full")
+    fresh = create_method("sdci-v2", weights="random", device="cpu", precision="fp32", seed=0, params=ABLATION)
+    fresh.prepare(load_preset("potsdam-gen").labels)
+    np.testing.assert_array_equal(fresh.predict(_potsdam_tile()[ABLATION_TILE]), out)
+
+
+def test_baseline_does_not_depend_on_the_vfm_but_the_fused_rows_do(ablation, other_vfm) -> None:
+    np.testing.assert_array_equal(ablation("baseline", vfm=other_vfm)[0], ablation("baseline")[0])
+    for stages in ("late_fusion", "full"):
+        assert np.abs(ablation(stages, vfm=other_vfm)[0] - ablation(stages)[0]).max() > 1e-4
+
+
+def test_late_fusion_with_zero_dino_weight_is_the_baseline(ablation) -> None:
+    np.testing.assert_array_equal(ablation("late_fusion", late_fusion_weight=0.0)[0], ablation("baseline")[0])
+    assert np.abs(ablation("late_fusion")[0] - ablation("baseline")[0]).max() > 1e-4
+
+
+def test_caf_without_cross_term_and_dino_weight_is_the_baseline(ablation) -> None:
+    # lambda_1 = 0 removes CAF's cross attention, lambda_d = 0 the DINO branch from the fusion
+    np.testing.assert_allclose(ablation("caf", lambda_1=0.0, lambda_d=0.0)[0], ablation("baseline")[0], atol=1e-5)
+    assert np.abs(ablation("caf")[0] - ablation("baseline")[0]).max() > 1e-4
+
+
+def test_caf_bcdr_is_full_without_the_tv_term(ablation) -> None:
+    np.testing.assert_allclose(ablation("caf_bcdr")[0], ablation("full", beta=0.0)[0], atol=1e-6)
+    assert np.abs(ablation("full")[0] - ablation("caf_bcdr")[0]).max() > 1e-4
