@@ -32,13 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name, __package__)
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith(__package__ or "engine"):
-                continue  # a sub-command not built yet
-            raise
-        module.register(subparsers)
+        importlib.import_module(module_name, __package__).register(subparsers)
     return parser
 
 
