@@ -83,8 +83,8 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-class TerminalProgressBar:
-    """A one-line progress bar on a terminal (``stderr`` by default); silent when the stream is not a TTY."""
+class TerminalLine:
+    """One line on a terminal (``stderr`` by default) redrawn in place; silent when the stream is not a TTY."""
 
     def __init__(self, stream: TextIO | None = None, width: int = 30, force: bool = False) -> None:
         self.stream = stream if stream is not None else sys.stderr
@@ -92,25 +92,36 @@ class TerminalProgressBar:
         self.enabled = force or bool(getattr(self.stream, "isatty", lambda: False)())
         self._drawn = False
 
-    def render(self, progress: Progress) -> str:
-        """The bar's text for ``progress`` (no carriage return)."""
-        filled = round(self.width * progress.fraction)
-        bar = "#" * filled + "-" * (self.width - filled)
-        return (
-            f"[{bar}] {progress.fraction:4.0%} {progress.tiles_done}/{progress.tiles_total} tiles, "
-            f"{format_duration(progress.elapsed_s)} elapsed, {format_duration(progress.remaining_s)} left"
-        )
+    def bar(self, fraction: float) -> str:
+        """``[#####-----]`` filled to ``fraction`` of :attr:`width`."""
+        filled = round(self.width * fraction)
+        return f"[{'#' * filled}{'-' * (self.width - filled)}]"
 
-    def __call__(self, progress: Progress) -> None:
-        """Redraw the bar in place."""
+    def draw(self, text: str) -> None:
+        """Replace the line's text."""
         if self.enabled:
-            self.stream.write("\r" + self.render(progress))
+            self.stream.write("\r" + text)
             self.stream.flush()
             self._drawn = True
 
     def close(self) -> None:
-        """End the bar's line so that later messages start on a fresh one."""
+        """End the line so that later messages start on a fresh one."""
         if self._drawn:
             self.stream.write("\n")
             self.stream.flush()
             self._drawn = False
+
+
+class TerminalProgressBar(TerminalLine):
+    """The tile progress bar of a segmentation run."""
+
+    def render(self, progress: Progress) -> str:
+        """The bar's text for ``progress`` (no carriage return)."""
+        return (
+            f"{self.bar(progress.fraction)} {progress.fraction:4.0%} {progress.tiles_done}/{progress.tiles_total} "
+            f"tiles, {format_duration(progress.elapsed_s)} elapsed, {format_duration(progress.remaining_s)} left"
+        )
+
+    def __call__(self, progress: Progress) -> None:
+        """Redraw the bar in place."""
+        self.draw(self.render(progress))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TextIO
 
+from ..progress import TerminalLine
 from .registry import CHECKPOINTS, Checkpoint, get_checkpoint
 from .store import Status, find_local, resolve_checkpoint, search_dirs, verify
 
@@ -18,35 +18,20 @@ def _human_size(size: int | None) -> str:
     return "?" if size is None else f"{size / MIB:.1f} MiB"
 
 
-class ByteProgressBar:
-    """A one-line download bar on a terminal (``stderr``); silent when the stream is not a TTY."""
+class ByteProgressBar(TerminalLine):
+    """A one-line download bar: bytes done of the total (or a byte count when the size is unknown)."""
 
     def __init__(self, label: str, stream: TextIO | None = None, width: int = 30) -> None:
+        super().__init__(stream, width)
         self.label = label
-        self.stream = stream if stream is not None else sys.stderr
-        self.width = width
-        self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._drawn = False
 
     def __call__(self, done: int, total: int | None) -> None:
         """Redraw the bar for ``done`` of ``total`` bytes (total None: a byte count only)."""
-        if not self.enabled:
-            return
         if total:
-            filled = round(self.width * done / total)
-            text = f"[{'#' * filled}{'-' * (self.width - filled)}] {done / total:4.0%} "
-            text += f"{done / MIB:.1f}/{total / MIB:.1f} MiB"
+            text = f"{self.bar(done / total)} {done / total:4.0%} {done / MIB:.1f}/{total / MIB:.1f} MiB"
         else:
             text = f"{done / MIB:.1f} MiB"
-        self.stream.write(f"\r{self.label} {text}")
-        self.stream.flush()
-        self._drawn = True
-
-    def close(self) -> None:
-        """End the bar's line."""
-        if self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
+        self.draw(f"{self.label} {text}")
 
 
 def _selected(name: str | None) -> list[Checkpoint]:

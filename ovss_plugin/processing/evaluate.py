@@ -36,6 +36,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QVariant
 
 from ...engine.errors import InputError, RasterError
+from ...engine.evaluate.report import Scores
 from ...engine.raster.tiles import Window
 from ..i18n import tr
 from .algorithms import OVSSAlgorithm, engine_errors
@@ -165,26 +166,12 @@ def _class_names(path: str, mapping_text: str) -> list[str]:
         return [f"class {value}" for value in range(1, max(values) + 1)]
 
 
-@dataclass(frozen=True)
-class Assessment:
-    """Confusion matrix (rows: reference class, columns: predicted class) and the metrics drawn from it."""
-
-    class_names: tuple[str, ...]
-    matrix: np.ndarray
-    iou: np.ndarray
-    accuracy: np.ndarray
-    mean_iou: float
-    overall_accuracy: float
-    mean_accuracy: float
-    kappa: float
-
-
 def assess(
     classified_path: str,
     reference_path: str,
     mapping_text: str,
     feedback: QgsProcessingFeedback | None = None,
-) -> Assessment:
+) -> Scores:
     """Accumulate the confusion matrix block by block over the shared grid and compute the metrics."""
     import numpy as np
 
@@ -217,17 +204,8 @@ def assess(
         accumulator.update(predicted, target)
         if feedback is not None:
             feedback.setProgress(100.0 * (row + rows) / window_c.height)
-    matrix = accumulator.matrix
-    return Assessment(
-        class_names=tuple(names),
-        matrix=matrix,
-        iou=metrics.per_class_iou(matrix),
-        accuracy=metrics.per_class_accuracy(matrix),
-        mean_iou=float(metrics.mean_iou(matrix)),
-        overall_accuracy=float(metrics.overall_accuracy(matrix)),
-        mean_accuracy=float(metrics.mean_accuracy(matrix)),
-        kappa=float(metrics.cohen_kappa(matrix)),
-    )
+    # mIoU over the classes in the reference or the prediction, as mmsegmentation's IoUMetric
+    return Scores.of(accumulator.matrix, tuple(names), "union")
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -240,12 +218,12 @@ def _number(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
 
 
-def table_rows(result: Assessment) -> list[dict[str, Any]]:
+def table_rows(result: Scores) -> list[dict[str, Any]]:
     """One row per class, then an "all classes" row: IoU = mIoU, producer's accuracy = mean accuracy,
     overall accuracy and kappa; the ``n_<value>`` columns are the confusion matrix (predicted class)."""
     matrix = result.matrix
     rows = []
-    for index, name in enumerate(result.class_names):
+    for index, name in enumerate(result.names):
         row: dict[str, Any] = {
             "class_value": index + 1,
             "class_name": name,
@@ -257,13 +235,13 @@ def table_rows(result: Assessment) -> list[dict[str, Any]]:
             "overall_accuracy": None,
             "kappa": None,
         }
-        row.update({f"n_{k + 1}": int(matrix[index, k]) for k in range(len(result.class_names))})
+        row.update({f"n_{k + 1}": int(matrix[index, k]) for k in range(len(result.names))})
         rows.append(row)
     total = int(matrix.sum())
     summary: dict[str, Any] = {
         "class_value": None,
         "class_name": "all classes",
-        "iou": _number(result.mean_iou),
+        "iou": _number(result.miou),
         "producer_accuracy": _number(result.mean_accuracy),
         "user_accuracy": None,
         "reference_pixels": total,
@@ -271,7 +249,7 @@ def table_rows(result: Assessment) -> list[dict[str, Any]]:
         "overall_accuracy": _number(result.overall_accuracy),
         "kappa": _number(result.kappa),
     }
-    summary.update({f"n_{k + 1}": int(matrix[:, k].sum()) for k in range(len(result.class_names))})
+    summary.update({f"n_{k + 1}": int(matrix[:, k].sum()) for k in range(len(result.names))})
     return [*rows, summary]
 
 
@@ -295,7 +273,7 @@ def _fields(class_count: int) -> QgsFields:
     return fields
 
 
-def html_report(result: Assessment, classified: str, reference: str) -> str:
+def html_report(result: Scores, classified: str, reference: str) -> str:
     """A self-contained HTML page: inputs, summary metrics, per-class table and confusion matrix."""
 
     def cell(value: Any) -> str:
@@ -306,7 +284,7 @@ def html_report(result: Assessment, classified: str, reference: str) -> str:
         return f"<td>{html.escape(str(value))}</td>"
 
     rows = table_rows(result)
-    names = [html.escape(name) for name in result.class_names]
+    names = [html.escape(name) for name in result.names]
     per_class = "".join(
         "<tr>"
         + "".join(
@@ -416,7 +394,7 @@ class EvaluateAlgorithm(OVSSAlgorithm):
         with engine_errors():
             result = assess(classified.source(), reference.source(), mapping, feedback)
         rows = table_rows(result)
-        fields = _fields(len(result.class_names))
+        fields = _fields(len(result.names))
         sink, sink_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.NoGeometry)
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
@@ -436,7 +414,7 @@ class EvaluateAlgorithm(OVSSAlgorithm):
             outputs[self.REPORT] = report
         feedback.pushInfo(
             tr("Overall accuracy {:.4f}, kappa {:.4f}, mIoU {:.4f}").format(
-                result.overall_accuracy, result.kappa, result.mean_iou
+                result.overall_accuracy, result.kappa, result.miou
             )
         )
         return outputs
