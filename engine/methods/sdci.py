@@ -465,25 +465,23 @@ def build_sdci(
     return SdciMethod(name, config, clip=clip, vfm=vfm, runtime=runtime, weights_note=note)
 
 
-@register_method(
+def _register(name: str, description: str, checkpoints: tuple[str, ...]) -> None:
+    """Register SDCI variant ``name`` (its config: :data:`VARIANTS` ``[name]``)."""
+
+    def create(**kwargs: Any) -> SdciMethod:
+        return build_sdci(name, **kwargs)
+
+    register_method(name, description, checkpoints, SdciConfig, SdciMethod.min_tile)(create)
+
+
+# DINO ViT-B/8 structural branch (384x384 input, 48x48 grid); DINOv2 ViT-B/14 with registers (532x532, 38x38)
+_register(
     "sdci-v1",
     "SDCI (Wang & Ni 2026): CLIP ViT-L/14 + DINO ViT-B/8, CAF + BCDR + CSCP, training-free",
-    checkpoints=("clip-vit-l-14", "dino-vitb8"),
-    config_class=SdciConfig,
-    min_tile=SdciMethod.min_tile,
+    ("clip-vit-l-14", "dino-vitb8"),
 )
-def create_sdci_v1(**kwargs: Any) -> SdciMethod:
-    """``sdci-v1``: SDCI with DINO ViT-B/8 as the structural branch (384x384 input, 48x48 grid)."""
-    return build_sdci("sdci-v1", **kwargs)
-
-
-@register_method(
+_register(
     "sdci-v2",
     "SDCI (Wang & Ni 2026): CLIP ViT-L/14 + DINOv2 ViT-B/14 with registers, CAF + BCDR + CSCP, training-free",
-    checkpoints=("clip-vit-l-14", "dinov2-vitb14-reg"),
-    config_class=SdciConfig,
-    min_tile=SdciMethod.min_tile,
+    ("clip-vit-l-14", "dinov2-vitb14-reg"),
 )
-def create_sdci_v2(**kwargs: Any) -> SdciMethod:
-    """``sdci-v2``: SDCI with DINOv2 ViT-B/14 (registers) as the structural branch (532x532, 38x38)."""
-    return build_sdci("sdci-v2", **kwargs)
