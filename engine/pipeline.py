@@ -24,9 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .errors import InputError, RasterError
+from .errors import InputError
 from .methods.base import method_metadata
 from .progress import CancelCheck, ProgressCallback, ProgressClock
+from .raster.outputs import check_run_outputs
+from .raster.qml import grey_style, paletted_style
 from .raster.reader import (
     RasterInfo,
     RasterReader,
@@ -37,7 +39,7 @@ from .raster.reader import (
 )
 from .raster.stitch import BLEND_MODES, Block, Stitcher
 from .raster.tiles import TilePlan, Window, pad_reflect, plan_tiles, validate_tiling
-from .raster.writer import Georeference, GeoTiffWriter, RasterSpec, check_output_path
+from .raster.writer import Georeference, GeoTiffWriter, RasterSpec
 
 if TYPE_CHECKING:
     from .labels import LabelSet
@@ -81,18 +83,11 @@ def validate_run(
     validate_tiling(tile, overlap, min_tile)
     if blend not in BLEND_MODES:
         raise InputError(f"blend must be one of {', '.join(BLEND_MODES)}, got {blend!r}")
-    info = describe_raster(open_raster(input_path))
+    dataset = open_raster(input_path)
+    info = describe_raster(dataset)
     resolve_bands(bands, info)
     resolve_window(window, info)
-    source = Path(input_path).absolute()
-    seen: set[Path] = {source}
-    for path in (output_path, *extra_outputs):
-        if path is None:
-            continue
-        target = check_output_path(path)
-        if target in seen:
-            raise RasterError(f"output {target} would overwrite the input or another output of the run")
-        seen.add(target)
+    check_run_outputs((output_path, *extra_outputs), dataset)
     return info
 
 
@@ -150,14 +145,22 @@ class _Outputs:
         try:
             if probabilities_path is not None:
                 spec = RasterSpec(
-                    len(labels), "Float32", PROBABILITY_NODATA, metadata, band_descriptions=labels.names
+                    len(labels),
+                    "Float32",
+                    PROBABILITY_NODATA,
+                    metadata,
+                    band_descriptions=labels.names,
+                    style=grey_style(1, 0.0, 1.0),
                 )
                 self.writers["probabilities"] = GeoTiffWriter(probabilities_path, *size, spec, georef)
             if confidence_path is not None:
-                spec = RasterSpec(1, "Byte", 0, metadata, band_descriptions=("confidence (%)",))
+                spec = RasterSpec(
+                    1, "Byte", 0, metadata, band_descriptions=("confidence (%)",), style=grey_style(1, 1, 100)
+                )
                 self.writers["confidence"] = GeoTiffWriter(confidence_path, *size, spec, georef)
             colors = [(0, 0, 0, 0)] + [(*color, 255) for color in labels.colors]
-            spec = RasterSpec(1, "Byte", 0, metadata, colors, ("nodata", *labels.names), ("class",))
+            style = paletted_style(labels.names, labels.colors)
+            spec = RasterSpec(1, "Byte", 0, metadata, colors, ("nodata", *labels.names), ("class",), style)
             self.writers["classes"] = GeoTiffWriter(output_path, *size, spec, georef)
         except BaseException:
             self.abort()
