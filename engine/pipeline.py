@@ -7,10 +7,13 @@ work (:func:`validate_run`); a failed or cancelled run leaves no output and an e
 
 Output contract (design document): one Byte band, pixel value ``k + 1`` is class ``k`` and 0 is nodata
 (input nodata, masked or alpha-transparent pixels); same size (of the window, if one is given), CRS and
-geotransform as the input; colour table, GDAL category names (0 = "nodata") and the run's method, labels,
-parameters, weights and engine version in the metadata (keys ``OVSS_*``). Optional outputs: the blended
-probabilities (Float32, one band per class, nodata -1) and the confidence, i.e. the highest class
-probability in percent (Byte 1..100, nodata 0).
+geotransform as the input; a colour table of exactly nodata and the classes and GDAL category names
+(0 = "nodata"), both in the ``.aux.xml``, and the run's method, labels, parameters, weights and engine
+version in the metadata (keys ``OVSS_*``). Optional outputs: the blended probabilities (Float32, one band
+per class, nodata -1) and the confidence, i.e. the highest class probability in percent (Byte 1..100,
+nodata 0). Every output is a GeoTIFF named ``.tif``/``.tiff`` with a QGIS style ``<stem>.qml`` beside it
+(class palette; grey ramp over 0..1 or 1..100), created with the permissions of a new file under the
+umask, and never one of the input's files or another output's (:mod:`.raster.outputs`).
 """
 
 from __future__ import annotations
