@@ -7,10 +7,13 @@ work (:func:`validate_run`); a failed or cancelled run leaves no output and an e
 
 Output contract (design document): one Byte band, pixel value ``k + 1`` is class ``k`` and 0 is nodata
 (input nodata, masked or alpha-transparent pixels); same size (of the window, if one is given), CRS and
-geotransform as the input; colour table, GDAL category names (0 = "nodata") and the run's method, labels,
-parameters, weights and engine version in the metadata (keys ``OVSS_*``). Optional outputs: the blended
-probabilities (Float32, one band per class, nodata -1) and the confidence, i.e. the highest class
-probability in percent (Byte 1..100, nodata 0).
+geotransform as the input; a colour table of exactly nodata and the classes and GDAL category names
+(0 = "nodata"), both in the ``.aux.xml``, and the run's method, labels, parameters, weights and engine
+version in the metadata (keys ``OVSS_*``). Optional outputs: the blended probabilities (Float32, one band
+per class, nodata -1) and the confidence, i.e. the highest class probability in percent (Byte 1..100,
+nodata 0). Every output is a GeoTIFF named ``.tif``/``.tiff`` with a QGIS style ``<stem>.qml`` beside it
+(class palette; grey ramp over 0..1 or 1..100), created with the permissions of a new file under the
+umask, and never one of the input's files or another output's (:mod:`.raster.outputs`).
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .errors import InputError, RasterError
+from .errors import InputError
 from .methods.base import method_metadata
 from .progress import CancelCheck, ProgressCallback, ProgressClock
+from .raster.outputs import check_run_outputs
+from .raster.qml import grey_style, paletted_style
 from .raster.reader import (
     RasterInfo,
     RasterReader,
@@ -37,7 +42,7 @@ from .raster.reader import (
 )
 from .raster.stitch import BLEND_MODES, Block, Stitcher
 from .raster.tiles import TilePlan, Window, pad_reflect, plan_tiles, validate_tiling
-from .raster.writer import Georeference, GeoTiffWriter, RasterSpec, check_output_path
+from .raster.writer import Georeference, GeoTiffWriter, RasterSpec
 
 if TYPE_CHECKING:
     from .labels import LabelSet
@@ -81,18 +86,11 @@ def validate_run(
     validate_tiling(tile, overlap, min_tile)
     if blend not in BLEND_MODES:
         raise InputError(f"blend must be one of {', '.join(BLEND_MODES)}, got {blend!r}")
-    info = describe_raster(open_raster(input_path))
+    dataset = open_raster(input_path)
+    info = describe_raster(dataset)
     resolve_bands(bands, info)
     resolve_window(window, info)
-    source = Path(input_path).absolute()
-    seen: set[Path] = {source}
-    for path in (output_path, *extra_outputs):
-        if path is None:
-            continue
-        target = check_output_path(path)
-        if target in seen:
-            raise RasterError(f"output {target} would overwrite the input or another output of the run")
-        seen.add(target)
+    check_run_outputs((output_path, *extra_outputs), dataset)
     return info
 
 
@@ -150,14 +148,22 @@ class _Outputs:
         try:
             if probabilities_path is not None:
                 spec = RasterSpec(
-                    len(labels), "Float32", PROBABILITY_NODATA, metadata, band_descriptions=labels.names
+                    len(labels),
+                    "Float32",
+                    PROBABILITY_NODATA,
+                    metadata,
+                    band_descriptions=labels.names,
+                    style=grey_style(1, 0.0, 1.0),
                 )
                 self.writers["probabilities"] = GeoTiffWriter(probabilities_path, *size, spec, georef)
             if confidence_path is not None:
-                spec = RasterSpec(1, "Byte", 0, metadata, band_descriptions=("confidence (%)",))
+                spec = RasterSpec(
+                    1, "Byte", 0, metadata, band_descriptions=("confidence (%)",), style=grey_style(1, 1, 100)
+                )
                 self.writers["confidence"] = GeoTiffWriter(confidence_path, *size, spec, georef)
             colors = [(0, 0, 0, 0)] + [(*color, 255) for color in labels.colors]
-            spec = RasterSpec(1, "Byte", 0, metadata, colors, ("nodata", *labels.names), ("class",))
+            style = paletted_style(labels.names, labels.colors)
+            spec = RasterSpec(1, "Byte", 0, metadata, colors, ("nodata", *labels.names), ("class",), style)
             self.writers["classes"] = GeoTiffWriter(output_path, *size, spec, georef)
         except BaseException:
             self.abort()

@@ -4,9 +4,15 @@ Blocks are written as they are finished into a temporary *uncompressed* tiled Ge
 folder (random-access writes of any rectangle, no recompression of partly written blocks), flushed from
 GDAL's block cache as they go so memory stays bounded. :meth:`GeoTiffWriter.commit` then copies it strip
 by strip into a compressed second temporary file (DEFLATE, 256 x 256 tiles, horizontal or floating-point
-predictor; BigTIFF when needed) with what GeoTIFF keeps in the ``.aux.xml`` sidecar (GDAL category names),
-and renames both over the target. A failed or cancelled run calls :meth:`GeoTiffWriter.abort`: the
-temporary files go and an existing target is untouched.
+predictor; BigTIFF when needed), puts the colour table and category names into its ``.aux.xml`` sidecar,
+and renames both over the target, with the layer's QGIS style (``<stem>.qml``) when the spec has one. A
+failed or cancelled run calls :meth:`GeoTiffWriter.abort`: the temporary files go and an existing target is
+untouched. Temporary files are named after their owner process; the temporaries of killed runs are removed
+by the next writer into the folder (:mod:`.temporaries`).
+
+The colour table is kept in the ``.aux.xml`` rather than in the TIFF: a TIFF colour map of a Byte raster
+always has 256 entries (GDAL reads them all, and QGIS would list them all in the legend), while GDAL's
+sidecar keeps exactly one entry per value in use (nodata and the classes); GDAL readers prefer it.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import RasterError
+from .qml import style_path
+from .temporaries import create_temporary, remove_stale_temporaries
 from .tiles import Window
 
 if TYPE_CHECKING:
@@ -110,6 +118,7 @@ class RasterSpec:
     colors: Sequence[tuple[int, int, int, int]] | None = None  # colour table entries from value 0
     category_names: Sequence[str] | None = None  # from value 0
     band_descriptions: Sequence[str] | None = None
+    style: str | None = None  # QGIS style (QML text) written beside the target
 
 
 class GeoTiffWriter:
@@ -122,8 +131,9 @@ class GeoTiffWriter:
 
         self.target = check_output_path(path)
         self.spec = spec
-        self._raw = self._temp_name(".raw.tif")
-        self._final = self._temp_name(".tif")
+        remove_stale_temporaries(self.target.parent)
+        self._raw = create_temporary(self.target, ".raw.tif")
+        self._final = create_temporary(self.target, ".tif")
         gdal_type = gdal.GetDataTypeByName(spec.data_type)
         options = [
             "TILED=YES",
@@ -144,16 +154,8 @@ class GeoTiffWriter:
         self._georef = georef
         georef.apply(self._dataset)
 
-    def _temp_name(self, suffix: str) -> Path:
-        """A new, unique hidden file name next to the target."""
-        handle, name = tempfile.mkstemp(prefix=f".{self.target.stem}.", suffix=suffix, dir=self.target.parent)
-        os.close(handle)
-        return Path(name)
-
     def _describe(self, dataset: Any) -> None:
-        """Nodata, colour table, band descriptions and metadata of the final raster."""
-        from osgeo import gdal
-
+        """Nodata, band descriptions and metadata of the final raster."""
         spec = self.spec
         if spec.metadata:
             dataset.SetMetadata({str(k): str(v) for k, v in spec.metadata.items()})
@@ -163,13 +165,31 @@ class GeoTiffWriter:
                 band.SetNoDataValue(spec.nodata)
             if spec.band_descriptions:
                 band.SetDescription(spec.band_descriptions[index])
+
+    def _describe_classes(self) -> None:
+        """Colour table and category names of band 1 into the final raster's ``.aux.xml`` (module docstring).
+
+        The raster is opened read-only, so GDAL keeps them in the sidecar rather than in the TIFF.
+        """
+        from osgeo import gdal
+
+        spec = self.spec
+        if not spec.colors and not spec.category_names:
+            return
+        dataset = gdal.Open(str(self._final), gdal.GA_ReadOnly)
+        if dataset is None:
+            raise RasterError(f"cannot write {self.target}: {gdal.GetLastErrorMsg()}")
+        band = dataset.GetRasterBand(1)
         if spec.colors:
             table = gdal.ColorTable()
             for value, color in enumerate(spec.colors):
                 table.SetColorEntry(value, tuple(color))
-            band = dataset.GetRasterBand(1)
             band.SetRasterColorTable(table)
             band.SetRasterColorInterpretation(gdal.GCI_PaletteIndex)
+        if spec.category_names:
+            band.SetCategoryNames(list(spec.category_names))
+        band = None
+        dataset = None
 
     def write(self, window: Window, array: np.ndarray) -> None:
         """Write ``array`` (``(bands, h, w)``, or ``(h, w)`` for one band) at ``window``."""
@@ -187,6 +207,7 @@ class GeoTiffWriter:
         """Compress into the final file and rename it over the target; returns the target path."""
         try:
             self._compress()
+            self._describe_classes()
             os.replace(self._final, self.target)
             aux = Path(f"{self._final}.aux.xml")
             target_aux = Path(f"{self.target}.aux.xml")
@@ -194,6 +215,8 @@ class GeoTiffWriter:
                 os.replace(aux, target_aux)
             else:
                 target_aux.unlink(missing_ok=True)
+            if self.spec.style is not None:
+                self._write_style()
         except BaseException:
             self.abort()
             raise
@@ -240,10 +263,18 @@ class GeoTiffWriter:
                     raise RasterError(f"cannot write {self.target}: disk full or file not writable")
                 final.FlushCache()
                 raw.FlushCache()
-        if self.spec.category_names:
-            final.GetRasterBand(1).SetCategoryNames(list(self.spec.category_names))
         final = None
         self._dataset = None
+
+    def _write_style(self) -> None:
+        """The spec's QGIS style, renamed into place as ``<stem>.qml`` beside the target."""
+        style = create_temporary(self.target, ".qml")
+        try:
+            style.write_text(self.spec.style or "", encoding="utf-8")
+            os.replace(style, style_path(self.target))
+        except BaseException:
+            style.unlink(missing_ok=True)
+            raise
 
     def abort(self) -> None:
         """Remove the temporary files; the target is left as it was."""
