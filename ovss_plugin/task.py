@@ -114,6 +114,14 @@ def temporary_output_path(layer_name: str, method: str, when: datetime) -> Path:
     return candidate
 
 
+def discard_outputs(result: SegmentResult) -> None:
+    """Delete the rasters a run wrote and their sidecars: a run cancelled after its last tile leaves nothing."""
+    for path in (result.output_path, result.confidence_path, result.probabilities_path):
+        if path is not None:
+            for written in (path, Path(f"{path}.aux.xml"), path.with_suffix(".qml")):
+                written.unlink(missing_ok=True)
+
+
 def confidence_path_for(output_path: Path) -> Path:
     """The confidence raster written beside ``output_path``."""
     return output_path.with_name(f"{output_path.stem}_confidence.tif")
@@ -186,6 +194,10 @@ class SegmentTask(QgsTask):
         finally:
             if export_dir is not None:
                 shutil.rmtree(export_dir, ignore_errors=True)
+        if self.isCanceled():  # cancelled during the last tile: the output was committed before it was seen
+            discard_outputs(result)
+            self.outcome = RunOutcome(request, cancelled=True)
+            return False
         self.outcome = RunOutcome(request, result=result)
         return True
 

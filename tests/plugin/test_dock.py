@@ -408,14 +408,8 @@ def test_input_follows_the_active_layer_but_not_results(dock, tmp_path, qgis_ifa
     assert qgis_iface.receivers(signal) == connected - 1  # unloading stops listening
 
 
-def test_unloading_during_a_run_cancels_it_and_leaves_nothing(profile, tiny_methods, recording_iface, tmp_path):
-    import threading
-    import time
-
-    from qgis.core import QgsApplication, QgsTask
-    from qgis.PyQt import sip
-    from qgis.PyQt.QtCore import QCoreApplication, QEvent
-
+def plugin_with_file_output(recording_iface, tmp_path, tile):
+    """The loaded plugin whose dock is set to segment a new layer into ``out/classes.tif`` with confidence."""
     import ovss
     from ovss.engine.labels import parse_labels
 
@@ -426,13 +420,27 @@ def test_unloading_during_a_run_cancels_it_and_leaves_nothing(profile, tiny_meth
     dock.layer_combo.setLayer(layer)
     dock.table.set_labels(parse_labels(LABELS))
     dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
-    dock.tile_spin.setValue(16)
+    dock.tile_spin.setValue(tile)
     dock.overlap_spin.setValue(0)
     output = tmp_path / "out" / "classes.tif"
     output.parent.mkdir()
     dock.output_file.setChecked(True)
     dock.output_path_widget.setFilePath(str(output))
     dock.confidence_check.setChecked(True)
+    return plugin, layer, output
+
+
+@pytest.mark.parametrize("tile", [16, 128])  # 30 tiles, or one tile: cancelled during the last tile
+def test_unloading_during_a_run_cancels_it_and_leaves_nothing(profile, tiny_methods, recording_iface, tmp_path, tile):
+    import threading
+    import time
+
+    from qgis.core import QgsApplication, QgsTask
+    from qgis.PyQt import sip
+    from qgis.PyQt.QtCore import QCoreApplication, QEvent
+
+    plugin, layer, output = plugin_with_file_output(recording_iface, tmp_path, tile)
+    dock = plugin.dock
 
     started = threading.Event()
     tiles: list[int] = []
@@ -463,3 +471,25 @@ def test_unloading_during_a_run_cancels_it_and_leaves_nothing(profile, tiny_meth
     assert recording_iface.docks == [] and plugin.dock is None
     assert set(QgsProject.instance().mapLayers()) == layers_before == {layer.id()}
     assert list(output.parent.iterdir()) == []  # neither the classes nor the confidence file
+
+
+def test_unloading_after_the_run_wrote_its_output_but_before_the_layer_was_added(
+    profile, tiny_methods, recording_iface, tmp_path
+):
+    """The task finished in its thread, but the main thread has not yet handled its end when the plugin unloads."""
+    import time
+
+    from qgis.core import QgsApplication
+
+    plugin, layer, output = plugin_with_file_output(recording_iface, tmp_path, 128)
+    task = plugin.dock.start_run()
+    assert task is not None
+    deadline = time.monotonic() + 20
+    while task.outcome is None and time.monotonic() < deadline:  # no events processed: finished() waits
+        time.sleep(0.01)
+    assert task.outcome is not None and task.outcome.ok and output.exists()
+
+    plugin.unload()
+    wait_for(lambda: QgsApplication.taskManager().countActiveTasks() == 0)
+    assert set(QgsProject.instance().mapLayers()) == {layer.id()}
+    assert list(output.parent.iterdir()) == []
