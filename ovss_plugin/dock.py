@@ -84,6 +84,7 @@ from .task import (
     SegmentTask,
     add_result_layer,
     confidence_path_for,
+    discard_outputs,
     temporary_output_path,
 )
 from .weights_download import DownloadItem, WeightsDownloadTask, consent_text
@@ -995,6 +996,9 @@ class OVSSDock(QDockWidget):
             if task is not None and not sip.isdeleted(task):
                 task.cancel()
                 task.waitForFinished(SHUTDOWN_WAIT_MS)
+        outcome = None if self.task is None or sip.isdeleted(self.task) else self.task.outcome
+        if outcome is not None and outcome.ok:  # finished just before the cancel; its layer will never be added
+            discard_outputs(outcome.result)
         self.task = self.download_task = None
         save_settings(self.current_settings())
         self.cache.clear()
