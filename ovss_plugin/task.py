@@ -6,6 +6,10 @@ the layer (exporting it through its data provider when it is not a GDAL file), t
 keeps a :class:`RunOutcome`. :meth:`SegmentTask.finished` (the main thread) logs errors with their details
 and emits ``completed(outcome)``; the receiver adds the layer with :func:`add_result_layer`. A finished
 task's C++ object is deleted, so everything a caller needs is in the outcome, a plain Python object.
+
+A cancel the run honoured (nothing written, or what was written removed) ends the task as complete, with
+"(cancelled)" added to its description and ``outcome.cancelled`` set: QGIS 3.22 has no cancelled state and
+announces every task that ends terminated as "Task failed". Only real failures end terminated.
 """
 
 from __future__ import annotations
@@ -181,7 +185,7 @@ class SegmentTask(QgsTask):
             )
         except CancelledError:
             self.outcome = RunOutcome(request, cancelled=True)
-            return False
+            return True  # see the module docstring: a cancel the run honoured is no failure
         except MissingWeightsError as exc:
             self.outcome = RunOutcome(request, error=str(exc), missing_weights=True)
             return False
@@ -197,7 +201,7 @@ class SegmentTask(QgsTask):
         if self.isCanceled():  # cancelled during the last tile: the output was committed before it was seen
             discard_outputs(result)
             self.outcome = RunOutcome(request, cancelled=True)
-            return False
+            return True
         self.outcome = RunOutcome(request, result=result)
         return True
 
@@ -222,6 +226,8 @@ class SegmentTask(QgsTask):
         """Main thread: log what went wrong and hand the outcome on."""
         outcome = self.outcome or RunOutcome(self.request, cancelled=True)
         self.outcome = outcome
+        if outcome.cancelled:
+            self.setDescription(tr("{description} (cancelled)").format(description=self.description()))
         for warning in self.warnings:
             QgsMessageLog.logMessage(warning, LOG_TAG, Qgis.Warning)
         if outcome.error:

@@ -466,7 +466,7 @@ def test_unloading_during_a_run_cancels_it_and_leaves_nothing(profile, tiny_meth
     wait_for(lambda: QgsApplication.taskManager().countActiveTasks() == 0)
     QCoreApplication.processEvents()
 
-    assert sip.isdeleted(task) or task.status() == QgsTask.Terminated
+    assert sip.isdeleted(task) or task.status() == QgsTask.Complete  # cancelled, not failed
     assert len(tiles) == 1  # stopped after the tile that was running, well before the 30 tiles
     assert recording_iface.docks == [] and plugin.dock is None
     assert set(QgsProject.instance().mapLayers()) == layers_before == {layer.id()}
@@ -493,3 +493,23 @@ def test_unloading_after_the_run_wrote_its_output_but_before_the_layer_was_added
     wait_for(lambda: QgsApplication.taskManager().countActiveTasks() == 0)
     assert set(QgsProject.instance().mapLayers()) == {layer.id()}
     assert list(output.parent.iterdir()) == []
+
+
+def test_cancel_in_the_dock_reports_cancelled_and_no_error(dock, tmp_path, tiny_methods):
+    from ovss.engine.labels import parse_labels
+
+    layer = add_layer(tmp_path / "scene.tif")
+    dock.layer_combo.setLayer(layer)
+    dock.table.set_labels(parse_labels(LABELS))
+    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
+    dock.tile_spin.setValue(16)
+    dock.overlap_spin.setValue(0)
+    calls = []
+    tiny_methods.hook = lambda: calls.append(1) or (len(calls) == 2 and dock.task.cancel())
+    dock.iface.messageBar().clear_messages()
+    assert dock.start_run() is not None
+    wait_for(lambda: dock.task is None)
+    assert dock.last_outcome.cancelled
+    assert dock.progress_label.text() == "Cancelled; nothing was written."
+    assert dock.iface.messageBar().get_messages(2) == []  # Qgis.Critical: no error bar
+    assert dock.run_button.isEnabled() and not dock.cancel_button.isEnabled()
