@@ -550,7 +550,11 @@ class OVSSDock(QDockWidget):
             self.reset_params()
 
     def paste_labels(self) -> None:
-        """Replace the classes with ones typed or pasted in the label syntax."""
+        """Replace the classes with ones typed or pasted in the label syntax.
+
+        Empty text empties the table (validation then says why Run is off); text that does not parse leaves the
+        table as it was and says what is wrong in the message bar, so the dock always shows the table's state.
+        """
         current = ""
         try:
             current = self.table.labels().to_text("\n")
@@ -560,11 +564,13 @@ class OVSSDock(QDockWidget):
                                                         "an optional 'Name:' prefix:"), current, multiline=True)
         if text is None:
             return
+        if not text.strip():
+            self.table.set_rows([])
+            return
         try:
             self.table.set_labels(parse_labels(text))
         except LabelError as exc:
             self._notify(str(exc), Qgis.Warning)
-            self.validation_label.setText(str(exc))
 
     def _user_preset_name(self) -> str | None:
         kind, _, name = (self.preset_combo.currentData() or "").partition(":")

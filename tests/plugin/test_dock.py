@@ -513,3 +513,25 @@ def test_cancel_in_the_dock_reports_cancelled_and_no_error(dock, tmp_path, tiny_
     assert dock.progress_label.text() == "Cancelled; nothing was written."
     assert dock.iface.messageBar().get_messages(2) == []  # Qgis.Critical: no error bar
     assert dock.run_button.isEnabled() and not dock.cancel_button.isEnabled()
+
+
+def test_pasted_text_that_is_empty_or_wrong_leaves_a_consistent_dock(dock, tmp_path, monkeypatch):
+    """Empty text empties the table (Run off, the reason shown); wrong text keeps the table as it was."""
+    from ovss.engine.labels import parse_labels
+
+    dock.layer_combo.setLayer(add_layer(tmp_path / "scene.tif"))
+    dock.table.set_labels(parse_labels(LABELS))
+    assert dock.run_button.isEnabled()
+    monkeypatch.setattr(dock, "_ask_text", lambda *args, **kwargs: "  \n ")
+    dock.paste_labels()
+    assert dock.table.rowCount() == 0
+    assert not dock.run_button.isEnabled() and "two classes" in dock.validation_label.text()
+    assert dock.start_run() is None
+
+    dock.table.set_labels(parse_labels(LABELS))
+    dock.iface.messageBar().clear_messages()
+    monkeypatch.setattr(dock, "_ask_text", lambda *args, **kwargs: "water;;land")
+    dock.paste_labels()
+    assert dock.table.labels() == parse_labels(LABELS)
+    assert dock.run_button.isEnabled() and dock.validation_label.text() == ""
+    assert any("empty class" in message for message in dock.iface.messageBar().get_messages(1))
