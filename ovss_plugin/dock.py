@@ -72,7 +72,7 @@ from ..engine.labels import (
 from ..engine.models import weights_choice
 from ..engine.progress import format_duration
 from .classes_table import ClassesTable
-from .heavy_imports import import_engine_packages
+from .heavy_imports import EngineWarmupTask, engine_packages_loaded
 from .i18n import tr
 from .layer_source import extent_in_layer_crs, plan_source
 from .model_cache import ModelCache
@@ -169,6 +169,8 @@ class OVSSDock(QDockWidget):
         self.cache = ModelCache()
         self.task: SegmentTask | None = None
         self.download_task: WeightsDownloadTask | None = None
+        self.warmup_task: EngineWarmupTask | None = None
+        self._engine_problem = ""
         self.last_outcome: RunOutcome | None = None
         self.ready = False
         self._param_widgets: dict[str, tuple[QWidget, Any]] = {}
@@ -437,8 +439,19 @@ class OVSSDock(QDockWidget):
         self.random_warning.setVisible(weights_choice(None) == "random")
 
     def refresh_device(self) -> None:
-        """Show the device and precision a run would use now (imports torch, so only once the dock is seen)."""
+        """Show the device and precision a run would use now.
+
+        That needs torch: until the engine's packages are loaded, they load in an :class:`EngineWarmupTask`
+        and the label says so, so the window never waits for them.
+        """
         if not self.ready:
+            return
+        if self._engine_problem:
+            self.device_label.setText(tr("Device: {problem}").format(problem=self._engine_problem))
+            return
+        if not engine_packages_loaded():
+            self.device_label.setText(tr("Runs on: finding the device\u2026"))
+            self._warm_up()
             return
         from ..engine.device import resolve_runtime
 
@@ -448,6 +461,20 @@ class OVSSDock(QDockWidget):
         except InputError as exc:
             text = tr("Device: {problem}").format(problem=exc)
         self.device_label.setText(text)
+
+    def _warm_up(self) -> None:
+        """Load the engine's packages in the background (once), then show the device."""
+        if self.warmup_task is not None:
+            return
+        task = EngineWarmupTask()
+        task.done.connect(self._engine_loaded)
+        self.warmup_task = task
+        QgsApplication.taskManager().addTask(task)
+
+    def _engine_loaded(self, problem: str) -> None:
+        self.warmup_task = None
+        self._engine_problem = problem
+        self.refresh_device()
 
     def showEvent(self, event: Any) -> None:
         """The first time the dock is shown, find out which device runs the models."""
@@ -842,7 +869,6 @@ class OVSSDock(QDockWidget):
             return None
         save_settings(self.current_settings())
         self.weights_help.setVisible(False)
-        import_engine_packages()
         task = SegmentTask(request, self.cache)
         self._connect_task(task, True)
         self.task = task
@@ -998,13 +1024,15 @@ class OVSSDock(QDockWidget):
             self._connect_task(self.task, False)
         if self.download_task is not None and not sip.isdeleted(self.download_task):
             self.download_task.completed.disconnect(self._download_done)
-        for task in (self.task, self.download_task):
+        if self.warmup_task is not None and not sip.isdeleted(self.warmup_task):
+            self.warmup_task.done.disconnect(self._engine_loaded)
+        for task in (self.task, self.download_task, self.warmup_task):
             if task is not None and not sip.isdeleted(task):
                 task.cancel()
                 task.waitForFinished(SHUTDOWN_WAIT_MS)
         outcome = None if self.task is None or sip.isdeleted(self.task) else self.task.outcome
         if outcome is not None and outcome.ok:  # finished just before the cancel; its layer will never be added
             discard_outputs(outcome.result)
-        self.task = self.download_task = None
+        self.task = self.download_task = self.warmup_task = None
         save_settings(self.current_settings())
         self.cache.clear()

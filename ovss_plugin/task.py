@@ -1,7 +1,8 @@
 """The background run: a cancellable ``QgsTask`` around the engine's ``segment_raster``, and the result layer.
 
-The task never touches widgets and never raises into QGIS: :meth:`SegmentTask.run` (a worker thread) reads
-the layer (exporting it through its data provider when it is not a GDAL file), takes the method from the
+The task never touches widgets and never raises into QGIS: :meth:`SegmentTask.run` (a worker thread)
+imports the engine's heavy packages the first time (:mod:`.heavy_imports`), reads the layer (exporting it
+through its data provider when it is not a GDAL file), takes the method (built here when needed) from the
 :class:`ModelCache`, runs the pipeline with a progress callback and ``is_cancelled=self.isCanceled``, and
 keeps a :class:`RunOutcome`. :meth:`SegmentTask.finished` (the main thread) logs errors with their details
 and emits ``completed(outcome)``; the receiver adds the layer with :func:`add_result_layer`. A finished
@@ -33,6 +34,7 @@ from ..engine.labels import LabelSet
 from ..engine.methods.base import create_method
 from ..engine.pipeline import SegmentResult, segment_raster
 from ..engine.progress import Progress
+from .heavy_imports import import_engine_packages
 from .i18n import tr
 from .layer_source import SourcePlan, export_to_geotiff
 from .model_cache import MethodKey, ModelCache
@@ -156,6 +158,7 @@ class SegmentTask(QgsTask):
         request = self.request
         export_dir: Path | None = None
         try:
+            import_engine_packages()  # seconds the first time: here, never in the main thread
             source = request.source
             path = source.path
             if source.needs_export:

@@ -241,6 +241,7 @@ def test_random_weights_warning_and_device(dock, monkeypatch):
     dock.device_combo.setCurrentText("cpu")
     dock.precision_combo.setCurrentText("fp32")
     dock.refresh_device()
+    wait_for(lambda: "finding" not in dock.device_label.text())  # the first time, the engine loads first
     assert dock.device_label.text() == f"Runs on: {resolve_runtime('cpu', 'fp32').describe()}"
 
 
@@ -535,3 +536,58 @@ def test_pasted_text_that_is_empty_or_wrong_leaves_a_consistent_dock(dock, tmp_p
     assert dock.table.labels() == parse_labels(LABELS)
     assert dock.run_button.isEnabled() and dock.validation_label.text() == ""
     assert any("empty class" in message for message in dock.iface.messageBar().get_messages(1))
+
+
+@pytest.fixture
+def import_threads(monkeypatch):
+    """A QGIS session that has not loaded the engine yet; lists the thread of each heavy import (each 0.3 s)."""
+    import importlib
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    import ovss.ovss_plugin.heavy_imports as heavy
+
+    threads: list = []
+
+    def slow_import(name):
+        threads.append(threading.current_thread())
+        time.sleep(0.3)
+        return importlib.import_module(name)
+
+    monkeypatch.setattr(heavy, "importlib", SimpleNamespace(import_module=slow_import, util=importlib.util))
+    monkeypatch.setattr(heavy, "_LOADED", threading.Event(), raising=False)
+    return threads
+
+
+def test_run_click_returns_at_once_and_imports_and_builds_in_the_task(dock, tmp_path, import_threads, monkeypatch):
+    import threading
+    import time
+
+    import ovss.ovss_plugin.task as task_module
+    from ovss.engine.labels import parse_labels
+
+    build_threads = []
+    create_method = task_module.create_method
+    monkeypatch.setattr(task_module, "create_method", lambda *args, **kwargs: build_threads.append(
+        threading.current_thread()) or create_method(*args, **kwargs))
+    dock.layer_combo.setLayer(add_layer(tmp_path / "scene.tif"))
+    dock.table.set_labels(parse_labels(LABELS))
+    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
+    started = time.perf_counter()
+    assert dock.start_run() is not None
+    assert time.perf_counter() - started < 1.0  # the imports alone take 7 x 0.3 s
+    wait_for(lambda: dock.task is None)
+    assert dock.last_outcome.ok, dock.last_outcome.error
+    assert len(import_threads) >= 5 and threading.main_thread() not in import_threads
+    assert build_threads and threading.main_thread() not in build_threads
+
+
+def test_device_is_found_without_loading_the_engine_in_the_main_thread(dock, import_threads):
+    import threading
+
+    dock.refresh_device()
+    assert "finding the device" in dock.device_label.text()
+    wait_for(lambda: "finding" not in dock.device_label.text())
+    assert dock.device_label.text().startswith("Runs on: ")
+    assert import_threads and threading.main_thread() not in import_threads
