@@ -232,9 +232,14 @@ class OVSSDock(QDockWidget):
         for colour in ("r", "g", "b"):
             combo = QgsRasterBandComboBox(box)
             combo.setObjectName(f"ovss_band_{colour}")
+            combo.bandChanged.connect(lambda _band: self._show_band_mapping())
             self.band_combos.append(combo)
             bands.addWidget(combo)
         form.addRow(tr("Bands R, G, B"), bands)
+        self.band_mapping_label = QLabel(box)
+        self.band_mapping_label.setObjectName("ovss_band_mapping")
+        self.band_mapping_label.setWordWrap(True)
+        form.addRow(self.band_mapping_label)
         self.area_combo = QComboBox(box)
         self.area_combo.setObjectName("ovss_area")
         for label, mode in ((tr("Whole layer"), "layer"), (tr("Current map extent"), "canvas"),
@@ -496,7 +501,23 @@ class OVSSDock(QDockWidget):
         for combo, band in zip(self.band_combos, default_bands(layer), strict=True):
             combo.setLayer(layer)
             combo.setBand(band)
+        self._show_band_mapping()
         self.validate()
+
+    def _show_band_mapping(self) -> None:
+        """Say which bands feed R, G and B, and when the layer has fewer than three bands, that it has."""
+        layer = self.layer_combo.currentLayer()
+        if not isinstance(layer, QgsRasterLayer):
+            self.band_mapping_label.setText("")
+            return
+        red, green, blue = self.bands()
+        if layer.bandCount() < 3 and red == green == blue:
+            text = tr("The layer has {count} band(s): band {band} is used as red, green and blue.").format(
+                count=layer.bandCount(), band=red)
+        else:
+            text = tr("Uses band {red} as red, band {green} as green, band {blue} as blue.").format(
+                red=red, green=green, blue=blue)
+        self.band_mapping_label.setText(text)
 
     def _area_changed(self, _index: int) -> None:
         self.extent_widget.setVisible(self.area_combo.currentData() == "custom")

@@ -117,8 +117,16 @@ def test_band_pickers_follow_the_layer(dock, tmp_path):
     grey = add_layer(tmp_path / "grey.tif", "grey", bands=1)
     dock.layer_combo.setLayer(rgb)
     assert dock.bands() == (3, 1, 2)
+    assert dock.band_mapping_label.text() == "Uses band 3 as red, band 1 as green, band 2 as blue."
     dock.layer_combo.setLayer(grey)
     assert dock.bands() == (1, 1, 1)
+    assert dock.band_mapping_label.text() == "The layer has 1 band(s): band 1 is used as red, green and blue."
+    two = add_layer(tmp_path / "two.tif", "two", bands=2)
+    dock.layer_combo.setLayer(two)
+    assert dock.bands() == (1, 1, 1) and "has 2 band(s): band 1 is used as red, green and blue" in (
+        dock.band_mapping_label.text())
+    dock.band_combos[1].setBand(2)
+    assert dock.band_mapping_label.text() == "Uses band 1 as red, band 2 as green, band 1 as blue."
     plain = add_layer(tmp_path / "plain.tif", "plain", bands=4)
     plain.setRenderer(QgsPalettedRasterRenderer(plain.dataProvider(), 1, []))
     dock.layer_combo.setLayer(plain)
