@@ -28,7 +28,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("output", metavar="OUTPUT", help="output GeoTIFF (.tif or .tiff)")
     add_method_arguments(parser, labels_help="classes: 'name: prompt, prompt; other class; ...'")
     parser.add_argument(
-        "--bands", metavar="B[,G,B]", help="bands feeding R,G,B (one is repeated); default 1,2,3"
+        "--bands",
+        metavar="B[,G,B]",
+        help="bands feeding R,G,B (one is repeated); default 1,2,3, or band 1 (with a warning) on fewer bands",
     )
     parser.add_argument(
         "--tile", type=int, default=512, metavar="N", help="tile size in pixels (default 512)"

@@ -224,8 +224,9 @@ def segment_raster(
     ``overlap`` in pixels (``overlap < tile / 2``, ``tile >= method.min_tile``). ``stretch``: percentiles
     for non-Byte data. ``blend``: ``"weighted"`` or ``"core"``. ``window``: a pixel window to segment
     instead of the whole raster. ``metadata``: extra ``OVSS_*`` items (weights, device, ...). ``warn``
-    receives one line per warning (no CRS, no georeferencing, rotation). Raises :class:`InputError` before
-    any model work for bad input and :class:`CancelledError` when ``is_cancelled()`` turns true.
+    receives one line per warning (no CRS, no georeferencing, rotation, band 1 as R, G and B). Raises
+    :class:`InputError` before any model work for bad input and :class:`CancelledError` when
+    ``is_cancelled()`` turns true.
     """
     import numpy as np
 
@@ -245,7 +246,7 @@ def segment_raster(
     )
     reader = RasterReader(input_path, bands, stretch, window)
     if warn is not None:
-        for message in reader.info.warnings:
+        for message in reader.warnings:
             warn(message)
     region = reader.region
     plan = plan_tiles(region.width, region.height, tile, overlap, method.min_tile)
@@ -304,5 +305,5 @@ def segment_raster(
         tiles_total=plan.n_tiles,
         tiles_skipped=skipped,
         elapsed_s=time.perf_counter() - started,
-        warnings=reader.info.warnings,
+        warnings=reader.warnings,
     )

@@ -791,5 +791,35 @@ und starten Sie QGIS danach neu.</translation>
       <source>Cannot write the weights file: {reason}</source>
       <translation>Die Gewichtsdatei kann nicht geschrieben werden: {reason}</translation>
     </message>
+    <message>
+      <location filename="../ovss_plugin/heavy_imports.py" line="57" />
+      <source>Land cover: loading the engine</source>
+      <translation>Landbedeckung: Engine wird geladen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/heavy_imports.py" line="70" />
+      <source>the engine could not be loaded</source>
+      <translation>die Engine konnte nicht geladen werden</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="458" />
+      <source>Runs on: finding the device…</source>
+      <translation>Läuft auf: Gerät wird ermittelt…</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="515" />
+      <source>The layer has {count} band(s): band {band} is used as red, green and blue.</source>
+      <translation>Der Layer hat {count} Band/Bänder: Band {band} wird für Rot, Grün und Blau verwendet.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="518" />
+      <source>Uses band {red} as red, band {green} as green, band {blue} as blue.</source>
+      <translation>Verwendet Band {red} als Rot, Band {green} als Grün, Band {blue} als Blau.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/task.py" line="233" />
+      <source>{description} (cancelled)</source>
+      <translation>{description} (abgebrochen)</translation>
+    </message>
   </context>
 </TS>

@@ -74,7 +74,7 @@ from ..engine.progress import format_duration
 from ..engine.raster.outputs import check_run_outputs
 from ..engine.raster.reader import open_raster
 from .classes_table import ClassesTable
-from .heavy_imports import import_engine_packages
+from .heavy_imports import EngineWarmupTask, engine_packages_loaded
 from .i18n import tr
 from .layer_source import extent_in_layer_crs, plan_source
 from .model_cache import ModelCache
@@ -86,6 +86,7 @@ from .task import (
     SegmentTask,
     add_result_layer,
     confidence_path_for,
+    discard_outputs,
     temporary_output_path,
 )
 from .weights_download import DownloadItem, WeightsDownloadTask, consent_text
@@ -170,6 +171,8 @@ class OVSSDock(QDockWidget):
         self.cache = ModelCache()
         self.task: SegmentTask | None = None
         self.download_task: WeightsDownloadTask | None = None
+        self.warmup_task: EngineWarmupTask | None = None
+        self._engine_problem = ""
         self.last_outcome: RunOutcome | None = None
         self.ready = False
         self._param_widgets: dict[str, tuple[QWidget, Any]] = {}
@@ -231,9 +234,14 @@ class OVSSDock(QDockWidget):
         for colour in ("r", "g", "b"):
             combo = QgsRasterBandComboBox(box)
             combo.setObjectName(f"ovss_band_{colour}")
+            combo.bandChanged.connect(lambda _band: self._show_band_mapping())
             self.band_combos.append(combo)
             bands.addWidget(combo)
         form.addRow(tr("Bands R, G, B"), bands)
+        self.band_mapping_label = QLabel(box)
+        self.band_mapping_label.setObjectName("ovss_band_mapping")
+        self.band_mapping_label.setWordWrap(True)
+        form.addRow(self.band_mapping_label)
         self.area_combo = QComboBox(box)
         self.area_combo.setObjectName("ovss_area")
         for label, mode in ((tr("Whole layer"), "layer"), (tr("Current map extent"), "canvas"),
@@ -438,8 +446,19 @@ class OVSSDock(QDockWidget):
         self.random_warning.setVisible(weights_choice(None) == "random")
 
     def refresh_device(self) -> None:
-        """Show the device and precision a run would use now (imports torch, so only once the dock is seen)."""
+        """Show the device and precision a run would use now.
+
+        That needs torch: until the engine's packages are loaded, they load in an :class:`EngineWarmupTask`
+        and the label says so, so the window never waits for them.
+        """
         if not self.ready:
+            return
+        if self._engine_problem:
+            self.device_label.setText(tr("Device: {problem}").format(problem=self._engine_problem))
+            return
+        if not engine_packages_loaded():
+            self.device_label.setText(tr("Runs on: finding the device\u2026"))
+            self._warm_up()
             return
         from ..engine.device import resolve_runtime
 
@@ -449,6 +468,20 @@ class OVSSDock(QDockWidget):
         except InputError as exc:
             text = tr("Device: {problem}").format(problem=exc)
         self.device_label.setText(text)
+
+    def _warm_up(self) -> None:
+        """Load the engine's packages in the background (once), then show the device."""
+        if self.warmup_task is not None:
+            return
+        task = EngineWarmupTask()
+        task.done.connect(self._engine_loaded)
+        self.warmup_task = task
+        QgsApplication.taskManager().addTask(task)
+
+    def _engine_loaded(self, problem: str) -> None:
+        self.warmup_task = None
+        self._engine_problem = problem
+        self.refresh_device()
 
     def showEvent(self, event: Any) -> None:
         """The first time the dock is shown, find out which device runs the models."""
@@ -470,7 +503,23 @@ class OVSSDock(QDockWidget):
         for combo, band in zip(self.band_combos, default_bands(layer), strict=True):
             combo.setLayer(layer)
             combo.setBand(band)
+        self._show_band_mapping()
         self.validate()
+
+    def _show_band_mapping(self) -> None:
+        """Say which bands feed R, G and B, and when the layer has fewer than three bands, that it has."""
+        layer = self.layer_combo.currentLayer()
+        if not isinstance(layer, QgsRasterLayer):
+            self.band_mapping_label.setText("")
+            return
+        red, green, blue = self.bands()
+        if layer.bandCount() < 3 and red == green == blue:
+            text = tr("The layer has {count} band(s): band {band} is used as red, green and blue.").format(
+                count=layer.bandCount(), band=red)
+        else:
+            text = tr("Uses band {red} as red, band {green} as green, band {blue} as blue.").format(
+                red=red, green=green, blue=blue)
+        self.band_mapping_label.setText(text)
 
     def _area_changed(self, _index: int) -> None:
         self.extent_widget.setVisible(self.area_combo.currentData() == "custom")
@@ -551,7 +600,11 @@ class OVSSDock(QDockWidget):
             self.reset_params()
 
     def paste_labels(self) -> None:
-        """Replace the classes with ones typed or pasted in the label syntax."""
+        """Replace the classes with ones typed or pasted in the label syntax.
+
+        Empty text empties the table (validation then says why Run is off); text that does not parse leaves the
+        table as it was and says what is wrong in the message bar, so the dock always shows the table's state.
+        """
         current = ""
         try:
             current = self.table.labels().to_text("\n")
@@ -561,11 +614,13 @@ class OVSSDock(QDockWidget):
                                                         "an optional 'Name:' prefix:"), current, multiline=True)
         if text is None:
             return
+        if not text.strip():
+            self.table.set_rows([])
+            return
         try:
             self.table.set_labels(parse_labels(text))
         except LabelError as exc:
             self._notify(str(exc), Qgis.Warning)
-            self.validation_label.setText(str(exc))
 
     def _user_preset_name(self) -> str | None:
         kind, _, name = (self.preset_combo.currentData() or "").partition(":")
@@ -844,7 +899,6 @@ class OVSSDock(QDockWidget):
             return None
         save_settings(self.current_settings())
         self.weights_help.setVisible(False)
-        import_engine_packages()
         task = SegmentTask(request, self.cache)
         self._connect_task(task, True)
         self.task = task
@@ -1000,10 +1054,15 @@ class OVSSDock(QDockWidget):
             self._connect_task(self.task, False)
         if self.download_task is not None and not sip.isdeleted(self.download_task):
             self.download_task.completed.disconnect(self._download_done)
-        for task in (self.task, self.download_task):
+        if self.warmup_task is not None and not sip.isdeleted(self.warmup_task):
+            self.warmup_task.done.disconnect(self._engine_loaded)
+        for task in (self.task, self.download_task, self.warmup_task):
             if task is not None and not sip.isdeleted(task):
                 task.cancel()
                 task.waitForFinished(SHUTDOWN_WAIT_MS)
-        self.task = self.download_task = None
+        outcome = None if self.task is None or sip.isdeleted(self.task) else self.task.outcome
+        if outcome is not None and outcome.ok:  # finished just before the cancel; its layer will never be added
+            discard_outputs(outcome.result)
+        self.task = self.download_task = self.warmup_task = None
         save_settings(self.current_settings())
         self.cache.clear()

@@ -1,6 +1,13 @@
 """The QGIS plugin object: a toolbar button and a Raster-menu entry that open the OVSS dock.
 
 Nothing heavy is imported here; if the engine's packages are missing the dock explains what to install.
+
+QGIS 3.22 crashes on quit when the application is ended without closing the project first (``QApplication.exit``,
+as scripts and ``qgis --code`` do): ``~QgisApp`` deletes the layer-styling dock, then deleting the project
+removes the layers in the order of their ids, and when removing the current layer makes another one current,
+QGIS hands that layer to the deleted styling dock. A run makes its result the current layer beside the input
+(and a confidence layer), so after a run this happens whenever the ids fall that way. The plugin clears the
+current layer when the application is about to quit, so that nothing becomes current during the teardown.
 """
 
 from __future__ import annotations
@@ -53,6 +60,13 @@ class OVSSPlugin:
         self.dock.visibilityChanged.connect(self.action.setChecked)
         self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
         self.dock.hide()
+        QCoreApplication.instance().aboutToQuit.connect(self._before_quit)
+
+    def _before_quit(self) -> None:
+        """No current layer while QGIS tears down (see the module docstring)."""
+        view = self.iface.layerTreeView()
+        if view is not None:
+            view.setCurrentLayer(None)
 
     def _set_dock_visible(self, visible: bool) -> None:
         if self.dock is not None:
@@ -64,6 +78,7 @@ class OVSSPlugin:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None
         if self.action is not None:
+            QCoreApplication.instance().aboutToQuit.disconnect(self._before_quit)
             self.iface.removePluginRasterMenu(tr("&OVSS Land Cover"), self.action)
             self.iface.removeToolBarIcon(self.action)
             self.action.toggled.disconnect(self._set_dock_visible)

@@ -1,11 +1,16 @@
 """The background run: a cancellable ``QgsTask`` around the engine's ``segment_raster``, and the result layer.
 
-The task never touches widgets and never raises into QGIS: :meth:`SegmentTask.run` (a worker thread) reads
-the layer (exporting it through its data provider when it is not a GDAL file), takes the method from the
+The task never touches widgets and never raises into QGIS: :meth:`SegmentTask.run` (a worker thread)
+imports the engine's heavy packages the first time (:mod:`.heavy_imports`), reads the layer (exporting it
+through its data provider when it is not a GDAL file), takes the method (built here when needed) from the
 :class:`ModelCache`, runs the pipeline with a progress callback and ``is_cancelled=self.isCanceled``, and
 keeps a :class:`RunOutcome`. :meth:`SegmentTask.finished` (the main thread) logs errors with their details
 and emits ``completed(outcome)``; the receiver adds the layer with :func:`add_result_layer`. A finished
 task's C++ object is deleted, so everything a caller needs is in the outcome, a plain Python object.
+
+A cancel the run honoured (nothing written, or what was written removed) ends the task as complete, with
+"(cancelled)" added to its description and ``outcome.cancelled`` set: QGIS 3.22 has no cancelled state and
+announces every task that ends terminated as "Task failed". Only real failures end terminated.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from ..engine.labels import LabelSet
 from ..engine.methods.base import create_method
 from ..engine.pipeline import SegmentResult, segment_raster
 from ..engine.progress import Progress
+from .heavy_imports import import_engine_packages
 from .i18n import tr
 from .layer_source import SourcePlan, export_to_geotiff
 from .model_cache import MethodKey, ModelCache
@@ -114,6 +120,14 @@ def temporary_output_path(layer_name: str, method: str, when: datetime) -> Path:
     return candidate
 
 
+def discard_outputs(result: SegmentResult) -> None:
+    """Delete the rasters a run wrote and their sidecars: a run cancelled after its last tile leaves nothing."""
+    for path in (result.output_path, result.confidence_path, result.probabilities_path):
+        if path is not None:
+            for written in (path, Path(f"{path}.aux.xml"), path.with_suffix(".qml")):
+                written.unlink(missing_ok=True)
+
+
 def confidence_path_for(output_path: Path) -> Path:
     """The confidence raster written beside ``output_path``."""
     return output_path.with_name(f"{output_path.stem}_confidence.tif")
@@ -144,6 +158,7 @@ class SegmentTask(QgsTask):
         request = self.request
         export_dir: Path | None = None
         try:
+            import_engine_packages()  # seconds the first time: here, never in the main thread
             source = request.source
             path = source.path
             if source.needs_export:
@@ -173,7 +188,7 @@ class SegmentTask(QgsTask):
             )
         except CancelledError:
             self.outcome = RunOutcome(request, cancelled=True)
-            return False
+            return True  # see the module docstring: a cancel the run honoured is no failure
         except MissingWeightsError as exc:
             self.outcome = RunOutcome(request, error=str(exc), missing_weights=True)
             return False
@@ -186,6 +201,10 @@ class SegmentTask(QgsTask):
         finally:
             if export_dir is not None:
                 shutil.rmtree(export_dir, ignore_errors=True)
+        if self.isCanceled():  # cancelled during the last tile: the output was committed before it was seen
+            discard_outputs(result)
+            self.outcome = RunOutcome(request, cancelled=True)
+            return True
         self.outcome = RunOutcome(request, result=result)
         return True
 
@@ -210,6 +229,8 @@ class SegmentTask(QgsTask):
         """Main thread: log what went wrong and hand the outcome on."""
         outcome = self.outcome or RunOutcome(self.request, cancelled=True)
         self.outcome = outcome
+        if outcome.cancelled:
+            self.setDescription(tr("{description} (cancelled)").format(description=self.description()))
         for warning in self.warnings:
             QgsMessageLog.logMessage(warning, LOG_TAG, Qgis.Warning)
         if outcome.error:

@@ -1,8 +1,8 @@
 """Windowed reading of any GDAL raster into the methods' input: RGB float32 in 0..255 plus a validity mask.
 
 - Band mapping: three 1-based band numbers feed R, G, B (IRRG false colour is just a mapping); one number is
-  repeated to all three. The default is bands 1, 2, 3, or band 1 repeated when the raster has fewer than
-  three colour (non-alpha) bands.
+  repeated to all three. The default is bands 1, 2, 3, or band 1 repeated (with a warning, see
+  :func:`band_mapping_warning`) when the raster has fewer than three colour (non-alpha) bands.
 - Stretch: Byte bands pass through unchanged. Other types are mapped linearly from their ``(low, high)``
   percentiles (2 and 98 by default) to 0..255 and clipped; the percentiles are computed once per raster, over
   valid pixels only, from a decimated read (GDAL uses overviews when the file has them), so every tile gets
@@ -131,6 +131,20 @@ def resolve_bands(bands: Sequence[int] | None, info: RasterInfo) -> tuple[int, i
     return chosen * 3 if len(chosen) == 1 else chosen  # type: ignore[return-value]
 
 
+def band_mapping_warning(bands: Sequence[int] | None, info: RasterInfo) -> str | None:
+    """A warning when the default mapping is not bands 1, 2, 3 (fewer than three colour bands); else None.
+
+    The help and the dock say "default 1,2,3", so a raster that gets band 1 three times must be told so.
+    """
+    if bands is not None or len(info.color_bands) >= 3:
+        return None
+    first = resolve_bands(None, info)[0]
+    return (
+        f"{info.path} has {len(info.color_bands)} colour band(s), not the 3 of the default mapping 1,2,3: "
+        f"band {first} feeds R, G and B (choose the bands to use others)"
+    )
+
+
 def resolve_window(window: Window | None, info: RasterInfo) -> Window:
     """The region to segment: ``window`` checked against the raster, or the whole raster."""
     if window is None:
@@ -174,6 +188,8 @@ class RasterReader:
         self.dataset = open_raster(path)
         self.info = describe_raster(self.dataset)
         self.bands = resolve_bands(bands, self.info)
+        mapping = band_mapping_warning(bands, self.info)
+        self.warnings = self.info.warnings + ((mapping,) if mapping else ())  # the raster's, then this read's
         self.region = resolve_window(window, self.info)
         self._unique = tuple(dict.fromkeys(self.bands))
         self._mask_bands = self._masks_to_read()

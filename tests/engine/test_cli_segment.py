@@ -192,3 +192,11 @@ def test_band_mapping_option(tmp_path, rgb, capsys):
     )
     data = gdal.Open(str(rgb)).ReadAsArray()
     assert np.array_equal(gdal.Open(str(tmp_path / "o.tif")).ReadAsArray(), expected_classes(data[[2, 0, 1]]))
+
+
+def test_two_band_raster_warns_about_the_band_mapping(tmp_path, capsys):
+    src = write_raster(tmp_path / "two.tif", pattern(30, 40)[:2])
+    assert segment(src, tmp_path / "o.tif", "--method", TEST_METHOD, "--labels", LABELS, "--tile", 32,
+                   "--overlap", 4) == 0
+    err = capsys.readouterr().err
+    assert "warning: " in err and "2 colour band(s)" in err and "band 1 feeds R, G and B" in err

@@ -345,3 +345,21 @@ def test_formats(tmp_path):
             assert ds_out.GetGeoTransform() == pytest.approx(GEOTRANSFORM), name
         else:
             assert any("no georeferencing" in w for w in warnings), name
+
+
+@pytest.mark.parametrize(("bands", "warned"), [(2, True), (1, True), (3, False)])
+def test_default_bands_on_fewer_than_three_bands_are_announced(tmp_path, bands, warned):
+    """The default mapping is 1,2,3; a raster without three colour bands feeds band 1 to R, G and B, and says so."""
+    data = pattern(30, 40)[:bands]
+    src = write_raster(tmp_path / "in.tif", data)
+    warnings = []
+    result, _ = run(src, tmp_path / "out.tif", warn=warnings.append)
+    notes = [w for w in warnings if "band 1 feeds R, G and B" in w]
+    assert len(notes) == int(warned)
+    assert list(result.warnings) == warnings
+    if warned:
+        assert f"{bands} colour band" in notes[0]
+        assert np.array_equal(read(result.output_path), expected_classes(np.repeat(data[:1], 3, axis=0)))
+    chosen = []
+    run(src, tmp_path / "chosen.tif", bands=(1,), warn=chosen.append)
+    assert not any("feeds R, G and B" in w for w in chosen)  # asked for explicitly: nothing to announce

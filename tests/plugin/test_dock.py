@@ -117,8 +117,16 @@ def test_band_pickers_follow_the_layer(dock, tmp_path):
     grey = add_layer(tmp_path / "grey.tif", "grey", bands=1)
     dock.layer_combo.setLayer(rgb)
     assert dock.bands() == (3, 1, 2)
+    assert dock.band_mapping_label.text() == "Uses band 3 as red, band 1 as green, band 2 as blue."
     dock.layer_combo.setLayer(grey)
     assert dock.bands() == (1, 1, 1)
+    assert dock.band_mapping_label.text() == "The layer has 1 band(s): band 1 is used as red, green and blue."
+    two = add_layer(tmp_path / "two.tif", "two", bands=2)
+    dock.layer_combo.setLayer(two)
+    assert dock.bands() == (1, 1, 1) and "has 2 band(s): band 1 is used as red, green and blue" in (
+        dock.band_mapping_label.text())
+    dock.band_combos[1].setBand(2)
+    assert dock.band_mapping_label.text() == "Uses band 1 as red, band 2 as green, band 1 as blue."
     plain = add_layer(tmp_path / "plain.tif", "plain", bands=4)
     plain.setRenderer(QgsPalettedRasterRenderer(plain.dataProvider(), 1, []))
     dock.layer_combo.setLayer(plain)
@@ -241,6 +249,7 @@ def test_random_weights_warning_and_device(dock, monkeypatch):
     dock.device_combo.setCurrentText("cpu")
     dock.precision_combo.setCurrentText("fp32")
     dock.refresh_device()
+    wait_for(lambda: "finding" not in dock.device_label.text())  # the first time, the engine loads first
     assert dock.device_label.text() == f"Runs on: {resolve_runtime('cpu', 'fp32').describe()}"
 
 
@@ -438,14 +447,8 @@ def test_input_follows_the_active_layer_but_not_results(dock, tmp_path, qgis_ifa
     assert qgis_iface.receivers(signal) == connected - 1  # unloading stops listening
 
 
-def test_unloading_during_a_run_cancels_it_and_leaves_nothing(profile, tiny_methods, recording_iface, tmp_path):
-    import threading
-    import time
-
-    from qgis.core import QgsApplication, QgsTask
-    from qgis.PyQt import sip
-    from qgis.PyQt.QtCore import QCoreApplication, QEvent
-
+def plugin_with_file_output(recording_iface, tmp_path, tile):
+    """The loaded plugin whose dock is set to segment a new layer into ``out/classes.tif`` with confidence."""
     import ovss
     from ovss.engine.labels import parse_labels
 
@@ -456,13 +459,27 @@ def test_unloading_during_a_run_cancels_it_and_leaves_nothing(profile, tiny_meth
     dock.layer_combo.setLayer(layer)
     dock.table.set_labels(parse_labels(LABELS))
     dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
-    dock.tile_spin.setValue(16)
+    dock.tile_spin.setValue(tile)
     dock.overlap_spin.setValue(0)
     output = tmp_path / "out" / "classes.tif"
     output.parent.mkdir()
     dock.output_file.setChecked(True)
     dock.output_path_widget.setFilePath(str(output))
     dock.confidence_check.setChecked(True)
+    return plugin, layer, output
+
+
+@pytest.mark.parametrize("tile", [16, 128])  # 30 tiles, or one tile: cancelled during the last tile
+def test_unloading_during_a_run_cancels_it_and_leaves_nothing(profile, tiny_methods, recording_iface, tmp_path, tile):
+    import threading
+    import time
+
+    from qgis.core import QgsApplication, QgsTask
+    from qgis.PyQt import sip
+    from qgis.PyQt.QtCore import QCoreApplication, QEvent
+
+    plugin, layer, output = plugin_with_file_output(recording_iface, tmp_path, tile)
+    dock = plugin.dock
 
     started = threading.Event()
     tiles: list[int] = []
@@ -488,8 +505,127 @@ def test_unloading_during_a_run_cancels_it_and_leaves_nothing(profile, tiny_meth
     wait_for(lambda: QgsApplication.taskManager().countActiveTasks() == 0)
     QCoreApplication.processEvents()
 
-    assert sip.isdeleted(task) or task.status() == QgsTask.Terminated
+    assert sip.isdeleted(task) or task.status() == QgsTask.Complete  # cancelled, not failed
     assert len(tiles) == 1  # stopped after the tile that was running, well before the 30 tiles
     assert recording_iface.docks == [] and plugin.dock is None
     assert set(QgsProject.instance().mapLayers()) == layers_before == {layer.id()}
     assert list(output.parent.iterdir()) == []  # neither the classes nor the confidence file
+
+
+def test_unloading_after_the_run_wrote_its_output_but_before_the_layer_was_added(
+    profile, tiny_methods, recording_iface, tmp_path
+):
+    """The task finished in its thread, but the main thread has not yet handled its end when the plugin unloads."""
+    import time
+
+    from qgis.core import QgsApplication
+
+    plugin, layer, output = plugin_with_file_output(recording_iface, tmp_path, 128)
+    task = plugin.dock.start_run()
+    assert task is not None
+    deadline = time.monotonic() + 20
+    while task.outcome is None and time.monotonic() < deadline:  # no events processed: finished() waits
+        time.sleep(0.01)
+    assert task.outcome is not None and task.outcome.ok and output.exists()
+
+    plugin.unload()
+    wait_for(lambda: QgsApplication.taskManager().countActiveTasks() == 0)
+    assert set(QgsProject.instance().mapLayers()) == {layer.id()}
+    assert list(output.parent.iterdir()) == []
+
+
+def test_cancel_in_the_dock_reports_cancelled_and_no_error(dock, tmp_path, tiny_methods):
+    from ovss.engine.labels import parse_labels
+
+    layer = add_layer(tmp_path / "scene.tif")
+    dock.layer_combo.setLayer(layer)
+    dock.table.set_labels(parse_labels(LABELS))
+    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
+    dock.tile_spin.setValue(16)
+    dock.overlap_spin.setValue(0)
+    calls = []
+    tiny_methods.hook = lambda: calls.append(1) or (len(calls) == 2 and dock.task.cancel())
+    dock.iface.messageBar().clear_messages()
+    assert dock.start_run() is not None
+    wait_for(lambda: dock.task is None)
+    assert dock.last_outcome.cancelled
+    assert dock.progress_label.text() == "Cancelled; nothing was written."
+    assert dock.iface.messageBar().get_messages(2) == []  # Qgis.Critical: no error bar
+    assert dock.run_button.isEnabled() and not dock.cancel_button.isEnabled()
+
+
+def test_pasted_text_that_is_empty_or_wrong_leaves_a_consistent_dock(dock, tmp_path, monkeypatch):
+    """Empty text empties the table (Run off, the reason shown); wrong text keeps the table as it was."""
+    from ovss.engine.labels import parse_labels
+
+    dock.layer_combo.setLayer(add_layer(tmp_path / "scene.tif"))
+    dock.table.set_labels(parse_labels(LABELS))
+    assert dock.run_button.isEnabled()
+    monkeypatch.setattr(dock, "_ask_text", lambda *args, **kwargs: "  \n ")
+    dock.paste_labels()
+    assert dock.table.rowCount() == 0
+    assert not dock.run_button.isEnabled() and "two classes" in dock.validation_label.text()
+    assert dock.start_run() is None
+
+    dock.table.set_labels(parse_labels(LABELS))
+    dock.iface.messageBar().clear_messages()
+    monkeypatch.setattr(dock, "_ask_text", lambda *args, **kwargs: "water;;land")
+    dock.paste_labels()
+    assert dock.table.labels() == parse_labels(LABELS)
+    assert dock.run_button.isEnabled() and dock.validation_label.text() == ""
+    assert any("empty class" in message for message in dock.iface.messageBar().get_messages(1))
+
+
+@pytest.fixture
+def import_threads(monkeypatch):
+    """A QGIS session that has not loaded the engine yet; lists the thread of each heavy import (each 0.3 s)."""
+    import importlib
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    import ovss.ovss_plugin.heavy_imports as heavy
+
+    threads: list = []
+
+    def slow_import(name):
+        threads.append(threading.current_thread())
+        time.sleep(0.3)
+        return importlib.import_module(name)
+
+    monkeypatch.setattr(heavy, "importlib", SimpleNamespace(import_module=slow_import, util=importlib.util))
+    monkeypatch.setattr(heavy, "_LOADED", threading.Event(), raising=False)
+    return threads
+
+
+def test_run_click_returns_at_once_and_imports_and_builds_in_the_task(dock, tmp_path, import_threads, monkeypatch):
+    import threading
+    import time
+
+    import ovss.ovss_plugin.task as task_module
+    from ovss.engine.labels import parse_labels
+
+    build_threads = []
+    create_method = task_module.create_method
+    monkeypatch.setattr(task_module, "create_method", lambda *args, **kwargs: build_threads.append(
+        threading.current_thread()) or create_method(*args, **kwargs))
+    dock.layer_combo.setLayer(add_layer(tmp_path / "scene.tif"))
+    dock.table.set_labels(parse_labels(LABELS))
+    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
+    started = time.perf_counter()
+    assert dock.start_run() is not None
+    assert time.perf_counter() - started < 1.0  # the imports alone take 7 x 0.3 s
+    wait_for(lambda: dock.task is None)
+    assert dock.last_outcome.ok, dock.last_outcome.error
+    assert len(import_threads) >= 5 and threading.main_thread() not in import_threads
+    assert build_threads and threading.main_thread() not in build_threads
+
+
+def test_device_is_found_without_loading_the_engine_in_the_main_thread(dock, import_threads):
+    import threading
+
+    dock.refresh_device()
+    assert "finding the device" in dock.device_label.text()
+    wait_for(lambda: "finding" not in dock.device_label.text())
+    assert dock.device_label.text().startswith("Runs on: ")
+    assert import_threads and threading.main_thread() not in import_threads

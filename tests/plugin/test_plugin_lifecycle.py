@@ -19,8 +19,10 @@ def flush_deletes() -> None:
 def test_class_factory_init_and_unload_leave_nothing(recording_iface, qgis_iface):
     import ovss
 
+    quitting = QCoreApplication.instance().receivers(QCoreApplication.instance().aboutToQuit)
     plugin = ovss.classFactory(recording_iface)
     plugin.initGui()
+    assert QCoreApplication.instance().receivers(QCoreApplication.instance().aboutToQuit) == quitting + 1
     assert len(recording_iface.toolbar_actions) == 1
     assert [name for name, _ in recording_iface.raster_menu] == ["&OVSS Land Cover"]
     assert len(recording_iface.docks) == 1
@@ -35,6 +37,7 @@ def test_class_factory_init_and_unload_leave_nothing(recording_iface, qgis_iface
     assert recording_iface.toolbar_actions == []
     assert recording_iface.raster_menu == []
     assert recording_iface.docks == []
+    assert QCoreApplication.instance().receivers(QCoreApplication.instance().aboutToQuit) == quitting
     assert sip.isdeleted(dock)
     assert sip.isdeleted(action)
     docks = qgis_iface.mainWindow().findChildren(QDockWidget)

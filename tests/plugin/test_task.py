@@ -116,6 +116,35 @@ def test_cancel_half_way_leaves_no_layer_and_no_file(tiny_methods, layer, projec
     assert set(project.mapLayers()) == layers_before
 
 
+def test_a_cancelled_run_ends_as_cancelled_not_as_failed(tiny_methods, layer, tmp_path):
+    """QGIS 3.22 announces every task that ends Terminated as "Task failed": a cancel must not end so."""
+    from qgis.core import QgsTask
+
+    from ovss.ovss_plugin.model_cache import ModelCache
+    from ovss.ovss_plugin.task import SegmentTask
+
+    manager = QgsApplication.taskManager()
+    task = SegmentTask(request_for(layer, tmp_path / "classes.tif"), ModelCache())
+    calls = []
+
+    def cancel_on_second_tile():
+        calls.append(1)
+        if len(calls) == 2:
+            task.cancel()
+
+    tiny_methods.hook = cancel_on_second_tile
+    statuses = []
+    manager.statusChanged.connect(lambda _id, status: statuses.append(status))
+    ended = []
+    task.completed.connect(lambda outcome: ended.append((task.status(), task.description())))
+    outcome = run_in_manager(task)
+    wait_for(lambda: QgsTask.Complete in statuses or QgsTask.Terminated in statuses)
+    assert outcome.cancelled and outcome.error is None
+    assert QgsTask.Terminated not in statuses
+    assert ended[0][0] == QgsTask.Complete and "cancelled" in ended[0][1]
+    assert not (tmp_path / "classes.tif").exists()
+
+
 def test_run_directly_reports_errors_without_raising(tiny_methods, layer, tmp_path):
     from ovss.ovss_plugin.model_cache import ModelCache
     from ovss.ovss_plugin.task import SegmentTask
