@@ -29,8 +29,8 @@ from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFileDestination,
+    QgsProcessingParameterMatrix,
     QgsProcessingParameterRasterLayer,
-    QgsProcessingParameterString,
     QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QVariant
@@ -39,7 +39,8 @@ from ...engine.errors import InputError, RasterError
 from ...engine.evaluate.grids import reference_on_grid
 from ...engine.evaluate.report import Scores
 from ..i18n import tr
-from .algorithms import OVSSAlgorithm, engine_errors
+from ..settings import load_class_mapping, save_class_mapping
+from .algorithms import OVSSAlgorithm, check_destinations, engine_errors
 
 if TYPE_CHECKING:
     import numpy as np
@@ -83,6 +84,26 @@ def parse_class_mapping(text: str, class_names: Sequence[str]) -> dict[float, in
             raise InputError(f"class mapping gives reference value {match.group(1)} twice")
         mapping[value] = index
     return mapping
+
+
+def mapping_rows(value: Any) -> list[str]:
+    """A MAPPING value as the flat table (value, class, value, class, ...): a table as given (a list), or the
+    text syntax (``"1:1, 2:building"``, as ``qgis_process`` and older models give it) split into rows."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        entries = [entry.strip() for entry in re.split(r"[,;\n]", value) if entry.strip()]
+        return [part.strip() for entry in entries for part in entry.partition(":")[::2]]
+    rows = [str(cell).strip() for cell in value]
+    if len(rows) % 2:
+        raise InputError("class mapping table: every row needs a reference value and a class")
+    return rows
+
+
+def mapping_text(rows: Sequence[str]) -> str:
+    """The flat table as the text :func:`parse_class_mapping` reads (rows without a reference value skipped)."""
+    pairs = zip(rows[::2], rows[1::2], strict=True)
+    return ", ".join(f"{value}:{target}" for value, target in pairs if value)
 
 
 def map_values(values: np.ndarray, mapping: Mapping[float, int], ignore: int = IGNORE) -> np.ndarray:
@@ -318,10 +339,11 @@ class EvaluateAlgorithm(OVSSAlgorithm):
             "raster; only the area both cover is compared. A reference in another CRS or on another pixel "
             "grid is reprojected on the fly onto the classified grid (nearest neighbour; the log says so); "
             "the same CRS written differently (names, TOWGS84) counts as the same.<br>"
-            "<b>Class mapping</b>: reference value to class, as the class's value or name, e.g. "
-            "<tt>1:1, 2:2, 3:building</tt>; several reference values may map to one class; reference "
-            "values not listed, reference nodata and unclassified pixels are ignored. Empty: reference "
-            "value k+1 is class k.<br>"
+            "<b>Class mapping</b>: a table, one row per reference value with its class (the class's "
+            "value 1..K or its name), e.g. 1 &rarr; 1, 2 &rarr; building; several reference values may map "
+            "to one class; reference values not listed, reference nodata and unclassified pixels are "
+            "ignored. Empty: reference value k+1 is class k. The table starts with the last mapping used; "
+            "qgis_process also takes the text form <tt>MAPPING=\"1:1, 2:2, 3:building\"</tt>.<br>"
             "Gives the confusion matrix, overall accuracy, Cohen's kappa, per-class IoU and mIoU as a "
             "table (one row per class and an 'all classes' row) and an HTML report."
         )
@@ -331,7 +353,13 @@ class EvaluateAlgorithm(OVSSAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(self.CLASSIFIED, tr("Classified raster")))
         self.addParameter(QgsProcessingParameterRasterLayer(self.REFERENCE, tr("Reference raster")))
         self.addParameter(
-            QgsProcessingParameterString(self.MAPPING, tr("Class mapping (reference value:class)"), optional=True)
+            QgsProcessingParameterMatrix(
+                self.MAPPING,
+                tr("Class mapping"),
+                headers=[tr("Reference value"), tr("Class (value or name)")],
+                defaultValue=load_class_mapping() or None,
+                optional=True,
+            )
         )
         self.addParameter(
             QgsProcessingParameterFeatureSink(self.OUTPUT, tr("Accuracy table"), QgsProcessing.TypeVector)
@@ -353,9 +381,15 @@ class EvaluateAlgorithm(OVSSAlgorithm):
         reference = self.parameterAsRasterLayer(parameters, self.REFERENCE, context)
         if classified is None or reference is None:
             raise QgsProcessingException(tr("Both the classified and the reference raster are needed"))
-        mapping = self.parameterAsString(parameters, self.MAPPING, context)
+        value = parameters.get(self.MAPPING)
+        rows = mapping_rows(self.parameterDefinition(self.MAPPING).defaultValue() if value is None else value)
+        mapping = mapping_text(rows)
+        feedback.pushInfo(tr("Class mapping (reference value:class): {}").format(mapping or tr("value k+1 = class k")))
         with engine_errors():
+            check_destinations(self, parameters, (self.REPORT,))
             result = assess(classified.source(), reference.source(), mapping, feedback)
+        if rows:
+            save_class_mapping(rows)
         rows = table_rows(result)
         fields = _fields(len(result.names))
         sink, sink_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.NoGeometry)

@@ -275,3 +275,38 @@ def test_reference_on_a_coarser_grid_is_resampled_onto_the_classified_grid(class
     want = loop_metrics(pred, codes[rows][:, cols])
     assert result["OVERALL_ACCURACY"] == pytest.approx(want["oa"])
     assert "another pixel grid" in log
+
+
+@pytest.fixture
+def no_remembered_mapping():
+    """The profile's remembered mapping removed before and after the test."""
+    from qgis.core import QgsSettings
+
+    from ovss.ovss_plugin.settings import CLASS_MAPPING_KEY
+
+    QgsSettings().remove(CLASS_MAPPING_KEY)
+    yield
+    QgsSettings().remove(CLASS_MAPPING_KEY)
+
+
+@pytest.mark.usefixtures("no_remembered_mapping")
+def test_mapping_is_a_table_and_the_last_one_is_offered_again(classified, tmp_path):
+    from qgis.core import QgsApplication, QgsProcessingParameterMatrix
+
+    pred = read_band(classified)
+    ref = reference_from(pred, seed=6)
+    reference = write_reference(tmp_path / "reference.tif", ref)
+    fresh = QgsApplication.processingRegistry().createAlgorithmById("ovss:evaluate")
+    definition = fresh.parameterDefinition("MAPPING")
+    assert isinstance(definition, QgsProcessingParameterMatrix) and definition.defaultValue() is None
+    table = ["10", "dark", "20", "2", "30", "Bright"]  # rows: reference value, class (name or value)
+    result, log = evaluate(classified, reference, table)
+    want = loop_metrics(pred, ref)
+    assert result["OVERALL_ACCURACY"] == pytest.approx(want["oa"]) and "10:dark, 20:2, 30:Bright" in log
+
+    again = QgsApplication.processingRegistry().createAlgorithmById("ovss:evaluate")
+    assert again.parameterDefinition("MAPPING").defaultValue() == table
+    result = processing.run(
+        "ovss:evaluate", {"CLASSIFIED": str(classified), "REFERENCE": str(reference), "OUTPUT": "memory:"}
+    )
+    assert result["KAPPA"] == pytest.approx(want["kappa"])  # the remembered table, not value k+1 = class k
