@@ -17,9 +17,13 @@ DEMO_OUTPUT := out/demo_classified.tif
 DEMO_METHOD ?= segearth-ov
 DEMO_PRESET ?= openearthmap-ori
 LOCALES := de
+DIST ?= dist
+# the plugin ZIP: one folder, LICENSE included, no tests/tools/caches/compiled files (tools/check_plugin_zip.py)
 PACKAGE_EXCLUDES := --exclude='./.venv' --exclude='./.git' --exclude='./tests' --exclude='./bench' \
-	--exclude='./out' --exclude='*/__pycache__' --exclude='./.ci' --exclude='./dist' --exclude='*.ts' \
-	--exclude='./.pytest_cache' --exclude='./.ruff_cache'
+	--exclude='./out' --exclude='./.ci' --exclude='./dist' --exclude='./$(DIST)' --exclude='./tools' --exclude='./conftest.py' \
+	--exclude='./shared' --exclude='./build' --exclude='*.ts' --exclude='./.pytest_cache' --exclude='./.ruff_cache' \
+	--exclude='__pycache__' --exclude='*.pyc' --exclude='*.pyo' --exclude='__MACOSX' --exclude='.DS_Store' \
+	--exclude='*.part' --exclude='./.qgis-settings'
 
 .PHONY: help setup system-packages venv test test-all demo lint package deploy transup transcompile bench clean
 
@@ -71,15 +75,16 @@ transcompile: system-packages
 	@for l in $(LOCALES); do lrelease -silent i18n/ovss_$$l.ts -qm i18n/ovss_$$l.qm; done
 
 package: venv transcompile
-	@rm -rf dist && mkdir -p dist/$(PLUGIN_NAME)
-	tar -cf - $(PACKAGE_EXCLUDES) . | tar -xf - -C dist/$(PLUGIN_NAME)
-	cd dist && ../$(PY) -m zipfile -c $(PLUGIN_NAME).zip $(PLUGIN_NAME)/
-	@echo "dist/$(PLUGIN_NAME).zip"
+	@rm -rf $(DIST)/$(PLUGIN_NAME) $(DIST)/$(PLUGIN_NAME).zip && mkdir -p $(DIST)/$(PLUGIN_NAME)
+	tar -cf - $(PACKAGE_EXCLUDES) . | tar -xf - -C $(DIST)/$(PLUGIN_NAME)
+	cd $(DIST) && $(abspath $(PY)) -m zipfile -c $(PLUGIN_NAME).zip $(PLUGIN_NAME)/
+	$(PY) tools/check_plugin_zip.py $(DIST)/$(PLUGIN_NAME).zip
+	@echo "$(DIST)/$(PLUGIN_NAME).zip"
 
 deploy: package
 	@mkdir -p $(QGIS_PLUGINS_DIR)
 	rm -rf $(QGIS_PLUGINS_DIR)/$(PLUGIN_NAME)
-	cp -r dist/$(PLUGIN_NAME) $(QGIS_PLUGINS_DIR)/$(PLUGIN_NAME)
+	cp -r $(DIST)/$(PLUGIN_NAME) $(QGIS_PLUGINS_DIR)/$(PLUGIN_NAME)
 	@echo "deployed to $(QGIS_PLUGINS_DIR)/$(PLUGIN_NAME)"
 
 clean:

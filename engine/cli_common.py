@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
 from .device import DEVICE_CHOICES, PRECISION_CHOICES
 from .errors import InputError
+from .methods.params import parse_param
 
 if TYPE_CHECKING:
     from .labels import LabelSet
@@ -21,20 +21,6 @@ def parse_bands(text: str) -> tuple[int, ...]:
         return tuple(int(part) for part in text.split(","))
     except ValueError:
         raise InputError(f"--bands takes band numbers separated by commas (e.g. 1,2,3), got {text!r}") from None
-
-
-def parse_param(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` -> ``(key, value)``; the value is read as JSON (number, true/false, null), else text."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise InputError(f"--param takes KEY=VALUE (e.g. prob_thd=0.3), got {text!r}")
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError:
-        parsed = value
-    if isinstance(parsed, list | dict):
-        raise InputError(f"--param {key}: only numbers, true/false, null or text are accepted")
-    return key.strip(), parsed
 
 
 def add_method_arguments(parser: argparse.ArgumentParser, labels_help: str) -> None:

@@ -54,7 +54,7 @@
       <translation>Klasse {number}: {reason}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="102" />
+      <location filename="../ovss_plugin/dock.py" line="105" />
       <source>Some Python packages this plugin needs are missing: {names}. Install them with:
 {command}
 then restart QGIS.</source>
@@ -63,372 +63,372 @@ then restart QGIS.</source>
 und starten Sie QGIS danach neu.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="163" />
+      <location filename="../ovss_plugin/dock.py" line="166" />
       <source>Open-vocabulary land cover</source>
       <translation>Landbedeckung mit offenem Vokabular</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="182" />
+      <location filename="../ovss_plugin/dock.py" line="186" />
       <source>OVSS_WEIGHTS=random is set: the models use RANDOM weights. Results are a pipeline check, not a real segmentation.</source>
       <translation>OVSS_WEIGHTS=random ist gesetzt: Die Modelle verwenden ZUFÄLLIGE Gewichte. Die Ergebnisse sind ein Test der Verarbeitungskette, keine echte Segmentierung.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="213" />
+      <location filename="../ovss_plugin/dock.py" line="220" />
       <source>Input</source>
       <translation>Eingabe</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="219" />
+      <location filename="../ovss_plugin/dock.py" line="226" />
       <source>Raster</source>
       <translation>Raster</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="227" />
+      <location filename="../ovss_plugin/dock.py" line="234" />
       <source>Bands R, G, B</source>
       <translation>Bänder R, G, B</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="234" />
+      <location filename="../ovss_plugin/dock.py" line="241" />
       <source>Area</source>
       <translation>Bereich</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="245" />
+      <location filename="../ovss_plugin/dock.py" line="252" />
       <source>Classes</source>
       <translation>Klassen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="291" />
+      <location filename="../ovss_plugin/dock.py" line="298" />
       <source>Method</source>
       <translation>Methode</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="308" />
+      <location filename="../ovss_plugin/dock.py" line="315" />
       <source>Advanced</source>
       <translation>Erweitert</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="314" />
+      <location filename="../ovss_plugin/dock.py" line="321" />
       <source>Reset parameters to the paper's defaults</source>
       <translation>Parameter auf die Standardwerte aus der Veröffentlichung zurücksetzen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="321" />
+      <location filename="../ovss_plugin/dock.py" line="328" />
       <source>Tile size (pixels)</source>
       <translation>Kachelgröße (Pixel)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="325" />
+      <location filename="../ovss_plugin/dock.py" line="332" />
       <source>Tile overlap (pixels)</source>
       <translation>Kachelüberlappung (Pixel)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="329" />
+      <location filename="../ovss_plugin/dock.py" line="336" />
       <source>Precision</source>
       <translation>Genauigkeit</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="333" />
+      <location filename="../ovss_plugin/dock.py" line="340" />
       <source>Device</source>
       <translation>Gerät</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="339" />
+      <location filename="../ovss_plugin/dock.py" line="346" />
       <source>Weights folder</source>
       <translation>Gewichte-Ordner</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="341" />
+      <location filename="../ovss_plugin/dock.py" line="348" />
       <source>Keep models loaded between runs</source>
       <translation>Modelle zwischen den Durchläufen geladen lassen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="345" />
+      <location filename="../ovss_plugin/dock.py" line="352" />
       <source>Free models</source>
       <translation>Modelle freigeben</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="354" />
+      <location filename="../ovss_plugin/dock.py" line="361" />
       <source>Output</source>
       <translation>Ausgabe</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="356" />
+      <location filename="../ovss_plugin/dock.py" line="363" />
       <source>Temporary layer</source>
       <translation>Temporärer Layer</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="358" />
+      <location filename="../ovss_plugin/dock.py" line="365" />
       <source>GeoTIFF file</source>
       <translation>GeoTIFF-Datei</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="368" />
+      <location filename="../ovss_plugin/dock.py" line="375" />
       <source>GeoTIFF (*.tif *.tiff)</source>
       <translation>GeoTIFF (*.tif *.tiff)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="373" />
+      <location filename="../ovss_plugin/dock.py" line="380" />
       <source>Also write a confidence raster</source>
       <translation>Zusätzlich ein Konfidenzraster schreiben</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="379" />
+      <location filename="../ovss_plugin/dock.py" line="386" />
       <source>Model weights missing</source>
       <translation>Modellgewichte fehlen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="388" />
+      <location filename="../ovss_plugin/dock.py" line="395" />
       <source>Download…</source>
       <translation>Herunterladen…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="392" />
+      <location filename="../ovss_plugin/dock.py" line="399" />
       <source>Choose weights folder…</source>
       <translation>Gewichte-Ordner wählen…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="403" />
+      <location filename="../ovss_plugin/dock.py" line="410" />
       <source>Run</source>
       <translation>Ausführen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="407" />
+      <location filename="../ovss_plugin/dock.py" line="414" />
       <source>Cancel</source>
       <translation>Abbrechen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="503" />
+      <location filename="../ovss_plugin/dock.py" line="510" />
       <source>Choose a raster layer.</source>
       <translation>Wählen Sie einen Rasterlayer.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="505" />
+      <location filename="../ovss_plugin/dock.py" line="512" />
       <source>No segmentation method is registered.</source>
       <translation>Es ist keine Segmentierungsmethode registriert.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="513" />
+      <location filename="../ovss_plugin/dock.py" line="520" />
       <source>— choose a preset —</source>
       <translation>— Voreinstellung wählen —</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="551" />
+      <location filename="../ovss_plugin/dock.py" line="558" />
       <source>Classes as text</source>
       <translation>Klassen als Text</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="551" />
+      <location filename="../ovss_plugin/dock.py" line="558" />
       <source>One class per line or separated by ';', prompts by ',', an optional 'Name:' prefix:</source>
       <translation>Eine Klasse pro Zeile oder durch ';' getrennt, Prompts durch ',', optional mit vorangestelltem 'Name:':</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="576" />
+      <location filename="../ovss_plugin/dock.py" line="583" />
       <source>Save preset</source>
       <translation>Voreinstellung speichern</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="576" />
+      <location filename="../ovss_plugin/dock.py" line="583" />
       <source>Preset name:</source>
       <translation>Name der Voreinstellung:</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="580" />
+      <location filename="../ovss_plugin/dock.py" line="587" />
       <source>Saved from the OVSS dock</source>
       <translation>Aus dem OVSS-Dock gespeichert</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="594" />
+      <location filename="../ovss_plugin/dock.py" line="601" />
       <source>Rename preset</source>
       <translation>Voreinstellung umbenennen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="594" />
+      <location filename="../ovss_plugin/dock.py" line="601" />
       <source>New name:</source>
       <translation>Neuer Name:</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="617" />
+      <location filename="../ovss_plugin/dock.py" line="624" />
       <source>Import preset</source>
       <translation>Voreinstellung importieren</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="617" />
+      <location filename="../ovss_plugin/dock.py" line="624" />
       <source>Presets (*.json)</source>
       <translation>Voreinstellungen (*.json)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="635" />
+      <location filename="../ovss_plugin/dock.py" line="642" />
       <source>Export preset</source>
       <translation>Voreinstellung exportieren</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="838" />
+      <location filename="../ovss_plugin/dock.py" line="843" />
       <source>Starting…</source>
       <translation>Wird gestartet…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="887" />
+      <location filename="../ovss_plugin/dock.py" line="904" />
       <source>Model weights missing.</source>
       <translation>Modellgewichte fehlen.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="230" />
+      <location filename="../ovss_plugin/dock.py" line="237" />
       <source>Whole layer</source>
       <translation>Gesamter Layer</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="230" />
+      <location filename="../ovss_plugin/dock.py" line="237" />
       <source>Current map extent</source>
       <translation>Aktuelle Kartenausdehnung</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="231" />
+      <location filename="../ovss_plugin/dock.py" line="238" />
       <source>Drawn or chosen extent</source>
       <translation>Gezeichnete oder gewählte Ausdehnung</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="253" />
-      <source>Save</source>
-      <translation>Speichern</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="254" />
-      <source>Rename</source>
-      <translation>Umbenennen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="255" />
-      <source>Delete</source>
-      <translation>Löschen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="256" />
-      <source>Import</source>
-      <translation>Importieren</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="257" />
-      <source>Export</source>
-      <translation>Exportieren</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="269" />
-      <source>Add</source>
-      <translation>Hinzufügen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="270" />
-      <source>Remove</source>
-      <translation>Entfernen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="271" />
-      <source>Up</source>
-      <translation>Nach oben</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="272" />
-      <source>Down</source>
-      <translation>Nach unten</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="273" />
-      <source>Paste as text…</source>
-      <translation>Als Text einfügen…</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="428" />
+      <location filename="../ovss_plugin/dock.py" line="435" />
       <source>Ready.</source>
       <translation>Bereit.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="564" />
+      <location filename="../ovss_plugin/dock.py" line="571" />
       <source>Choose one of your own presets first.</source>
       <translation>Wählen Sie zuerst eine Ihrer eigenen Voreinstellungen.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="847" />
+      <location filename="../ovss_plugin/dock.py" line="852" />
       <source>Cancelling…</source>
       <translation>Wird abgebrochen…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="861" />
+      <location filename="../ovss_plugin/dock.py" line="878" />
       <source>Cancelled; nothing was written.</source>
       <translation>Abgebrochen; es wurde nichts geschrieben.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="867" />
+      <location filename="../ovss_plugin/dock.py" line="884" />
       <source>Failed.</source>
       <translation>Fehlgeschlagen.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="878" />
+      <location filename="../ovss_plugin/dock.py" line="895" />
       <source>Added “{name}”.</source>
       <translation>„{name}“ hinzugefügt.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="880" />
+      <location filename="../ovss_plugin/dock.py" line="897" />
       <source>Random weights: not a real segmentation.</source>
       <translation>Zufällige Gewichte: keine echte Segmentierung.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="914" />
+      <location filename="../ovss_plugin/dock.py" line="931" />
       <source>Every checkpoint of this method is already on disk.</source>
       <translation>Alle Checkpoints dieser Methode sind bereits auf dem Datenträger vorhanden.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="962" />
+      <location filename="../ovss_plugin/dock.py" line="979" />
       <source>Land cover</source>
       <translation>Landbedeckung</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="438" />
+      <location filename="../ovss_plugin/dock.py" line="260" />
+      <source>Save</source>
+      <translation>Speichern</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="261" />
+      <source>Rename</source>
+      <translation>Umbenennen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="262" />
+      <source>Delete</source>
+      <translation>Löschen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="263" />
+      <source>Import</source>
+      <translation>Importieren</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="264" />
+      <source>Export</source>
+      <translation>Exportieren</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="276" />
+      <source>Add</source>
+      <translation>Hinzufügen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="277" />
+      <source>Remove</source>
+      <translation>Entfernen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="278" />
+      <source>Up</source>
+      <translation>Nach oben</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="279" />
+      <source>Down</source>
+      <translation>Nach unten</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="280" />
+      <source>Paste as text…</source>
+      <translation>Als Text einfügen…</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="445" />
       <source>Runs on: {device}</source>
       <translation>Läuft auf: {device}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="487" />
+      <location filename="../ovss_plugin/dock.py" line="494" />
       <source>Draw or choose an extent first.</source>
       <translation>Zeichnen oder wählen Sie zuerst eine Ausdehnung.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="765" />
+      <location filename="../ovss_plugin/dock.py" line="772" />
       <source>Choose the output GeoTIFF file, or a temporary layer.</source>
       <translation>Wählen Sie die Ausgabe-GeoTIFF-Datei oder einen temporären Layer.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="851" />
+      <location filename="../ovss_plugin/dock.py" line="868" />
       <source>{done} of {total} tiles, {left} left</source>
       <translation>{done} von {total} Kacheln, noch {left}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="876" />
+      <location filename="../ovss_plugin/dock.py" line="893" />
       <source>Done: {tiles} tiles in {time}.</source>
       <translation>Fertig: {tiles} Kacheln in {time}.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="155" />
+      <location filename="../ovss_plugin/dock.py" line="158" />
       <source>Parameter value {text!r} is not valid JSON.</source>
       <translation>Der Parameterwert {text!r} ist kein gültiges JSON.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="441" />
+      <location filename="../ovss_plugin/dock.py" line="448" />
       <source>Device: {problem}</source>
       <translation>Gerät: {problem}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="522" />
+      <location filename="../ovss_plugin/dock.py" line="529" />
       <source>{name} (mine)</source>
       <translation>{name} (eigene)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="610" />
+      <location filename="../ovss_plugin/dock.py" line="617" />
       <source>Delete the preset “{name}”?</source>
       <translation>Die Voreinstellung „{name}“ löschen?</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="775" />
+      <location filename="../ovss_plugin/dock.py" line="782" />
       <source>Replace {files}? Layers showing them are removed from the project.</source>
       <translation>{files} ersetzen? Layer, die diese Dateien anzeigen, werden aus dem Projekt entfernt.</translation>
     </message>
@@ -508,124 +508,144 @@ und starten Sie QGIS danach neu.</translation>
       <translation>Methode {} benötigt keinen Checkpoint</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="372" />
+      <location filename="../ovss_plugin/processing/evaluate.py" line="333" />
       <source>Assess classification accuracy</source>
       <translation>Klassifikationsgenauigkeit bewerten</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="376" />
-      <source>Compares a classified raster (value k+1 = class k, 0 = nodata) with a reference land-cover raster on the same pixel grid (same CRS and pixel size, aligned; only the area both cover is compared; resampling is not done here).&lt;br&gt;&lt;b&gt;Class mapping&lt;/b&gt;: reference value to class, as the class's value or name, e.g. &lt;tt&gt;1:1, 2:2, 3:building&lt;/tt&gt;; several reference values may map to one class; reference values not listed, reference nodata and unclassified pixels are ignored. Empty: reference value k+1 is class k.&lt;br&gt;Gives the confusion matrix, overall accuracy, Cohen's kappa, per-class IoU and mIoU as a table (one row per class and an 'all classes' row) and an HTML report.</source>
-      <translation>Vergleicht ein klassifiziertes Raster (Wert k+1 = Klasse k, 0 = NoData) mit einem Referenz-Landbedeckungsraster auf demselben Pixelraster (gleiches KBS und gleiche Pixelgröße, deckungsgleich ausgerichtet; verglichen wird nur der Bereich, den beide abdecken; ein Resampling findet hier nicht statt).&lt;br&gt;&lt;b&gt;Klassenzuordnung&lt;/b&gt;: Referenzwert zu Klasse, angegeben als Wert oder Name der Klasse, z. B. &lt;tt&gt;1:1, 2:2, 3:building&lt;/tt&gt;; mehrere Referenzwerte können derselben Klasse zugeordnet werden; nicht aufgeführte Referenzwerte, Referenz-NoData und nicht klassifizierte Pixel werden ignoriert. Leer: Referenzwert k+1 ist Klasse k.&lt;br&gt;Liefert die Konfusionsmatrix, die Gesamtgenauigkeit, Cohens Kappa, die IoU je Klasse und die mIoU als Tabelle (eine Zeile je Klasse und eine Zeile 'all classes') sowie einen HTML-Bericht.</translation>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="337" />
+      <source>Compares a classified raster (value k+1 = class k, 0 = nodata) with a reference land-cover raster; only the area both cover is compared. A reference in another CRS or on another pixel grid is reprojected on the fly onto the classified grid (nearest neighbour; the log says so); the same CRS written differently (names, TOWGS84) counts as the same.&lt;br&gt;&lt;b&gt;Class mapping&lt;/b&gt;: a table, one row per reference value with its class (the class's value 1..K or its name), e.g. 1 &amp;rarr; 1, 2 &amp;rarr; building; several reference values may map to one class; reference values not listed, reference nodata and unclassified pixels are ignored. Empty: reference value k+1 is class k. The table starts with the last mapping used; qgis_process also takes the text form &lt;tt&gt;MAPPING="1:1, 2:2, 3:building"&lt;/tt&gt;.&lt;br&gt;Gives the confusion matrix, overall accuracy, Cohen's kappa, per-class IoU and mIoU as a table (one row per class and an 'all classes' row) and an HTML report.</source>
+      <translation>Vergleicht ein klassifiziertes Raster (Wert k+1 = Klasse k, 0 = NoData) mit einem Referenz-Landbedeckungsraster; verglichen wird nur der Bereich, den beide abdecken. Eine Referenz in einem anderen KBS oder auf einem anderen Pixelraster wird im Lauf auf das klassifizierte Raster umprojiziert (nächster Nachbar; das Protokoll vermerkt es); dasselbe KBS in anderer Schreibweise (Namen, TOWGS84) gilt als dasselbe.&lt;br&gt;&lt;b&gt;Klassenzuordnung&lt;/b&gt;: eine Tabelle mit einer Zeile je Referenzwert und seiner Klasse (Wert 1..K oder Name der Klasse), z. B. 1 &amp;rarr; 1, 2 &amp;rarr; building; mehrere Referenzwerte können derselben Klasse zugeordnet werden; nicht aufgeführte Referenzwerte, Referenz-NoData und nicht klassifizierte Pixel werden ignoriert. Leer: Referenzwert k+1 ist Klasse k. Die Tabelle beginnt mit der zuletzt verwendeten Zuordnung; qgis_process nimmt auch die Textform &lt;tt&gt;MAPPING="1:1, 2:2, 3:building"&lt;/tt&gt; an.&lt;br&gt;Liefert die Konfusionsmatrix, die Gesamtgenauigkeit, Cohens Kappa, die IoU je Klasse und die mIoU als Tabelle (eine Zeile je Klasse und eine Zeile 'all classes') sowie einen HTML-Bericht.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="333" />
+      <location filename="../ovss_plugin/processing/evaluate.py" line="294" />
       <source>Accuracy assessment</source>
       <translation>Genauigkeitsbewertung</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="337" />
+      <location filename="../ovss_plugin/processing/evaluate.py" line="298" />
       <source>Classified raster</source>
       <translation>Klassifiziertes Raster</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="337" />
+      <location filename="../ovss_plugin/processing/evaluate.py" line="298" />
       <source>Reference raster</source>
       <translation>Referenzraster</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="338" />
+      <location filename="../ovss_plugin/processing/evaluate.py" line="299" />
       <source>Evaluated pixels</source>
       <translation>Ausgewertete Pixel</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="339" />
+      <location filename="../ovss_plugin/processing/evaluate.py" line="300" />
       <source>Overall accuracy</source>
       <translation>Gesamtgenauigkeit</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="340" />
+      <location filename="../ovss_plugin/processing/evaluate.py" line="301" />
       <source>Kappa</source>
       <translation>Kappa</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="342" />
+      <location filename="../ovss_plugin/processing/evaluate.py" line="303" />
       <source>Mean accuracy</source>
       <translation>Mittlere Genauigkeit</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="343" />
+      <location filename="../ovss_plugin/processing/evaluate.py" line="304" />
       <source>Per class</source>
       <translation>Je Klasse</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="344" />
+      <location filename="../ovss_plugin/processing/evaluate.py" line="305" />
       <source>Value</source>
       <translation>Wert</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="344" />
+      <location filename="../ovss_plugin/processing/evaluate.py" line="305" />
       <source>Class</source>
       <translation>Klasse</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="344" />
+      <location filename="../ovss_plugin/processing/evaluate.py" line="305" />
       <source>Producer's accuracy</source>
       <translation>Herstellergenauigkeit</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="345" />
+      <location filename="../ovss_plugin/processing/evaluate.py" line="306" />
       <source>User's accuracy</source>
       <translation>Nutzergenauigkeit</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="345" />
+      <location filename="../ovss_plugin/processing/evaluate.py" line="306" />
       <source>Reference pixels</source>
       <translation>Referenzpixel</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="345" />
+      <location filename="../ovss_plugin/processing/evaluate.py" line="306" />
       <source>Predicted pixels</source>
       <translation>Vorhergesagte Pixel</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="347" />
+      <location filename="../ovss_plugin/processing/evaluate.py" line="308" />
       <source>Confusion matrix (rows: reference, columns: classified)</source>
       <translation>Konfusionsmatrix (Zeilen: Referenz, Spalten: klassifiziert)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="393" />
-      <source>Class mapping (reference value:class)</source>
-      <translation>Klassenzuordnung (Referenzwert:Klasse)</translation>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="358" />
+      <source>Class mapping</source>
+      <translation>Klassenzuordnung</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="396" />
+      <location filename="../ovss_plugin/processing/evaluate.py" line="365" />
       <source>Accuracy table</source>
       <translation>Genauigkeitstabelle</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="400" />
+      <location filename="../ovss_plugin/processing/evaluate.py" line="369" />
       <source>HTML report</source>
       <translation>HTML-Bericht</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="400" />
+      <location filename="../ovss_plugin/processing/evaluate.py" line="369" />
       <source>HTML files (*.html)</source>
       <translation>HTML-Dateien (*.html)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="405" />
+      <location filename="../ovss_plugin/processing/evaluate.py" line="374" />
       <source>mIoU</source>
       <translation>mIoU</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="414" />
+      <location filename="../ovss_plugin/processing/evaluate.py" line="383" />
       <source>Both the classified and the reference raster are needed</source>
       <translation>Sowohl das klassifizierte Raster als auch das Referenzraster werden benötigt</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="438" />
+      <location filename="../ovss_plugin/processing/evaluate.py" line="387" />
+      <source>Class mapping (reference value:class): {}</source>
+      <translation>Klassenzuordnung (Referenzwert:Klasse): {}</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="387" />
+      <source>value k+1 = class k</source>
+      <translation>Wert k+1 = Klasse k</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="413" />
       <source>Overall accuracy {:.4f}, kappa {:.4f}, mIoU {:.4f}</source>
       <translation>Gesamtgenauigkeit {:.4f}, Kappa {:.4f}, mIoU {:.4f}</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="359" />
+      <source>Reference value</source>
+      <translation>Referenzwert</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/evaluate.py" line="359" />
+      <source>Class (value or name)</source>
+      <translation>Klasse (Wert oder Name)</translation>
     </message>
     <message>
       <location filename="../ovss_plugin/processing/provider.py" line="24" />
@@ -638,89 +658,114 @@ und starten Sie QGIS danach neu.</translation>
       <translation>OVSS Landbedeckung mit offenem Vokabular</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="111" />
-      <source>Segment raster with open-vocabulary labels</source>
-      <translation>Raster mit Beschriftungen aus offenem Vokabular segmentieren</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="115" />
-      <source>Classifies a raster into land-cover classes described in plain words, with a training-free open-vocabulary method (SDCI, AlignCLIP, SegEarth-OV).&lt;br&gt;&lt;br&gt;&lt;b&gt;Labels&lt;/b&gt;: classes are separated by ';' or new lines; a class may have several prompts separated by ',' (their text embeddings are averaged); an optional 'Name:' prefix gives the display name (default: the first prompt); '#rrggbb' after the name sets its colour and '(background)' marks the background class. Example:&lt;br&gt;&lt;tt&gt;impervious surfaces: ground, road, streets; building: buildings, man-made buildings; low vegetation; tree: trees; car: vehicles&lt;/tt&gt;&lt;br&gt;Give either Labels or a Preset (a dataset's classes with the papers' per-dataset parameters).&lt;br&gt;&lt;br&gt;&lt;b&gt;Bands&lt;/b&gt;: leave empty for bands 1, 2, 3 (or band 1 of a single-band raster); set only the red band to repeat one band; set all three for another mapping (e.g. 4, 3, 2).&lt;br&gt;&lt;b&gt;Extent&lt;/b&gt;: segment only this part of the raster.&lt;br&gt;&lt;b&gt;Output&lt;/b&gt;: a Byte GeoTIFF, value k+1 = class k, 0 = nodata, with colour table and class names. The optional confidence raster holds the top class probability in percent.&lt;br&gt;Advanced parameters are the methods' parameters with the papers' defaults; a preset's per-dataset values replace those left at their default.&lt;br&gt;With the environment variable OVSS_WEIGHTS=random the models get random weights: a pipeline check, not a real segmentation.</source>
-      <translation>Klassifiziert ein Raster in Landbedeckungsklassen, die in eigenen Worten beschrieben werden, mit einer trainingsfreien Methode mit offenem Vokabular (SDCI, AlignCLIP, SegEarth-OV).&lt;br&gt;&lt;br&gt;&lt;b&gt;Beschriftungen&lt;/b&gt;: Klassen werden durch ';' oder Zeilenumbrüche getrennt; eine Klasse kann mehrere durch ',' getrennte Prompts haben (ihre Text-Embeddings werden gemittelt); ein optionales vorangestelltes 'Name:' legt den Anzeigenamen fest (Standard: der erste Prompt); '#rrggbb' nach dem Namen legt die Farbe fest, und '(background)' kennzeichnet die Hintergrundklasse. Beispiel:&lt;br&gt;&lt;tt&gt;impervious surfaces: ground, road, streets; building: buildings, man-made buildings; low vegetation; tree: trees; car: vehicles&lt;/tt&gt;&lt;br&gt;Geben Sie entweder Beschriftungen oder eine Voreinstellung an (die Klassen eines Datensatzes mit den datensatzspezifischen Parametern aus den Veröffentlichungen).&lt;br&gt;&lt;br&gt;&lt;b&gt;Bänder&lt;/b&gt;: Leer lassen für die Bänder 1, 2, 3 (bzw. Band 1 bei einem einkanaligen Raster); nur das rote Band angeben, um ein Band zu wiederholen; alle drei angeben für eine andere Zuordnung (z. B. 4, 3, 2).&lt;br&gt;&lt;b&gt;Ausdehnung&lt;/b&gt;: Nur diesen Teil des Rasters segmentieren.&lt;br&gt;&lt;b&gt;Ausgabe&lt;/b&gt;: ein Byte-GeoTIFF, Wert k+1 = Klasse k, 0 = NoData, mit Farbtabelle und Klassennamen. Das optionale Konfidenzraster enthält die Wahrscheinlichkeit der wahrscheinlichsten Klasse in Prozent.&lt;br&gt;Die erweiterten Parameter sind die Parameter der Methoden mit den Standardwerten aus den Veröffentlichungen; die datensatzspezifischen Werte einer Voreinstellung ersetzen diejenigen, die auf ihrem Standardwert belassen wurden.&lt;br&gt;Mit der Umgebungsvariable OVSS_WEIGHTS=random erhalten die Modelle zufällige Gewichte: ein Test der Verarbeitungskette, keine echte Segmentierung.</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="266" />
-      <source>Bands: set all three (red, green, blue), only the red band (repeated), or none</source>
-      <translation>Bänder: Geben Sie alle drei (Rot, Grün, Blau), nur das rote Band (wird wiederholt) oder keines an</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="140" />
-      <source>Input raster</source>
-      <translation>Eingaberaster</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="142" />
-      <source>Labels</source>
-      <translation>Beschriftungen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="143" />
-      <source>Preset</source>
-      <translation>Voreinstellung</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="145" />
-      <source>Band for red</source>
-      <translation>Band für Rot</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="145" />
-      <source>Band for green</source>
-      <translation>Band für Grün</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="145" />
-      <source>Band for blue</source>
-      <translation>Band für Blau</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="148" />
-      <source>Extent</source>
-      <translation>Ausdehnung</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="174" />
-      <source>Confidence raster (%)</source>
-      <translation>Konfidenzraster (%)</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="193" />
+      <location filename="../ovss_plugin/processing/segment.py" line="374" />
       <source>Input raster: no raster layer given</source>
       <translation>Eingaberaster: kein Rasterlayer angegeben</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="195" />
+      <location filename="../ovss_plugin/processing/segment.py" line="118" />
+      <source>Segment raster with open-vocabulary labels</source>
+      <translation>Raster mit Beschriftungen aus offenem Vokabular segmentieren</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="269" />
+      <source>Bands: set all three (red, green, blue), only the red band (repeated), or none</source>
+      <translation>Bänder: Geben Sie alle drei (Rot, Grün, Blau), nur das rote Band (wird wiederholt) oder keines an</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="122" />
+      <source>Classifies a raster into land-cover classes described in plain words, with a training-free open-vocabulary method (SDCI, AlignCLIP, SegEarth-OV).&lt;br&gt;&lt;br&gt;&lt;b&gt;Labels&lt;/b&gt;: classes are separated by ';' or new lines; a class may have several prompts separated by ',' (their text embeddings are averaged); an optional 'Name:' prefix gives the display name (default: the first prompt); '#rrggbb' after the name sets its colour and '(background)' marks the background class. Example:&lt;br&gt;&lt;tt&gt;impervious surfaces: ground, road, streets; building: buildings, man-made buildings; low vegetation; tree: trees; car: vehicles&lt;/tt&gt;&lt;br&gt;Give either Labels or a Preset (a dataset's classes with the papers' per-dataset parameters). Method, Preset, Device and Precision take the option's name or its number (0 = the first).&lt;br&gt;&lt;br&gt;&lt;b&gt;Bands&lt;/b&gt;: leave empty for bands 1, 2, 3 (or band 1 of a single-band raster); set only the red band to repeat one band; set all three for another mapping (e.g. 4, 3, 2).&lt;br&gt;&lt;b&gt;Extent&lt;/b&gt;: segment only this part of the raster.&lt;br&gt;&lt;b&gt;Output&lt;/b&gt;: a Byte GeoTIFF, value k+1 = class k, 0 = nodata, with colour table and class names. The optional confidence raster holds the top class probability in percent.&lt;br&gt;&lt;b&gt;Method parameters&lt;/b&gt; (advanced): overrides of the chosen method's parameters, as &lt;tt&gt;key=value&lt;/tt&gt; lines (or ';'-separated) or a JSON object, e.g. &lt;tt&gt;alpha=0.3&lt;/tt&gt;; they replace the papers' defaults and a preset's per-dataset values. Defaults:&lt;br&gt;{defaults}&lt;br&gt;With the environment variable OVSS_WEIGHTS=random the models get random weights: a pipeline check, not a real segmentation.</source>
+      <translation>Klassifiziert ein Raster in Landbedeckungsklassen, die in eigenen Worten beschrieben werden, mit einer trainingsfreien Methode mit offenem Vokabular (SDCI, AlignCLIP, SegEarth-OV).&lt;br&gt;&lt;br&gt;&lt;b&gt;Beschriftungen&lt;/b&gt;: Klassen werden durch ';' oder Zeilenumbrüche getrennt; eine Klasse kann mehrere durch ',' getrennte Prompts haben (ihre Text-Embeddings werden gemittelt); ein optionales vorangestelltes 'Name:' legt den Anzeigenamen fest (Standard: der erste Prompt); '#rrggbb' nach dem Namen legt die Farbe fest, und '(background)' kennzeichnet die Hintergrundklasse. Beispiel:&lt;br&gt;&lt;tt&gt;impervious surfaces: ground, road, streets; building: buildings, man-made buildings; low vegetation; tree: trees; car: vehicles&lt;/tt&gt;&lt;br&gt;Geben Sie entweder Beschriftungen oder eine Voreinstellung an (die Klassen eines Datensatzes mit den datensatzspezifischen Parametern aus den Veröffentlichungen). Methode, Voreinstellung, Gerät und Genauigkeit nehmen den Namen der Option oder ihre Nummer an (0 = die erste).&lt;br&gt;&lt;br&gt;&lt;b&gt;Bänder&lt;/b&gt;: Leer lassen für die Bänder 1, 2, 3 (bzw. Band 1 bei einem einkanaligen Raster); nur das rote Band angeben, um ein Band zu wiederholen; alle drei angeben für eine andere Zuordnung (z. B. 4, 3, 2).&lt;br&gt;&lt;b&gt;Ausdehnung&lt;/b&gt;: Nur diesen Teil des Rasters segmentieren.&lt;br&gt;&lt;b&gt;Ausgabe&lt;/b&gt;: ein Byte-GeoTIFF, Wert k+1 = Klasse k, 0 = NoData, mit Farbtabelle und Klassennamen. Das optionale Konfidenzraster enthält die Wahrscheinlichkeit der wahrscheinlichsten Klasse in Prozent.&lt;br&gt;&lt;b&gt;Methodenparameter&lt;/b&gt; (erweitert): Änderungen an den Parametern der gewählten Methode, als &lt;tt&gt;Schlüssel=Wert&lt;/tt&gt;-Zeilen (oder durch ';' getrennt) oder als JSON-Objekt, z. B. &lt;tt&gt;alpha=0.3&lt;/tt&gt;; sie ersetzen die Standardwerte aus den Veröffentlichungen und die datensatzspezifischen Werte einer Voreinstellung. Standardwerte:&lt;br&gt;{defaults}&lt;br&gt;Mit der Umgebungsvariable OVSS_WEIGHTS=random erhalten die Modelle zufällige Gewichte: ein Test der Verarbeitungskette, keine echte Segmentierung.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="149" />
+      <source>Input raster</source>
+      <translation>Eingaberaster</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="151" />
+      <source>Labels</source>
+      <translation>Beschriftungen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="152" />
+      <source>Preset</source>
+      <translation>Voreinstellung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="154" />
+      <source>Band for red</source>
+      <translation>Band für Rot</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="154" />
+      <source>Band for green</source>
+      <translation>Band für Grün</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="154" />
+      <source>Band for blue</source>
+      <translation>Band für Blau</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="157" />
+      <source>Extent</source>
+      <translation>Ausdehnung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="191" />
+      <source>Confidence raster (%)</source>
+      <translation>Konfidenzraster (%)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="215" />
       <source>Input raster: only file rasters (GDAL) can be segmented</source>
       <translation>Eingaberaster: nur dateibasierte Raster (GDAL) können segmentiert werden</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="227" />
+      <location filename="../ovss_plugin/processing/segment.py" line="247" />
       <source>Give either Labels or a Preset, not both</source>
       <translation>Geben Sie entweder Beschriftungen oder eine Voreinstellung an, nicht beides</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="230" />
+      <location filename="../ovss_plugin/processing/segment.py" line="250" />
       <source>Give Labels (e.g. 'building: buildings, roofs; road; tree: trees') or choose a Preset</source>
       <translation>Geben Sie Beschriftungen an (z. B. 'building: buildings, roofs; road; tree: trees') oder wählen Sie eine Voreinstellung</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="310" />
+      <location filename="../ovss_plugin/processing/segment.py" line="359" />
+      <source>no parameters</source>
+      <translation>keine Parameter</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="373" />
+      <source>Input raster: QGIS cannot load {} as a raster layer</source>
+      <translation>Eingaberaster: QGIS kann {} nicht als Rasterlayer laden</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="182" />
+      <source>Method parameters (key=value lines or JSON; defaults in the help)</source>
+      <translation>Methodenparameter (Schlüssel=Wert-Zeilen oder JSON; Standardwerte in der Hilfe)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="313" />
       <source>Classes: {}</source>
       <translation>Klassen: {}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="336" />
+      <location filename="../ovss_plugin/processing/segment.py" line="315" />
+      <source>Method parameters changed from the defaults: {}</source>
+      <translation>Gegenüber den Standardwerten geänderte Methodenparameter: {}</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="344" />
       <source>Wrote {path}: {width} x {height} pixels, {tiles} tiles in {seconds:.1f} s</source>
       <translation>{path} geschrieben: {width} x {height} Pixel, {tiles} Kacheln in {seconds:.1f} s</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="372" />
+      <source>Input raster: {}</source>
+      <translation>Eingaberaster: {}</translation>
     </message>
     <message>
       <location filename="../ovss_plugin/task.py" line="129" />

@@ -15,6 +15,7 @@ from typing import Any
 from qgis.core import QgsApplication, QgsSettings
 
 SETTINGS_GROUP = "ovss/dock"
+CLASS_MAPPING_KEY = "ovss/evaluate/class_mapping"  # ovss:evaluate's last class mapping table, as JSON
 DEFAULT_LABELS = (
     "building: buildings, roofs; road: road, street, parking lot; tree: trees; "
     "low vegetation: grass, lawn, low vegetation; water: water, river, lake; bare soil: bare soil, sand"
@@ -109,3 +110,22 @@ def plugin_data_dir() -> Path:
 def user_presets_dir() -> Path:
     """Where the user's own label presets are saved (one JSON file per preset)."""
     return plugin_data_dir() / "presets"
+
+
+def load_class_mapping(store: QgsSettings | None = None) -> list[str]:
+    """The last class mapping table of ``ovss:evaluate`` (flat: value, class, value, class, ...); empty when
+    none was saved or the stored value is unreadable."""
+    store = store if store is not None else QgsSettings()
+    try:
+        values = json.loads(str(store.value(CLASS_MAPPING_KEY, "[]")))
+    except json.JSONDecodeError:
+        return []
+    if not isinstance(values, list) or len(values) % 2:
+        return []
+    return [str(value) for value in values]
+
+
+def save_class_mapping(values: list[str], store: QgsSettings | None = None) -> None:
+    """Remember ``values`` as the class mapping table that ``ovss:evaluate`` offers next time."""
+    store = store if store is not None else QgsSettings()
+    store.setValue(CLASS_MAPPING_KEY, json.dumps([str(value) for value in values]))

@@ -466,7 +466,9 @@ def _factory(name: str, description: str, checkpoints: tuple[str, ...]) -> None:
             precision=precision, seed=seed,
         )
 
-    register_method(name, description, checkpoints, AlignClipConfig, AlignClipMethod.min_tile)(build)
+    register_method(
+        name, description, checkpoints, AlignClipConfig, AlignClipMethod.min_tile, defaults=METHOD_CONFIGS[name]
+    )(build)
 
 
 _factory(

@@ -50,7 +50,8 @@ MethodFactory = Callable[..., Method]
 @dataclass(frozen=True)
 class MethodInfo:
     """A registered method: its stable name, a one-line description, how to build it, the checkpoints it
-    needs and its config dataclass (whose fields and defaults the dock and Processing offer as parameters)."""
+    needs, its config dataclass (whose fields the dock and Processing offer as parameters) and the config
+    instance it runs with by default (a variant's own values; None: the class's field defaults)."""
 
     name: str
     description: str
@@ -58,6 +59,7 @@ class MethodInfo:
     checkpoints: tuple[str, ...] = ()
     config_class: type | None = None
     min_tile: int = 1
+    defaults: Any = None
 
 
 _REGISTRY: dict[str, MethodInfo] = {}
@@ -69,17 +71,20 @@ def register_method(
     checkpoints: tuple[str, ...] = (),
     config_class: type | None = None,
     min_tile: int | None = None,
+    *,
+    defaults: Any = None,
 ) -> Callable[[MethodFactory], MethodFactory]:
     """Decorator registering a method factory under ``name``.
 
     ``config_class`` is the method's config dataclass (its fields and defaults are offered as parameters);
     ``min_tile`` the smallest tile side it accepts, known before the method is built (default: the factory's
-    own ``min_tile`` attribute when it is a class, else 1).
+    own ``min_tile`` attribute when it is a class, else 1); ``defaults`` the config instance the factory
+    starts from when it differs from ``config_class()`` (a variant's values).
     """
 
     def decorate(factory: MethodFactory) -> MethodFactory:
         smallest = min_tile if min_tile is not None else int(getattr(factory, "min_tile", 1))
-        _REGISTRY[name] = MethodInfo(name, description, factory, checkpoints, config_class, smallest)
+        _REGISTRY[name] = MethodInfo(name, description, factory, checkpoints, config_class, smallest, defaults)
         return factory
 
     return decorate

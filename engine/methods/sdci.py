@@ -514,7 +514,9 @@ def _register(name: str, description: str, checkpoints: tuple[str, ...]) -> None
     def create(**kwargs: Any) -> SdciMethod:
         return build_sdci(name, **kwargs)
 
-    register_method(name, description, checkpoints, SdciConfig, SdciMethod.min_tile)(create)
+    register_method(
+        name, description, checkpoints, SdciConfig, SdciMethod.min_tile, defaults=VARIANTS[name]
+    )(create)
 
 
 # DINO ViT-B/8 structural branch (384x384 input, 48x48 grid); DINOv2 ViT-B/14 with registers (532x532, 38x38)

@@ -48,6 +48,35 @@ class RasterInfo:
     warnings: tuple[str, ...]
 
 
+_SIGNATURES = (  # leading bytes of files that are often picked by mistake
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (open the raster inside it, e.g. /vsizip/archive.zip/image.tif)"),
+    (b"\x1f\x8b", "a gzip archive (open it as /vsigzip/...)"),
+    (b"SQLite format 3", "an SQLite database (a GeoPackage without raster tiles?)"),
+)
+
+
+def _content_guess(name: str) -> str:
+    """What the file looks like from its first bytes (a known signature, text, or unknown binary data)."""
+    try:
+        with open(name, "rb") as stream:
+            head = stream.read(4096)
+    except OSError:
+        return ""
+    for signature, what in _SIGNATURES:
+        if head.startswith(signature):
+            return f"it looks like {what}"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:  # a character cut by the 4096-byte read is still text
+        text = head[: exc.start].decode("utf-8") if exc.start >= len(head) - 3 else "\0"
+    if "\0" in text:
+        return "its content is binary data of a format GDAL does not know"
+    first = text.lstrip()[:1]
+    kind = {"{": "JSON", "<": "XML/HTML"}.get(first, "plain")
+    return f"it looks like a {kind} text file, not an image"
+
+
 def open_raster(path: str | os.PathLike[str]) -> Any:
     """Open ``path`` read-only as a GDAL raster dataset; :class:`RasterError` with the reason otherwise."""
     from osgeo import gdal
@@ -67,8 +96,8 @@ def open_raster(path: str | os.PathLike[str]) -> Any:
     finally:
         gdal.PopErrorHandler()
     if dataset is None:
-        detail = f" ({reason})" if reason else ""
-        raise RasterError(f"not a raster GDAL can read: {name}{detail}")
+        detail = "; ".join(filter(None, (reason, _content_guess(name))))
+        raise RasterError(f"not a raster GDAL can read: {name}" + (f" ({detail})" if detail else ""))
     if dataset.RasterCount == 0:
         subdatasets = dataset.GetSubDatasets()
         hint = (

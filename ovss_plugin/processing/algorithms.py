@@ -1,31 +1,29 @@
 """What the OVSS Processing algorithms share: identity, icon, engine errors as Processing errors, and the
 method registry seen as Processing parameters (static-string enums, so that ``qgis_process``, batch rows and
-models store method names rather than positions)."""
+models store method names rather than positions, still accepting a position as QGIS's own enums do)."""
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from qgis.core import (
+    QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingException,
+    QgsProcessingOutputLayerDefinition,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
+    QgsProperty,
 )
 from qgis.PyQt.QtGui import QIcon
 
 from ...engine.errors import OVSSError
-from ...engine.methods.base import available_methods, method_info
 
 # the plugin's icon; not imported from ..plugin, which would load the dock into qgis_process
 ICON_PATH = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
-
-PARAMETER_TYPES = (bool, int, float, str)
 
 
 @contextlib.contextmanager
@@ -58,31 +56,60 @@ def static_enum(
     )
 
 
-@dataclass(frozen=True)
-class MethodParameter:
-    """One field of a method's config dataclass offered as an advanced Processing parameter."""
-
-    method: str
-    field: str
-    default: bool | int | float | str
-
-    @property
-    def key(self) -> str:
-        """The Processing parameter name, e.g. ``SDCI_V2_ALPHA``."""
-        return re.sub(r"[^A-Za-z0-9]+", "_", f"{self.method}_{self.field}").upper()
+def enum_choice(value: Any, options: Sequence[str], what: str) -> str:
+    """A static-string enum's value as the option's text: the text itself, or its position (``0``, ``"1"``),
+    as QGIS accepts for its own enums (and ``qgis_process help`` suggests); '' for no value."""
+    text = "" if value is None else str(value).strip()
+    if text.isdigit() and text not in options:
+        index = int(text)
+        if index >= len(options):
+            raise QgsProcessingException(f"{what}: option {index} does not exist (0..{len(options) - 1})")
+        return options[index]
+    return text
 
 
-def method_parameters() -> list[MethodParameter]:
-    """Every registered method's config fields with a scalar default (the paper's values), in order."""
-    specs = []
-    for name in available_methods():
-        config = method_info(name).config_class
-        if config is None or not dataclasses.is_dataclass(config):
+def with_enum_names(
+    algorithm: QgsProcessingAlgorithm, parameters: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``parameters`` with every static-string enum given by position replaced by the option's text."""
+    named = dict(parameters)
+    for definition in algorithm.parameterDefinitions():
+        if isinstance(definition, QgsProcessingParameterEnum) and definition.usesStaticStrings():
+            value = named.get(definition.name())
+            if isinstance(value, int | str) and not isinstance(value, bool):
+                named[definition.name()] = enum_choice(value, definition.options(), definition.description())
+    return named
+
+
+def destination_file(value: Any) -> str | None:
+    """The file a destination parameter's value names; None for a temporary output, an expression or none."""
+    if isinstance(value, QgsProcessingOutputLayerDefinition):
+        value = value.sink
+    if isinstance(value, QgsProperty):
+        if value.propertyType() != QgsProperty.StaticProperty:
+            return None
+        value = value.staticValue()
+    text = "" if value is None else str(value).strip()
+    if not text or text == QgsProcessing.TEMPORARY_OUTPUT or text.startswith("memory:"):
+        return None
+    return text
+
+
+def check_destinations(
+    algorithm: QgsProcessingAlgorithm, parameters: Mapping[str, Any], names: Sequence[str]
+) -> None:
+    """Every named output's folder exists and is writable, else a :class:`QgsProcessingException` naming the
+    output; meant for ``checkParameterValues``, before any model is built, so a wrong path is reported once."""
+    from ...engine.raster.writer import check_output_path
+
+    for name in names:
+        path = destination_file(parameters.get(name))
+        if path is None:
             continue
-        for field in dataclasses.fields(config):
-            if isinstance(field.default, PARAMETER_TYPES):
-                specs.append(MethodParameter(name, field.name, field.default))
-    return specs
+        try:
+            check_output_path(path)
+        except OVSSError as exc:
+            raise QgsProcessingException(f"{algorithm.parameterDefinition(name).description()}: {exc}") from exc
 
 
 def advanced(parameter: QgsProcessingParameterDefinition) -> QgsProcessingParameterDefinition:

@@ -1,7 +1,8 @@
 """``ovss:evaluate``: accuracy of a classified raster against a reference land-cover raster.
 
-Both rasters are read block by block over the part of the grid they share (same CRS, same pixel size,
-origins a whole number of pixels apart; resampling is out of scope). Reference values are mapped to classes
+Both rasters are read block by block over the part of the grid they share; a reference in another CRS (GDAL/PROJ
+equivalence, so the same CRS written differently is the same) or on another pixel grid is warped onto the
+classified grid on the fly, nearest neighbour (:mod:`engine.evaluate.grids`). Reference values are mapped to classes
 by a mapping text, pixels without a class on either side are ignored, and the engine's metrics
 (:mod:`engine.evaluate.metrics`) give the confusion matrix, overall accuracy, Cohen's kappa, per-class IoU
 and mIoU, written as a table without geometry and an HTML report.
@@ -13,7 +14,6 @@ import html
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,24 +29,26 @@ from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFileDestination,
+    QgsProcessingParameterMatrix,
     QgsProcessingParameterRasterLayer,
-    QgsProcessingParameterString,
     QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QVariant
 
 from ...engine.errors import InputError, RasterError
+from ...engine.evaluate.grids import reference_on_grid
 from ...engine.evaluate.report import Scores
-from ...engine.raster.tiles import Window
 from ..i18n import tr
-from .algorithms import OVSSAlgorithm, engine_errors
+from ..settings import load_class_mapping, save_class_mapping
+from .algorithms import OVSSAlgorithm, check_destinations, engine_errors
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from ...engine.evaluate.grids import Grid
+
 IGNORE = 255
 BLOCK_ROWS = 256
-_GRID_TOLERANCE = 1e-3  # of a pixel
 _ENTRY = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*:\s*(.+?)\s*$")
 
 
@@ -84,6 +86,26 @@ def parse_class_mapping(text: str, class_names: Sequence[str]) -> dict[float, in
     return mapping
 
 
+def mapping_rows(value: Any) -> list[str]:
+    """A MAPPING value as the flat table (value, class, value, class, ...): a table as given (a list), or the
+    text syntax (``"1:1, 2:building"``, as ``qgis_process`` and older models give it) split into rows."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        entries = [entry.strip() for entry in re.split(r"[,;\n]", value) if entry.strip()]
+        return [part.strip() for entry in entries for part in entry.partition(":")[::2]]
+    rows = [str(cell).strip() for cell in value]
+    if len(rows) % 2:
+        raise InputError("class mapping table: every row needs a reference value and a class")
+    return rows
+
+
+def mapping_text(rows: Sequence[str]) -> str:
+    """The flat table as the text :func:`parse_class_mapping` reads (rows without a reference value skipped)."""
+    pairs = zip(rows[::2], rows[1::2], strict=True)
+    return ", ".join(f"{value}:{target}" for value, target in pairs if value)
+
+
 def map_values(values: np.ndarray, mapping: Mapping[float, int], ignore: int = IGNORE) -> np.ndarray:
     """Each value's class index from ``mapping``, ``ignore`` for values the mapping does not name."""
     import numpy as np
@@ -96,54 +118,9 @@ def map_values(values: np.ndarray, mapping: Mapping[float, int], ignore: int = I
     return np.where(found, targets[position], ignore).reshape(values.shape)
 
 
-@dataclass(frozen=True)
-class Grid:
-    """A raster's pixel grid: size, geotransform and CRS (WKT, '' when none)."""
-
-    width: int
-    height: int
-    geotransform: tuple[float, ...]
-    crs_wkt: str
-
-
-def shared_windows(a: Grid, b: Grid) -> tuple[Window, Window]:
-    """The windows of ``a`` and ``b`` covering the area both share, pixel for pixel.
-
-    :class:`RasterError` when the grids differ (CRS, rotation, pixel size, origins not a whole number of
-    pixels apart) or do not overlap: resampling is not done here.
-    """
-    from osgeo import osr
-
-    if a.crs_wkt and b.crs_wkt:
-        crs_a, crs_b = osr.SpatialReference(wkt=a.crs_wkt), osr.SpatialReference(wkt=b.crs_wkt)
-        if not crs_a.IsSame(crs_b):
-            raise RasterError("the reference raster has another CRS than the classified raster; reproject it first")
-    ax, adx, arx, ay, ary, ady = a.geotransform
-    bx, bdx, brx, by, bry, bdy = b.geotransform
-    if arx or ary or brx or bry:
-        raise RasterError("rotated rasters cannot be compared; warp them to a north-up grid first")
-    if not (math.isclose(adx, bdx, rel_tol=1e-6) and math.isclose(ady, bdy, rel_tol=1e-6)):
-        raise RasterError(
-            f"the rasters have different pixel sizes ({adx:g} x {abs(ady):g} and {bdx:g} x {abs(bdy):g}); "
-            "resample the reference to the classified raster's grid first (resampling is not done here)"
-        )
-    shift_x, shift_y = (bx - ax) / adx, (by - ay) / ady
-    if abs(shift_x - round(shift_x)) > _GRID_TOLERANCE or abs(shift_y - round(shift_y)) > _GRID_TOLERANCE:
-        raise RasterError(
-            "the rasters' pixel grids are not aligned; resample the reference to the classified raster's grid "
-            "first (resampling is not done here)"
-        )
-    dx, dy = round(shift_x), round(shift_y)  # b's pixel (0, 0) is a's pixel (dx, dy)
-    x0, y0 = max(0, dx), max(0, dy)
-    x1, y1 = min(a.width, dx + b.width), min(a.height, dy + b.height)
-    if x1 <= x0 or y1 <= y0:
-        raise RasterError("the classified raster and the reference raster do not overlap")
-    window = Window(x0, y0, x1 - x0, y1 - y0)
-    return window, window.shifted(-dx, -dy)
-
-
 def _open_grid(path: str) -> tuple[Any, Grid]:
     """An open GDAL dataset and its grid."""
+    from ...engine.evaluate.grids import Grid
     from ...engine.raster.reader import describe_raster, open_raster
 
     dataset = open_raster(path)
@@ -182,8 +159,12 @@ def assess(
     mapping = parse_class_mapping(mapping_text, names)
     classified, grid_c = _open_grid(classified_path)
     reference, grid_r = _open_grid(reference_path)
-    window_c, window_r = shared_windows(grid_c, grid_r)
-    band_c, band_r = classified.GetRasterBand(1), reference.GetRasterBand(1)
+    matched = reference_on_grid(grid_c, reference, grid_r)
+    if feedback is not None:
+        feedback.pushInfo(matched.note)
+    window_c, window_r = matched.window, matched.reference_window
+    band_c, band_r = classified.GetRasterBand(1), matched.dataset.GetRasterBand(1)
+    alpha = matched.dataset.GetRasterBand(matched.alpha_band) if matched.alpha_band else None
     nodata = band_r.GetNoDataValue()
     prediction_lut = np.full(256, IGNORE, dtype=np.int64)
     prediction_lut[1 : len(names) + 1] = np.arange(len(names))
@@ -199,6 +180,8 @@ def assess(
         target = map_values(ref, mapping)
         if nodata is not None:
             target[ref == nodata] = IGNORE
+        if alpha is not None:
+            target[alpha.ReadAsArray(window_r.x, window_r.y + row, window_r.width, rows) == 0] = IGNORE
         predicted = prediction_lut[np.clip(pred.astype(np.int64), 0, 255)]
         target[predicted == IGNORE] = IGNORE
         accumulator.update(predicted, target)
@@ -353,12 +336,14 @@ class EvaluateAlgorithm(OVSSAlgorithm):
         """The help panel."""
         return tr(
             "Compares a classified raster (value k+1 = class k, 0 = nodata) with a reference land-cover "
-            "raster on the same pixel grid (same CRS and pixel size, aligned; only the area both cover is "
-            "compared; resampling is not done here).<br>"
-            "<b>Class mapping</b>: reference value to class, as the class's value or name, e.g. "
-            "<tt>1:1, 2:2, 3:building</tt>; several reference values may map to one class; reference "
-            "values not listed, reference nodata and unclassified pixels are ignored. Empty: reference "
-            "value k+1 is class k.<br>"
+            "raster; only the area both cover is compared. A reference in another CRS or on another pixel "
+            "grid is reprojected on the fly onto the classified grid (nearest neighbour; the log says so); "
+            "the same CRS written differently (names, TOWGS84) counts as the same.<br>"
+            "<b>Class mapping</b>: a table, one row per reference value with its class (the class's "
+            "value 1..K or its name), e.g. 1 &rarr; 1, 2 &rarr; building; several reference values may map "
+            "to one class; reference values not listed, reference nodata and unclassified pixels are "
+            "ignored. Empty: reference value k+1 is class k. The table starts with the last mapping used; "
+            "qgis_process also takes the text form <tt>MAPPING=\"1:1, 2:2, 3:building\"</tt>.<br>"
             "Gives the confusion matrix, overall accuracy, Cohen's kappa, per-class IoU and mIoU as a "
             "table (one row per class and an 'all classes' row) and an HTML report."
         )
@@ -368,7 +353,13 @@ class EvaluateAlgorithm(OVSSAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(self.CLASSIFIED, tr("Classified raster")))
         self.addParameter(QgsProcessingParameterRasterLayer(self.REFERENCE, tr("Reference raster")))
         self.addParameter(
-            QgsProcessingParameterString(self.MAPPING, tr("Class mapping (reference value:class)"), optional=True)
+            QgsProcessingParameterMatrix(
+                self.MAPPING,
+                tr("Class mapping"),
+                headers=[tr("Reference value"), tr("Class (value or name)")],
+                defaultValue=load_class_mapping() or None,
+                optional=True,
+            )
         )
         self.addParameter(
             QgsProcessingParameterFeatureSink(self.OUTPUT, tr("Accuracy table"), QgsProcessing.TypeVector)
@@ -390,9 +381,15 @@ class EvaluateAlgorithm(OVSSAlgorithm):
         reference = self.parameterAsRasterLayer(parameters, self.REFERENCE, context)
         if classified is None or reference is None:
             raise QgsProcessingException(tr("Both the classified and the reference raster are needed"))
-        mapping = self.parameterAsString(parameters, self.MAPPING, context)
+        value = parameters.get(self.MAPPING)
+        rows = mapping_rows(self.parameterDefinition(self.MAPPING).defaultValue() if value is None else value)
+        mapping = mapping_text(rows)
+        feedback.pushInfo(tr("Class mapping (reference value:class): {}").format(mapping or tr("value k+1 = class k")))
         with engine_errors():
+            check_destinations(self, parameters, (self.REPORT,))
             result = assess(classified.source(), reference.source(), mapping, feedback)
+        if rows:
+            save_class_mapping(rows)
         rows = table_rows(result)
         fields = _fields(len(result.names))
         sink, sink_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.NoGeometry)

@@ -13,7 +13,6 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingParameterBand,
-    QgsProcessingParameterBoolean,
     QgsProcessingParameterExtent,
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
@@ -27,17 +26,24 @@ from ...engine.device import DEVICE_CHOICES, PRECISION_CHOICES
 from ...engine.errors import OVSSError, RasterError
 from ...engine.labels import LabelSet, list_presets, load_preset, parse_labels, preset_params
 from ...engine.methods.base import available_methods, method_info
+from ...engine.methods.params import (
+    changed_params,
+    check_params,
+    default_params,
+    format_params,
+    parse_params_text,
+)
 from ...engine.models import RANDOM_WEIGHTS_WARNING, weights_choice
 from ...engine.raster.tiles import Window
 from ..heavy_imports import import_engine_packages
 from ..i18n import tr
 from .algorithms import (
-    MethodParameter,
     OVSSAlgorithm,
     advanced,
+    check_destinations,
     engine_errors,
-    method_parameters,
     static_enum,
+    with_enum_names,
 )
 from .postprocess import style_on_completion
 
@@ -99,6 +105,7 @@ class SegmentAlgorithm(OVSSAlgorithm):
     DEVICE = "DEVICE"
     PRECISION = "PRECISION"
     WEIGHTS_DIR = "WEIGHTS_DIR"
+    METHOD_PARAMS = "METHOD_PARAMS"
     OUTPUT = "OUTPUT"
     CONFIDENCE = "CONFIDENCE"
 
@@ -122,17 +129,19 @@ class SegmentAlgorithm(OVSSAlgorithm):
             "<tt>impervious surfaces: ground, road, streets; building: buildings, man-made buildings; "
             "low vegetation; tree: trees; car: vehicles</tt><br>"
             "Give either Labels or a Preset (a dataset's classes with the papers' per-dataset "
-            "parameters).<br><br>"
+            "parameters). Method, Preset, Device and Precision take the option's name or its number "
+            "(0 = the first).<br><br>"
             "<b>Bands</b>: leave empty for bands 1, 2, 3 (or band 1 of a single-band raster); set only "
             "the red band to repeat one band; set all three for another mapping (e.g. 4, 3, 2).<br>"
             "<b>Extent</b>: segment only this part of the raster.<br>"
             "<b>Output</b>: a Byte GeoTIFF, value k+1 = class k, 0 = nodata, with colour table and class "
             "names. The optional confidence raster holds the top class probability in percent.<br>"
-            "Advanced parameters are the methods' parameters with the papers' defaults; a preset's "
-            "per-dataset values replace those left at their default.<br>"
+            "<b>Method parameters</b> (advanced): overrides of the chosen method's parameters, as "
+            "<tt>key=value</tt> lines (or ';'-separated) or a JSON object, e.g. <tt>alpha=0.3</tt>; they "
+            "replace the papers' defaults and a preset's per-dataset values. Defaults:<br>{defaults}<br>"
             "With the environment variable OVSS_WEIGHTS=random the models get random weights: a "
             "pipeline check, not a real segmentation."
-        )
+        ).format(defaults="<br>".join(_defaults_help(name) for name in available_methods()))
 
     def initAlgorithm(self, config: Mapping[str, Any] | None = None) -> None:
         """Declare the parameters; method parameters are advanced, named ``<METHOD>_<FIELD>``."""
@@ -166,8 +175,16 @@ class SegmentAlgorithm(OVSSAlgorithm):
                 )
             )
         )
-        for spec in method_parameters():
-            self.addParameter(advanced(_method_parameter(spec.key, f"{spec.method}: {spec.field}", spec.default)))
+        self.addParameter(
+            advanced(
+                QgsProcessingParameterString(
+                    self.METHOD_PARAMS,
+                    tr("Method parameters (key=value lines or JSON; defaults in the help)"),
+                    multiLine=True,
+                    optional=True,
+                )
+            )
+        )
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, tr("Classified raster")))
         self.addParameter(
             QgsProcessingParameterRasterDestination(
@@ -176,12 +193,14 @@ class SegmentAlgorithm(OVSSAlgorithm):
         )
 
     def checkParameterValues(self, parameters: Mapping[str, Any], context: QgsProcessingContext) -> tuple[bool, str]:
-        """Report any wrong input (labels, preset, method, bands, tiling, extent) as one clear line."""
+        """Report any wrong input (labels, preset, method and its parameters, bands, tiling, extent, output
+        folders) as one clear line, before any model is built."""
         try:
             self.request(parameters, context)
+            check_destinations(self, parameters, (self.OUTPUT, self.CONFIDENCE))
         except (OVSSError, QgsProcessingException) as exc:
             return False, str(exc)
-        return super().checkParameterValues(parameters, context)
+        return super().checkParameterValues(with_enum_names(self, parameters), context)
 
     def request(self, parameters: Mapping[str, Any], context: QgsProcessingContext) -> SegmentRequest:
         """The run's inputs from the parameters, checked without loading any model."""
@@ -189,9 +208,10 @@ class SegmentAlgorithm(OVSSAlgorithm):
         from ...engine.raster.reader import describe_raster, open_raster, resolve_bands
         from ...engine.raster.tiles import validate_tiling
 
+        parameters = with_enum_names(self, parameters)
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         if layer is None:
-            raise QgsProcessingException(tr("Input raster: no raster layer given"))
+            raise QgsProcessingException(_no_layer_reason(parameters.get(self.INPUT)))
         if layer.providerType() != "gdal":
             raise QgsProcessingException(tr("Input raster: only file rasters (GDAL) can be segmented"))
         method = self.parameterAsString(parameters, self.METHOD, context)
@@ -224,7 +244,7 @@ class SegmentAlgorithm(OVSSAlgorithm):
     def _labels(
         self, parameters: Mapping[str, Any], context: QgsProcessingContext, method: str
     ) -> tuple[LabelSet, dict[str, Any]]:
-        """The label set and the method parameters: preset values, then values the user changed."""
+        """The label set and the checked method parameters: the preset's values, then the user's overrides."""
         text = self.parameterAsString(parameters, self.LABELS, context).strip()
         preset_name = self.parameterAsString(parameters, self.PRESET, context).strip()
         if text and preset_name:
@@ -238,25 +258,8 @@ class SegmentAlgorithm(OVSSAlgorithm):
         else:
             preset = load_preset(preset_name)
             labels, params = preset.labels, preset_params(preset, method)
-        for spec in method_parameters():
-            if spec.method != method or parameters.get(spec.key) is None:
-                continue
-            value = self._method_value(spec, parameters, context)
-            if value != spec.default:
-                params[spec.field] = value
-        return labels, params
-
-    def _method_value(
-        self, spec: MethodParameter, parameters: Mapping[str, Any], context: QgsProcessingContext
-    ) -> bool | int | float | str:
-        """A method parameter's value read as its default's type."""
-        if isinstance(spec.default, bool):
-            return self.parameterAsBool(parameters, spec.key, context)
-        if isinstance(spec.default, int):
-            return self.parameterAsInt(parameters, spec.key, context)
-        if isinstance(spec.default, float):
-            return self.parameterAsDouble(parameters, spec.key, context)
-        return self.parameterAsString(parameters, spec.key, context)
+        params.update(parse_params_text(self.parameterAsString(parameters, self.METHOD_PARAMS, context)))
+        return labels, check_params(method, params)
 
     def _bands(self, parameters: Mapping[str, Any], context: QgsProcessingContext) -> tuple[int, ...] | None:
         """None (the default mapping), one band (repeated) or three bands; anything else is an error."""
@@ -312,6 +315,11 @@ class SegmentAlgorithm(OVSSAlgorithm):
         if weights == "random":
             feedback.pushWarning(RANDOM_WEIGHTS_WARNING)
         feedback.pushInfo(tr("Classes: {}").format(", ".join(request.labels.names)))
+        feedback.pushInfo(
+            tr("Method parameters changed from the defaults: {}").format(
+                format_params(changed_params(request.method, request.params))
+            )
+        )
         with engine_errors():
             method = create_method(
                 request.method,
@@ -349,12 +357,22 @@ class SegmentAlgorithm(OVSSAlgorithm):
         return {self.OUTPUT: output, self.CONFIDENCE: confidence}
 
 
-def _method_parameter(key: str, description: str, default: bool | int | float | str) -> Any:
-    """An optional Processing parameter of the default's type (bool, integer, double or text)."""
-    if isinstance(default, bool):
-        return QgsProcessingParameterBoolean(key, description, default, True)
-    if isinstance(default, int):
-        return QgsProcessingParameterNumber(key, description, QgsProcessingParameterNumber.Integer, default, True)
-    if isinstance(default, float):
-        return QgsProcessingParameterNumber(key, description, QgsProcessingParameterNumber.Double, default, True)
-    return QgsProcessingParameterString(key, description, default, optional=True)
+def _defaults_help(method: str) -> str:
+    """``<b>sdci-v2</b>: alpha=0.5, ...`` for the help text (``no parameters`` for a method without any)."""
+    defaults = default_params(method)
+    return f"<b>{method}</b>: {format_params(defaults) if defaults else tr('no parameters')}"
+
+
+def _no_layer_reason(value: Any) -> str:
+    """Why the INPUT value gave no raster layer: GDAL's reason for a file (with a guess at what the file is),
+    else that no raster was given."""
+    from ...engine.raster.reader import open_raster
+
+    path = value if isinstance(value, str) else ""
+    if path.strip():
+        try:
+            open_raster(path)
+        except OVSSError as exc:
+            return tr("Input raster: {}").format(exc)
+        return tr("Input raster: QGIS cannot load {} as a raster layer").format(path)
+    return tr("Input raster: no raster layer given")

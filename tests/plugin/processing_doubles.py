@@ -123,6 +123,7 @@ def ovss_provider(qgis_app, monkeypatch: pytest.MonkeyPatch) -> Iterator[QgsProc
     from ovss.engine.methods import base
     from ovss.ovss_plugin.processing.provider import OVSSProvider
 
+    base.available_methods()  # the built-in methods into the real registry first (they register once)
     monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))
     if TEST_METHOD not in base._REGISTRY:  # a test may have registered it with checkpoints
         register_test_methods()

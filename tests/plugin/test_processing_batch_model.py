@@ -68,6 +68,7 @@ def test_batch_of_three_rasters_each_styled(tmp_path):
                 "OVERLAP": 4,
                 "DEVICE": "auto",
                 "PRECISION": "auto",
+                "METHOD_PARAMS": "swap=true" if index == 1 else "",
                 "OUTPUT": QgsProcessingOutputLayerDefinition(str(tmp_path / f"classes{index}.tif"), project),
             }
         )
@@ -84,7 +85,7 @@ def test_batch_of_three_rasters_each_styled(tmp_path):
             assert len(layers) == 1
             assert_styled(layers[0])
             assert (tmp_path / f"classes{index}.qml").is_file()
-            np.testing.assert_array_equal(read_band(path), expected_classes(image))
+            np.testing.assert_array_equal(read_band(path), expected_classes(image, swap=index == 1))
     finally:
         project.removeAllMapLayers()
 
@@ -103,6 +104,7 @@ def one_step_model() -> QgsProcessingModelAlgorithm:
         ("OVERLAP", 4),
         ("DEVICE", "auto"),
         ("PRECISION", "auto"),
+        ("METHOD_PARAMS", '{"swap": true}'),
     ):
         child.addParameterSources(name, [QgsProcessingModelChildParameterSource.fromStaticValue(value)])
     output = QgsProcessingModelOutput("classes", "classes")
@@ -125,6 +127,6 @@ def test_one_step_model_runs(tmp_path):
     out = tmp_path / "model.tif"
     result = processing.run(model, {"scene": str(source), "segment:classes": str(out)})
     assert result["segment:classes"] == str(out)
-    expected = np.full((12, 20), 3, dtype=np.uint8)
-    expected[:, :10] = 1
+    expected = np.full((12, 20), 1, dtype=np.uint8)  # swapped: dark is class 3, bright class 1
+    expected[:, :10] = 3
     np.testing.assert_array_equal(read_band(out), expected)

@@ -1,5 +1,6 @@
 """``ovss:evaluate``: metrics against a pixel-loop reference, the table and HTML outputs, shared-grid windows
-and clear errors for grids that would need resampling."""
+references in the same CRS written differently (compared pixel for pixel) or in another CRS or on another
+pixel grid (reprojected on the fly, nearest neighbour), and clear errors."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import processing
 import pytest
 from processing_doubles import (
     CLASS_NAMES,
+    EPSG,
     GEOTRANSFORM,
     LABEL_TEXT,
     TEST_METHOD,
@@ -18,7 +20,7 @@ from processing_doubles import (
     read_band,
     write_raster,
 )
-from qgis.core import QgsProcessingException, QgsVectorLayer
+from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsVectorLayer
 
 CODES = {10: 0, 20: 1, 30: 2}  # reference value -> class index
 MAPPING = "10:dark, 20:2; 30:Bright"
@@ -152,8 +154,6 @@ def test_reference_on_a_shifted_aligned_grid_is_compared_where_both_are(classifi
 @pytest.mark.parametrize(
     ("geotransform", "mapping", "message"),
     [
-        ((350000.0, 1.0, 0.0, 5650000.0, 0.0, -1.0), MAPPING, "different pixel sizes"),
-        ((350000.25, 0.5, 0.0, 5650000.0, 0.0, -0.5), MAPPING, "not aligned"),
         ((360000.0, 0.5, 0.0, 5650000.0, 0.0, -0.5), MAPPING, "do not overlap"),
         (GEOTRANSFORM, "10-dark", "is not 'reference value:class'"),
         (GEOTRANSFORM, "10:water", "no class named 'water'"),
@@ -178,3 +178,135 @@ def test_map_values_matches_a_dict_lookup():
     expected = [[mapping.get(float(v), 255) for v in row] for row in values.tolist()]
     np.testing.assert_array_equal(map_values(values, mapping), expected)
     assert parse_class_mapping("", ("a", "b")) == {1.0: 0, 2.0: 1}
+
+
+# NAD83(HARN) / North Carolina (EPSG:3358) as an unnamed LCC with TOWGS84, as some land-cover products write it
+NC_UNNAMED = (
+    "+proj=lcc +lat_0=33.75 +lon_0=-79 +lat_1=36.1666666666667 +lat_2=34.3333333333333 +x_0=609601.22 +y_0=0 "
+    "+ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +units=m +no_defs"
+)
+NC_GRID = (560000.0, 28.5, 0.0, 210000.0, 0.0, -28.5)
+
+
+def with_crs(path, data, geotransform, crs: str, nodata: float | None = None):
+    """A GeoTIFF of ``data`` (bands, h, w) in ``crs`` (anything osr's SetFromUserInput reads)."""
+    from osgeo import gdal, osr
+
+    write_raster(path, data, geotransform, epsg=None)
+    srs = osr.SpatialReference()
+    srs.SetFromUserInput(crs)
+    dataset = gdal.Open(str(path), gdal.GA_Update)
+    dataset.SetProjection(srs.ExportToWkt())
+    if nodata is not None:
+        dataset.GetRasterBand(1).SetNoDataValue(nodata)
+    dataset = None
+    return path
+
+
+def evaluate(classified, reference, mapping="10:1, 20:2, 30:3"):
+    messages = []
+    feedback = QgsProcessingFeedback()
+    feedback.pushInfo = messages.append
+    result = processing.run(
+        "ovss:evaluate",
+        {"CLASSIFIED": str(classified), "REFERENCE": str(reference), "MAPPING": mapping, "OUTPUT": "memory:"},
+        feedback=feedback,
+    )
+    return result, "\n".join(messages)
+
+
+def test_same_crs_written_differently_is_compared_pixel_for_pixel(tmp_path):
+    from osgeo import osr
+
+    pred = np.random.default_rng(4).integers(1, 4, size=(20, 30)).astype(np.uint8)
+    ref = reference_from(pred, seed=4)
+    classified = with_crs(tmp_path / "classes.tif", pred[None], NC_GRID, "EPSG:3358")
+    reference = with_crs(tmp_path / "landcover.tif", ref[None], NC_GRID, NC_UNNAMED, nodata=0)
+    spelled = [osr.SpatialReference(wkt=gdal_wkt(path)) for path in (classified, reference)]
+    assert not spelled[0].IsSame(spelled[1])  # what the plain comparison refused
+    result, log = evaluate(classified, reference)
+    want = loop_metrics(pred, ref)
+    assert result["OVERALL_ACCURACY"] == pytest.approx(want["oa"])
+    assert result["KAPPA"] == pytest.approx(want["kappa"])
+    assert "on the classified grid" in log and "reprojected" not in log
+
+
+def gdal_wkt(path) -> str:
+    from osgeo import gdal
+
+    return gdal.Open(str(path)).GetProjection()
+
+
+def test_reference_in_another_crs_is_reprojected_nearest_neighbour(classified, tmp_path):
+    from osgeo import osr
+
+    pred = read_band(classified)
+    utm, geographic = osr.SpatialReference(), osr.SpatialReference()
+    utm.ImportFromEPSG(EPSG)
+    geographic.ImportFromEPSG(4326)
+    for srs in (utm, geographic):
+        srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    to_lonlat = osr.CoordinateTransformation(utm, geographic)
+    x0, dx, _, y0, _, dy = GEOTRANSFORM
+    lon0, lat0 = to_lonlat.TransformPoint(x0 - 2.0, y0 + 2.0)[:2]  # a little beyond the classified raster
+    step = 1.7e-6  # degrees: about 0.12 x 0.19 m, finer than the 0.5 m classified pixels, on another grid
+    codes = reference_from(np.random.default_rng(9).integers(1, 4, size=(120, 170)).astype(np.uint8), seed=9)
+    reference = with_crs(tmp_path / "lonlat.tif", codes[None], (lon0, step, 0.0, lat0, 0.0, -step), "EPSG:4326", 0)
+    expected = np.zeros_like(pred)  # the reference pixel under each classified pixel's centre
+    for row in range(pred.shape[0]):
+        for col in range(pred.shape[1]):
+            lon, lat = to_lonlat.TransformPoint(x0 + (col + 0.5) * dx, y0 + (row + 0.5) * dy)[:2]
+            expected[row, col] = codes[int((lat0 - lat) // step), int((lon - lon0) // step)]
+    result, log = evaluate(classified, reference, MAPPING)
+    want = loop_metrics(pred, expected)
+    assert result["OVERALL_ACCURACY"] == pytest.approx(want["oa"])
+    assert result["KAPPA"] == pytest.approx(want["kappa"])
+    assert "another CRS: reprojected on the fly" in log
+
+
+def test_reference_on_a_coarser_grid_is_resampled_onto_the_classified_grid(classified, tmp_path):
+    pred = read_band(classified)
+    x0, _, _, y0, _, _ = GEOTRANSFORM
+    codes = reference_from(np.random.default_rng(2).integers(1, 4, size=(13, 17)).astype(np.uint8), seed=2)
+    reference = write_reference(tmp_path / "coarse.tif", codes, (x0 - 0.3, 1.0, 0.0, y0 + 0.2, 0.0, -1.0))
+    rows = ((np.arange(pred.shape[0]) + 0.5) * 0.5 + 0.2).astype(int)  # reference row under each centre
+    cols = ((np.arange(pred.shape[1]) + 0.5) * 0.5 + 0.3).astype(int)
+    result, log = evaluate(classified, reference, MAPPING)
+    want = loop_metrics(pred, codes[rows][:, cols])
+    assert result["OVERALL_ACCURACY"] == pytest.approx(want["oa"])
+    assert "another pixel grid" in log
+
+
+@pytest.fixture
+def no_remembered_mapping():
+    """The profile's remembered mapping removed before and after the test."""
+    from qgis.core import QgsSettings
+
+    from ovss.ovss_plugin.settings import CLASS_MAPPING_KEY
+
+    QgsSettings().remove(CLASS_MAPPING_KEY)
+    yield
+    QgsSettings().remove(CLASS_MAPPING_KEY)
+
+
+@pytest.mark.usefixtures("no_remembered_mapping")
+def test_mapping_is_a_table_and_the_last_one_is_offered_again(classified, tmp_path):
+    from qgis.core import QgsApplication, QgsProcessingParameterMatrix
+
+    pred = read_band(classified)
+    ref = reference_from(pred, seed=6)
+    reference = write_reference(tmp_path / "reference.tif", ref)
+    fresh = QgsApplication.processingRegistry().createAlgorithmById("ovss:evaluate")
+    definition = fresh.parameterDefinition("MAPPING")
+    assert isinstance(definition, QgsProcessingParameterMatrix) and definition.defaultValue() is None
+    table = ["10", "dark", "20", "2", "30", "Bright"]  # rows: reference value, class (name or value)
+    result, log = evaluate(classified, reference, table)
+    want = loop_metrics(pred, ref)
+    assert result["OVERALL_ACCURACY"] == pytest.approx(want["oa"]) and "10:dark, 20:2, 30:Bright" in log
+
+    again = QgsApplication.processingRegistry().createAlgorithmById("ovss:evaluate")
+    assert again.parameterDefinition("MAPPING").defaultValue() == table
+    result = processing.run(
+        "ovss:evaluate", {"CLASSIFIED": str(classified), "REFERENCE": str(reference), "OUTPUT": "memory:"}
+    )
+    assert result["KAPPA"] == pytest.approx(want["kappa"])  # the remembered table, not value k+1 = class k

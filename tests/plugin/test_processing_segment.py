@@ -70,15 +70,22 @@ def test_provider_has_id_icon_and_three_algorithms():
     assert "building: buildings, man-made buildings" in help_text and ";" in help_text
 
 
-def test_method_parameters_are_advanced_with_the_config_defaults():
+def test_method_parameters_are_one_advanced_text_with_the_defaults_in_the_help():
     from qgis.core import QgsProcessingParameterDefinition
 
     alg = QgsApplication.processingRegistry().algorithmById("ovss:segment")
-    temperature = alg.parameterDefinition("TEST_COLOURS_TEMPERATURE")
-    swap = alg.parameterDefinition("TEST_COLOURS_SWAP")
-    assert temperature.defaultValue() == 400.0 and swap.defaultValue() is False
-    for definition in (temperature, swap):
-        assert definition.flags() & QgsProcessingParameterDefinition.FlagAdvanced
+    names = [definition.name() for definition in alg.parameterDefinitions()]
+    assert len(names) < 20 and not any(name.startswith(("SDCI", "SEGEARTH", "ALIGNCLIP", "TEST_")) for name in names)
+    definition = alg.parameterDefinition("METHOD_PARAMS")
+    assert definition.flags() & QgsProcessingParameterDefinition.FlagAdvanced
+    assert definition.flags() & QgsProcessingParameterDefinition.FlagOptional
+    help_text = alg.shortHelpString()
+    assert f"<b>{TEST_METHOD}</b>: temperature=400.0, swap=false" in help_text
+    from ovss.engine.methods.alignclip import METHOD_CONFIGS
+
+    variant = METHOD_CONFIGS["alignclip-d"]  # the variant's own values, not the config class's defaults
+    alignclip_d = help_text.split("<b>alignclip-d</b>: ")[1].split("<br>")[0]
+    assert f"alpha={variant.alpha}," in alignclip_d and f"beta={variant.beta}," in alignclip_d
     assert TEST_METHOD in alg.parameterDefinition("METHOD").options()
 
 
@@ -143,13 +150,89 @@ def test_extent_window_output_is_the_crop(source, tmp_path):
     np.testing.assert_array_equal(read_band(result["OUTPUT"]), expected_classes(image)[7:20, 4:20])
 
 
-def test_method_parameter_reaches_the_method(source, tmp_path):
+class MessageFeedback(QgsProcessingFeedback):
+    """Records every message Processing or the algorithm gives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def pushInfo(self, info: str) -> None:
+        self.messages.append(info)
+
+    def pushWarning(self, warning: str) -> None:
+        self.messages.append(warning)
+
+    def reportError(self, error: str, fatalError: bool = False) -> None:
+        self.messages.append(error)
+
+
+@pytest.mark.parametrize("text", ["swap=true", "swap = true\n\ntemperature=400", '{"swap": true, "temperature": 400}'])
+def test_method_parameters_reach_the_method_and_only_changes_are_logged(source, tmp_path, text):
     path, image = source
-    result = processing.run("ovss:segment", params(path, tmp_path / "swap.tif", TEST_COLOURS_SWAP=True))
+    feedback = MessageFeedback()
+    result = processing.run(
+        "ovss:segment", params(path, tmp_path / "swap.tif", METHOD_PARAMS=text), feedback=feedback
+    )
     np.testing.assert_array_equal(read_band(result["OUTPUT"]), expected_classes(image, swap=True))
     from osgeo import gdal
 
     assert '"swap": true' in gdal.Open(result["OUTPUT"]).GetMetadataItem("OVSS_PARAMS")
+    logged = [message for message in feedback.messages if message.startswith("Method parameters")]
+    assert logged == ["Method parameters changed from the defaults: swap=true"]
+
+
+@pytest.mark.parametrize("method", [None, 0, "0"])  # the option's name, its number, its number as text
+def test_method_and_preset_accept_the_option_number(source, tmp_path, method):
+    from ovss.engine.labels import list_presets, load_preset
+    from ovss.engine.raster.writer import read_class_table
+
+    path, _ = source
+    alg = QgsApplication.processingRegistry().algorithmById("ovss:segment")
+    methods = alg.parameterDefinition("METHOD").options()
+    index = methods.index(TEST_METHOD)
+    value = TEST_METHOD if method is None else type(method)(index)
+    preset = list_presets().index("vaihingen-ori")
+    parameters = params(path, tmp_path / "by_number.tif", METHOD=value, LABELS="", PRESET=str(preset))
+    ok, message = alg.checkParameterValues(parameters, QgsProcessingContext())
+    assert ok, message
+    result = processing.run("ovss:segment", parameters)
+    assert read_class_table(result["OUTPUT"])[0] == list(load_preset("vaihingen-ori").labels.names)
+
+
+def test_missing_output_folder_is_reported_once_before_any_model_is_built(source, tmp_path, monkeypatch):
+    from processing_doubles import ColourMethod
+
+    builds = []
+    original = ColourMethod.__init__
+    monkeypatch.setattr(ColourMethod, "__init__", lambda self, **kw: (builds.append(1), original(self, **kw))[1])
+    path, _ = source
+    missing = tmp_path / "no such folder"
+    for name in ("OUTPUT", "CONFIDENCE"):
+        outputs = {"OUTPUT": str(tmp_path / "ok.tif"), name: str(missing / "out.tif")}
+        parameters = {**params(path, tmp_path / "ok.tif"), **outputs}
+        alg = QgsApplication.processingRegistry().createAlgorithmById("ovss:segment")
+        ok, text = alg.checkParameterValues(parameters, QgsProcessingContext())
+        assert not ok and f"output folder does not exist: {missing}" in text
+        assert alg.parameterDefinition(name).description() in text
+        feedback = MessageFeedback()
+        with pytest.raises(QgsProcessingException):
+            processing.run("ovss:segment", parameters, feedback=feedback)
+        assert sum("output folder does not exist" in message for message in feedback.messages) == 1
+    assert builds == [] and not (tmp_path / "ok.tif").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "guess"),
+    [("x,y,z\nnot numbers\n", "plain text file"), ("%PDF-1.4 ...", "PDF document"), ("", "empty (0 bytes)")],
+)
+def test_a_file_that_is_not_a_raster_says_what_is_wrong(tmp_path, content, guess):
+    path = tmp_path / "notes.txt"
+    path.write_text(content)
+    alg = QgsApplication.processingRegistry().createAlgorithmById("ovss:segment")
+    ok, text = alg.checkParameterValues(params(path, tmp_path / "never.tif"), QgsProcessingContext())
+    assert not ok and str(path) in text and guess in text
+    assert "no raster layer given" not in text
 
 
 def test_random_weights_are_announced_and_recorded(source, tmp_path, monkeypatch):
@@ -211,6 +294,12 @@ def test_cancel_stops_without_output(source, tmp_path):
         ({"BAND_RED": 3, "BAND_GREEN": 2, "BAND_BLUE": 5}, "band 5 is out of range"),
         ({"BAND_GREEN": 2}, "set all three"),
         ({"METHOD": "sdci-v9"}, "unknown method 'sdci-v9'"),
+        ({"METHOD": "99"}, "option 99 does not exist"),
+        ({"METHOD_PARAMS": "colour=red"}, "unknown parameter 'colour' for test-colours"),
+        ({"METHOD_PARAMS": "temperature=hot"}, "test-colours parameter temperature must be a float"),
+        ({"METHOD_PARAMS": "swap"}, "takes KEY=VALUE"),
+        ({"METHOD_PARAMS": '{"swap": tru}'}, "not valid JSON"),
+        ({"METHOD_PARAMS": "swap=true; swap=false"}, "swap is given twice"),
         ({"TILE": 8, "OVERLAP": 4}, "overlap 4 must be less than half the tile size 8"),
         ({"TILE": 6, "OVERLAP": 0}, "smaller than the method accepts (at least 8)"),
         ({"EXTENT": f"360000,360010,5649990,5649996 [EPSG:{EPSG}]"}, "does not overlap"),

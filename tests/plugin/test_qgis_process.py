@@ -16,7 +16,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from processing_doubles import CLASS_NAMES, EPSG, LABEL_TEXT, TEST_METHOD, expected_classes, pattern, write_raster
+from processing_doubles import (
+    CLASS_NAMES,
+    EPSG,
+    LABEL_TEXT,
+    TEST_METHOD,
+    expected_classes,
+    pattern,
+    read_band,
+    write_raster,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 QGIS_PROCESS = Path("/usr/bin/qgis_process.bin")  # Debian's qgis_process wrapper is broken for 3.22
@@ -146,6 +155,29 @@ def test_validation_error_is_reported_headless(profile, tmp_path):
     assert done.returncode != 0
     assert "at least two classes" in done.stdout + done.stderr
     assert not (tmp_path / "never.tif").exists()
+
+
+def test_method_by_option_number_and_missing_folder_reported_once(profile, tmp_path):
+    """``qgis_process help`` numbers the options; the number is accepted as the name is. A missing output
+    folder is one error line, before any model is built."""
+    image = pattern(24, 30, seed=2)
+    source = write_raster(tmp_path / "scene.tif", image)
+    helped = qgis_process(profile, "help", "ovss:segment")
+    number = next(
+        line.split(":")[0].strip(" -\t") for line in helped.stdout.splitlines() if line.endswith(f": {TEST_METHOD}")
+    )
+    out = tmp_path / "classes.tif"
+    common = ("run", "ovss:segment", "--", f"INPUT={source}", f"METHOD={number}", f"LABELS={LABEL_TEXT}")
+    common = (*common, "TILE=16", "OVERLAP=4")
+    done = qgis_process(profile, *common, "METHOD_PARAMS=swap=true", f"OUTPUT={out}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    np.testing.assert_array_equal(read_band(out), expected_classes(image, swap=True))
+
+    missing = tmp_path / "missing" / "classes.tif"
+    done = qgis_process(profile, *common, f"OUTPUT={missing}")
+    assert done.returncode != 0
+    assert (done.stdout + done.stderr).count("output folder does not exist") == 1, done.stdout + done.stderr
+    assert "Classes:" not in done.stdout
 
 
 @pytest.mark.slow
