@@ -196,8 +196,8 @@ class SegmentAlgorithm(OVSSAlgorithm):
         """Report any wrong input (labels, preset, method and its parameters, bands, tiling, extent, output
         folders) as one clear line, before any model is built."""
         try:
-            self.request(parameters, context)
             check_destinations(self, parameters, (self.OUTPUT, self.CONFIDENCE))
+            self.request(parameters, context)
         except (OVSSError, QgsProcessingException) as exc:
             return False, str(exc)
         return super().checkParameterValues(with_enum_names(self, parameters), context)
