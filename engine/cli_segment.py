@@ -66,6 +66,7 @@ def run_segment(args: argparse.Namespace) -> int:
         min_tile=info.min_tile,
         blend=args.blend,
         extra_outputs=(args.probabilities, args.confidence),
+        n_classes=len(labels),
     )
     method = build_method(args, weights, params)
     bar = TerminalProgressBar(sys.stderr)

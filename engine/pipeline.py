@@ -37,7 +37,15 @@ from .raster.reader import (
 )
 from .raster.stitch import BLEND_MODES, Block, Stitcher
 from .raster.tiles import TilePlan, Window, pad_reflect, plan_tiles, validate_tiling
-from .raster.writer import Georeference, GeoTiffWriter, RasterSpec, check_output_path
+from .raster.writer import (
+    Georeference,
+    GeoTiffWriter,
+    RasterSpec,
+    check_free_space,
+    check_output_path,
+    disk_needs,
+    raster_bytes,
+)
 
 if TYPE_CHECKING:
     from .labels import LabelSet
@@ -46,6 +54,8 @@ if TYPE_CHECKING:
 MAX_CLASSES = 255  # pixel values 1..255 in a Byte raster
 PROBABILITY_NODATA = -1.0
 RANDOM_WEIGHTS_NOTE = "random weights: a pipeline check, NOT a real segmentation"
+# bands and GDAL type of the outputs, in validate_run's order (classes, probabilities, confidence); K = classes
+OUTPUT_LAYOUT: tuple[tuple[str, str], ...] = (("1", "Byte"), ("K", "Float32"), ("1", "Byte"))
 
 
 @dataclass(frozen=True)
@@ -76,23 +86,33 @@ def validate_run(
     window: Window | None = None,
     blend: str = "weighted",
     extra_outputs: Sequence[str | os.PathLike[str] | None] = (),
+    n_classes: int = 1,
 ) -> RasterInfo:
-    """Check every user input of a run without loading a model; :class:`InputError` (one line) if wrong."""
+    """Check every user input of a run without loading a model; :class:`InputError` (one line) if wrong.
+
+    ``extra_outputs``: the probabilities and confidence paths (None: not written), in that order; with
+    ``n_classes`` they give the disk space the run needs (:data:`OUTPUT_LAYOUT`), checked against the free
+    space of the output folders.
+    """
     validate_tiling(tile, overlap, min_tile)
     if blend not in BLEND_MODES:
         raise InputError(f"blend must be one of {', '.join(BLEND_MODES)}, got {blend!r}")
     info = describe_raster(open_raster(input_path))
     resolve_bands(bands, info)
-    resolve_window(window, info)
+    region = resolve_window(window, info)
     source = Path(input_path).absolute()
     seen: set[Path] = {source}
-    for path in (output_path, *extra_outputs):
+    sizes: list[tuple[Path, int]] = []
+    for path, (count, data_type) in zip((output_path, *extra_outputs), OUTPUT_LAYOUT, strict=False):
         if path is None:
             continue
         target = check_output_path(path)
         if target in seen:
             raise RasterError(f"output {target} would overwrite the input or another output of the run")
         seen.add(target)
+        bands_out = n_classes if count == "K" else int(count)
+        sizes.append((target, raster_bytes(region.width, region.height, bands_out, data_type)))
+    check_free_space(sizes)
     return info
 
 
@@ -147,18 +167,22 @@ class _Outputs:
         self.counts = np.zeros(len(labels) + 1, dtype=np.int64)
         self.writers: dict[str, GeoTiffWriter] = {}
         size = (plan.width, plan.height)
+        specs: dict[str, tuple[Path, RasterSpec]] = {}
+        if probabilities_path is not None:
+            spec = RasterSpec(len(labels), "Float32", PROBABILITY_NODATA, metadata, band_descriptions=labels.names)
+            specs["probabilities"] = (Path(probabilities_path).absolute(), spec)
+        if confidence_path is not None:
+            spec = RasterSpec(1, "Byte", 0, metadata, band_descriptions=("confidence (%)",))
+            specs["confidence"] = (Path(confidence_path).absolute(), spec)
+        colors = [(0, 0, 0, 0)] + [(*color, 255) for color in labels.colors]
+        spec = RasterSpec(1, "Byte", 0, metadata, colors, ("nodata", *labels.names), ("class",))
+        specs["classes"] = (Path(output_path).absolute(), spec)
+        needs = disk_needs(
+            (path, raster_bytes(*size, spec.band_count, spec.data_type)) for path, spec in specs.values()
+        )
         try:
-            if probabilities_path is not None:
-                spec = RasterSpec(
-                    len(labels), "Float32", PROBABILITY_NODATA, metadata, band_descriptions=labels.names
-                )
-                self.writers["probabilities"] = GeoTiffWriter(probabilities_path, *size, spec, georef)
-            if confidence_path is not None:
-                spec = RasterSpec(1, "Byte", 0, metadata, band_descriptions=("confidence (%)",))
-                self.writers["confidence"] = GeoTiffWriter(confidence_path, *size, spec, georef)
-            colors = [(0, 0, 0, 0)] + [(*color, 255) for color in labels.colors]
-            spec = RasterSpec(1, "Byte", 0, metadata, colors, ("nodata", *labels.names), ("class",))
-            self.writers["classes"] = GeoTiffWriter(output_path, *size, spec, georef)
+            for name, (path, spec) in specs.items():
+                self.writers[name] = GeoTiffWriter(path, *size, spec, georef, disk_need=needs[path])
         except BaseException:
             self.abort()
             raise
@@ -236,6 +260,7 @@ def segment_raster(
         window=window,
         blend=blend,
         extra_outputs=(probabilities_path, confidence_path),
+        n_classes=len(labels),
     )
     reader = RasterReader(input_path, bands, stretch, window)
     if warn is not None:
