@@ -276,7 +276,8 @@ def segment_raster(
         "stretch": list(stretch) if stretch else None,
         "window": [region.x, region.y, region.width, region.height],
     }
-    clock = ProgressClock(plan.n_tiles, progress, is_cancelled)
+    work = reader.likely_valid([tile_.window for tile_ in plan])
+    clock = ProgressClock(plan.n_tiles, progress, is_cancelled, work=work)
     clock.check_cancelled()
     method.prepare(labels)
     outputs = _Outputs(
