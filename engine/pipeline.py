@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import InputError, RasterError
+from .memory import check_memory, estimate_run
 from .methods.base import method_metadata
 from .progress import CancelCheck, ProgressCallback, ProgressClock
 from .raster.reader import (
@@ -243,7 +244,9 @@ def segment_raster(
     for non-Byte data. ``blend``: ``"weighted"`` or ``"core"``. ``window``: a pixel window to segment
     instead of the whole raster. ``metadata``: extra ``OVSS_*`` items (weights, device, ...). ``warn``
     receives one line per warning (no CRS, no georeferencing, rotation). Raises :class:`InputError` before
-    any model work for bad input and :class:`CancelledError` when ``is_cancelled()`` turns true.
+    any model work for bad input, for outputs the disk has no room for and for a tile whose estimated peak
+    memory does not fit the free memory (:mod:`.memory`), and :class:`CancelledError` when ``is_cancelled()``
+    turns true.
     """
     import numpy as np
 
@@ -268,6 +271,10 @@ def segment_raster(
             warn(message)
     region = reader.region
     plan = plan_tiles(region.width, region.height, tile, overlap, method.min_tile)
+    need = estimate_run(
+        method, plan, labels, probabilities=probabilities_path is not None, confidence=confidence_path is not None
+    )
+    check_memory(need, plan, len(labels))
     settings = {
         "tile": tile,
         "overlap": overlap,

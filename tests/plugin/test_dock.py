@@ -463,3 +463,22 @@ def test_unloading_during_a_run_cancels_it_and_leaves_nothing(profile, tiny_meth
     assert recording_iface.docks == [] and plugin.dock is None
     assert set(QgsProject.instance().mapLayers()) == layers_before == {layer.id()}
     assert list(output.parent.iterdir()) == []  # neither the classes nor the confidence file
+
+
+def test_a_tile_too_big_for_the_memory_is_said_in_the_message_bar(dock, tmp_path, monkeypatch):
+    from ovss.engine import memory
+    from ovss.engine.labels import parse_labels
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 1024**2)
+    layer = add_layer(tmp_path / "scene.tif")
+    dock.layer_combo.setLayer(layer)
+    dock.table.set_labels(parse_labels(LABELS))
+    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
+    layers_before = set(QgsProject.instance().mapLayers())
+    assert dock.start_run() is not None
+    wait_for(lambda: dock.task is None)
+    error = dock.last_outcome.error
+    assert "needs about" in error and "only 0.0 GB is free: choose a smaller tile size" in error
+    assert any(error in message for message in dock.iface.messageBar().get_messages(2))  # Qgis.Critical
+    assert set(QgsProject.instance().mapLayers()) == layers_before
+    assert dock.run_button.isEnabled()

@@ -240,3 +240,14 @@ def test_single_red_band_is_repeated(tmp_path):
     path = write_raster(tmp_path / "two.tif", two_band)
     result = processing.run("ovss:segment", params(path, tmp_path / "grey.tif", BAND_RED=2))
     np.testing.assert_array_equal(read_band(result["OUTPUT"]), expected_classes(np.repeat(grey, 3, axis=0)))
+
+
+def test_a_tile_too_big_for_the_memory_stops_with_the_estimate_and_the_limit(source, tmp_path, monkeypatch):
+    from ovss.engine import memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 1024**2)
+    path, _ = source
+    out = tmp_path / "never.tif"
+    with pytest.raises(QgsProcessingException, match=r"needs about \d+\.\d GB of memory, only 0\.0 GB is free"):
+        processing.run("ovss:segment", params(path, out))
+    assert not out.exists()
