@@ -66,7 +66,10 @@ def run_segment(args: argparse.Namespace) -> int:
         min_tile=info.min_tile,
         blend=args.blend,
         extra_outputs=(args.probabilities, args.confidence),
-        n_classes=len(labels),
+        labels=labels,
+        method=args.method,
+        params=params,
+        device=args.device,
     )
     method = build_method(args, weights, params)
     bar = TerminalProgressBar(sys.stderr)

@@ -12,7 +12,9 @@ psutil, else ``os.sysconf``). The per-pixel factors were measured on this projec
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from .raster.tiles import TilePlan
 
 GB = 1024**3
+TileMemory = Callable[[int, int, "LabelSet"], int]  # (tile height, width, labels) -> bytes
 # pipeline bytes per pixel of a tile: reader (raw bands, stretch, RGB, validity, nearest-valid fill), padded
 # input, stitcher accumulation and its temporaries, class raster; per class: the method's result, the
 # stitcher's buffer, weighted sum, normalised block and argmax input (measured 60 + 14 K on Byte input)
@@ -63,24 +66,69 @@ def pipeline_bytes(plan: TilePlan, n_classes: int, *, probabilities: bool, confi
 
 
 def method_device(method: Any) -> str:
-    """The torch device type a built method runs on (``runtime.device``), ``cpu`` for one without a runtime."""
+    """The torch device a built method runs on (``runtime.device``), ``cpu`` for one without a runtime."""
     runtime = getattr(method, "runtime", None)
     device = getattr(runtime, "device", None)
     return str(device) if device is not None else "cpu"
 
 
+def planned_device(device: str) -> str:
+    """The torch device a method built with the user's ``device`` choice will run on (imports torch)."""
+    from .device import resolve_device
+
+    return str(resolve_device(device))
+
+
 def estimate_run(
-    method: Any, plan: TilePlan, labels: LabelSet, *, probabilities: bool = False, confidence: bool = False
+    plan: TilePlan,
+    labels: LabelSet,
+    *,
+    tile_memory: TileMemory | None = None,
+    device: str = "cpu",
+    probabilities: bool = False,
+    confidence: bool = False,
 ) -> MemoryNeed:
-    """The run's peak memory: the pipeline's part on the host, the method's on its device."""
+    """The run's peak memory: the pipeline's part on the host, the method's (``tile_memory``, else
+    :func:`default_tile_bytes`) on ``device``, which is the host unless it is a CUDA device."""
     height, width = plan.input_shape
-    estimate = getattr(method, "tile_memory", None)
-    work = estimate(height, width, labels) if estimate is not None else default_tile_bytes(height, width, len(labels))
+    if tile_memory is None:
+        work = default_tile_bytes(height, width, len(labels))
+    else:
+        work = tile_memory(height, width, labels)
     host = pipeline_bytes(plan, len(labels), probabilities=probabilities, confidence=confidence)
-    device = method_device(method)
     if device.startswith("cuda"):
         return MemoryNeed(host, int(work), device)
     return MemoryNeed(host + int(work), 0)
+
+
+def check_planned_run(
+    method: str,
+    params: Mapping[str, Any] | None,
+    labels: LabelSet,
+    plan: TilePlan,
+    device: str,
+    *,
+    probabilities: bool = False,
+    confidence: bool = False,
+) -> None:
+    """:func:`check_memory` before the method is built: its registry estimate on the device it will use.
+
+    The device's free memory still includes what the weights will take, so on a GPU this is a necessary
+    condition only; :func:`engine.pipeline.segment_raster` checks again with the built method.
+    """
+    from .methods.base import method_info
+
+    planned = method_info(method).tile_memory
+    estimate = None if planned is None else functools.partial(planned, dict(params or {}))
+    need = estimate_run(
+        plan,
+        labels,
+        tile_memory=estimate,
+        device=planned_device(device),
+        probabilities=probabilities,
+        confidence=confidence,
+    )
+    check_memory(need, plan, len(labels))
 
 
 def available_memory() -> int | None:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import InputError, RasterError
-from .memory import check_memory, estimate_run
+from .memory import check_memory, check_planned_run, estimate_run, method_device
 from .methods.base import method_metadata
 from .progress import CancelCheck, ProgressCallback, ProgressClock
 from .raster.reader import (
@@ -87,13 +87,17 @@ def validate_run(
     window: Window | None = None,
     blend: str = "weighted",
     extra_outputs: Sequence[str | os.PathLike[str] | None] = (),
-    n_classes: int = 1,
+    labels: LabelSet | None = None,
+    method: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    device: str = "auto",
 ) -> RasterInfo:
     """Check every user input of a run without loading a model; :class:`InputError` (one line) if wrong.
 
     ``extra_outputs``: the probabilities and confidence paths (None: not written), in that order; with
-    ``n_classes`` they give the disk space the run needs (:data:`OUTPUT_LAYOUT`), checked against the free
-    space of the output folders.
+    ``labels`` they give the disk space the run needs (:data:`OUTPUT_LAYOUT`), checked against the free
+    space of the output folders. With ``method`` (a registered name), its ``params`` and the ``device``
+    choice too, the run's peak memory is checked against the free memory (:func:`check_planned_run`).
     """
     validate_tiling(tile, overlap, min_tile)
     if blend not in BLEND_MODES:
@@ -111,9 +115,21 @@ def validate_run(
         if target in seen:
             raise RasterError(f"output {target} would overwrite the input or another output of the run")
         seen.add(target)
-        bands_out = n_classes if count == "K" else int(count)
+        bands_out = len(labels or ()) if count == "K" else int(count)
         sizes.append((target, raster_bytes(region.width, region.height, bands_out, data_type)))
     check_free_space(sizes)
+    if method is not None and labels is not None:
+        plan = plan_tiles(region.width, region.height, tile, overlap, min_tile)
+        probabilities, confidence = (*extra_outputs, None, None)[:2]
+        check_planned_run(
+            method,
+            params,
+            labels,
+            plan,
+            device,
+            probabilities=probabilities is not None,
+            confidence=confidence is not None,
+        )
     return info
 
 
@@ -263,7 +279,7 @@ def segment_raster(
         window=window,
         blend=blend,
         extra_outputs=(probabilities_path, confidence_path),
-        n_classes=len(labels),
+        labels=labels,
     )
     reader = RasterReader(input_path, bands, stretch, window)
     if warn is not None:
@@ -272,7 +288,12 @@ def segment_raster(
     region = reader.region
     plan = plan_tiles(region.width, region.height, tile, overlap, method.min_tile)
     need = estimate_run(
-        method, plan, labels, probabilities=probabilities_path is not None, confidence=confidence_path is not None
+        plan,
+        labels,
+        tile_memory=getattr(method, "tile_memory", None),
+        device=method_device(method),
+        probabilities=probabilities_path is not None,
+        confidence=confidence_path is not None,
     )
     check_memory(need, plan, len(labels))
     settings = {

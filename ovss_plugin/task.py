@@ -26,8 +26,8 @@ from qgis.PyQt.QtCore import pyqtSignal
 
 from ..engine.errors import CancelledError, MissingWeightsError, OVSSError, RasterError
 from ..engine.labels import LabelSet
-from ..engine.methods.base import create_method
-from ..engine.pipeline import SegmentResult, segment_raster
+from ..engine.methods.base import create_method, method_info
+from ..engine.pipeline import SegmentResult, segment_raster, validate_run
 from ..engine.progress import Progress
 from .i18n import tr
 from .layer_source import SourcePlan, export_to_geotiff
@@ -150,6 +150,7 @@ class SegmentTask(QgsTask):
                 export_dir = Path(tempfile.mkdtemp(prefix="ovss-source-"))
                 self._feedback = QgsRasterBlockFeedback()
                 path = str(export_to_geotiff(source, export_dir / "source.tif", self._feedback))
+            self._validate(path)
             method = self.cache.get(request.method_key, self._build_method, keep=request.keep_models)
             result = segment_raster(
                 path,
@@ -188,6 +189,25 @@ class SegmentTask(QgsTask):
                 shutil.rmtree(export_dir, ignore_errors=True)
         self.outcome = RunOutcome(request, result=result)
         return True
+
+    def _validate(self, path: str) -> None:
+        """The engine's checks of every input, the outputs' disk space and the run's memory, before any model
+        is built (one-line :class:`OVSSError`)."""
+        request, source = self.request, self.request.source
+        validate_run(
+            path,
+            request.output_path,
+            bands=source.bands or request.bands,
+            tile=request.tile,
+            overlap=request.overlap,
+            min_tile=method_info(request.method).min_tile,
+            window=source.window,
+            extra_outputs=(None, request.confidence_path),
+            labels=request.labels,
+            method=request.method,
+            params=request.params,
+            device=request.device,
+        )
 
     def _build_method(self) -> Any:
         request = self.request

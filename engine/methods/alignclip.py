@@ -490,7 +490,13 @@ def _factory(name: str, description: str, checkpoints: tuple[str, ...]) -> None:
             precision=precision, seed=seed,
         )
 
-    register_method(name, description, checkpoints, AlignClipConfig, AlignClipMethod.min_tile)(build)
+    def planned_memory(params: Mapping[str, Any], height: int, width: int, labels: LabelSet) -> int:
+        """:func:`tile_bytes` of the config ``params`` give, before the method is built."""
+        return tile_bytes(make_config(name, params), height, width, labels)
+
+    register_method(
+        name, description, checkpoints, AlignClipConfig, AlignClipMethod.min_tile, tile_memory=planned_memory
+    )(build)
 
 
 _factory(

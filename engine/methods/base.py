@@ -45,12 +45,15 @@ def method_metadata(method: Method) -> dict[str, str]:
 
 
 MethodFactory = Callable[..., Method]
+# (method params, tile height, tile width, labels) -> bytes of one predict call, known before the method is built
+PlannedTileMemory = Callable[[Mapping[str, Any], int, int, "LabelSet"], int]
 
 
 @dataclass(frozen=True)
 class MethodInfo:
     """A registered method: its stable name, a one-line description, how to build it, the checkpoints it
-    needs and its config dataclass (whose fields and defaults the dock and Processing offer as parameters)."""
+    needs and its config dataclass (whose fields and defaults the dock and Processing offer as parameters);
+    ``tile_memory`` estimates a tile's working memory from the parameters before the method is built."""
 
     name: str
     description: str
@@ -58,6 +61,7 @@ class MethodInfo:
     checkpoints: tuple[str, ...] = ()
     config_class: type | None = None
     min_tile: int = 1
+    tile_memory: PlannedTileMemory | None = None
 
 
 _REGISTRY: dict[str, MethodInfo] = {}
@@ -69,17 +73,20 @@ def register_method(
     checkpoints: tuple[str, ...] = (),
     config_class: type | None = None,
     min_tile: int | None = None,
+    *,
+    tile_memory: PlannedTileMemory | None = None,
 ) -> Callable[[MethodFactory], MethodFactory]:
     """Decorator registering a method factory under ``name``.
 
     ``config_class`` is the method's config dataclass (its fields and defaults are offered as parameters);
     ``min_tile`` the smallest tile side it accepts, known before the method is built (default: the factory's
-    own ``min_tile`` attribute when it is a class, else 1).
+    own ``min_tile`` attribute when it is a class, else 1); ``tile_memory`` its memory estimate before it is
+    built (None: :func:`engine.memory.default_tile_bytes`).
     """
 
     def decorate(factory: MethodFactory) -> MethodFactory:
         smallest = min_tile if min_tile is not None else int(getattr(factory, "min_tile", 1))
-        _REGISTRY[name] = MethodInfo(name, description, factory, checkpoints, config_class, smallest)
+        _REGISTRY[name] = MethodInfo(name, description, factory, checkpoints, config_class, smallest, tile_memory)
         return factory
 
     return decorate

@@ -494,7 +494,13 @@ def _register(name: str, description: str, checkpoints: tuple[str, ...]) -> None
     def create(**kwargs: Any) -> SdciMethod:
         return build_sdci(name, **kwargs)
 
-    register_method(name, description, checkpoints, SdciConfig, SdciMethod.min_tile)(create)
+    def planned_memory(params: Mapping[str, Any], height: int, width: int, labels: LabelSet) -> int:
+        """:func:`tile_bytes` of the config ``params`` give, before the method is built."""
+        return tile_bytes(config_with_params(VARIANTS[name], params, name), height, width, labels)
+
+    register_method(name, description, checkpoints, SdciConfig, SdciMethod.min_tile, tile_memory=planned_memory)(
+        create
+    )
 
 
 # DINO ViT-B/8 structural branch (384x384 input, 48x48 grid); DINOv2 ViT-B/14 with registers (532x532, 38x38)

@@ -1,5 +1,6 @@
 """Peak memory of a run: refused before model work, with the estimate and the limit, when it does not fit."""
 
+import functools
 import re
 
 import numpy as np
@@ -42,8 +43,11 @@ def test_a_huge_tile_is_refused_before_any_model_work(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.tif"]
 
 
-def test_the_cli_says_it_in_one_line(tmp_path, monkeypatch, capsys):
+def test_the_cli_says_it_in_one_line_before_building_the_method(tmp_path, monkeypatch, capsys):
+    from engine import cli_segment
+
     monkeypatch.setattr(memory, "available_memory", lambda: 16 * GB)
+    monkeypatch.setattr(cli_segment, "build_method", lambda *_: pytest.fail("the method was built"))
     src = empty_raster(tmp_path / "big.tif", 20000)
     code = main(["segment", str(src), str(tmp_path / "out.tif"), "--method", TEST_METHOD, "--labels", "a; b; c",
                  "--tile", "20000"])
@@ -55,7 +59,7 @@ def test_the_cli_says_it_in_one_line(tmp_path, monkeypatch, capsys):
 def test_a_tile_that_fits_runs(tmp_path, monkeypatch):
     src = write_raster(tmp_path / "small.tif", pattern(64, 64))
     plan = plan_tiles(64, 64, 64, 8)
-    need = memory.estimate_run(ColourMethod(), plan, labels())
+    need = memory.estimate_run(plan, labels())
     monkeypatch.setattr(memory, "available_memory", lambda: need.host)
     segment_raster(src, tmp_path / "ok.tif", ColourMethod(), labels(), tile=64, overlap=8)
     monkeypatch.setattr(memory, "available_memory", lambda: need.host - 1)
@@ -77,7 +81,9 @@ def test_the_methods_share_is_checked_against_the_gpus_free_memory(tmp_path, mon
     with pytest.raises(InputError, match=r"needs about 40\.0 GB of cuda:0 memory, only 30\.0 GB is free"):
         segment_raster(src, tmp_path / "out.tif", method, labels(), tile=64, overlap=8)
     assert method.calls == []
-    need = memory.estimate_run(method, plan_tiles(64, 64, 64, 8), labels())
+    need = memory.estimate_run(
+        plan_tiles(64, 64, 64, 8), labels(), tile_memory=method.tile_memory, device=memory.method_device(method)
+    )
     assert need.device == 40 * GB and need.host < GB  # the method's share is not counted twice
 
 
@@ -89,42 +95,42 @@ def test_available_memory_is_read_from_the_system():
     assert free <= total
 
 
-def _config(name):
-    from engine.methods import alignclip, sdci
-
-    if name in alignclip.METHOD_CONFIGS:
-        return alignclip.tile_bytes, alignclip.METHOD_CONFIGS[name]
-    return sdci.tile_bytes, sdci.VARIANTS[name]
-
-
-class Estimated:
-    """A built method's memory side only: its config and the module's estimate."""
-
-    def __init__(self, name):
-        self.estimate, self.config = _config(name)
-
-    def tile_memory(self, height, width, label_set):
-        return self.estimate(self.config, height, width, label_set)
-
-
 @pytest.mark.parametrize("name", ["segearth-ov", "alignclip-d", "alignclip-s", "sdci-v1", "sdci-v2"])
 def test_real_methods_let_the_default_tiles_run_on_a_24_gb_machine(name):
     """The demo's default tiles (512, and 1024) fit a 24 GB machine with ~20 GB available; a 20000-pixel
     tile does not; the estimate grows with the tile and with the classes."""
-    few, many = load_preset("potsdam-gen").labels, load_preset("isaid-ori").labels
-    method = Estimated(name)
+    from engine.methods.base import method_info
 
-    def host(size, tile, label_set):
-        return memory.estimate_run(method, plan_tiles(size, size, tile, 64), label_set, confidence=True).host
+    few, many = load_preset("potsdam-gen").labels, load_preset("isaid-ori").labels
+    planned = method_info(name).tile_memory
+    assert planned is not None
+
+    def host(size, tile, label_set, **params):
+        estimate = functools.partial(planned, params)
+        plan = plan_tiles(size, size, tile, 64)
+        return memory.estimate_run(plan, label_set, tile_memory=estimate, confidence=True).host
 
     assert host(1000, 512, few) < host(1000, 1024, few) < 12 * GB
     assert len(many) > len(few) and host(1000, 1024, few) < host(1000, 1024, many)
     assert host(20000, 20000, few) > 24 * GB
+    if name.startswith("sdci"):
+        assert host(1000, 512, few) < host(1000, 512, few, clip_short_side=1024)
+    else:
+        assert host(1000, 512, few) < host(1000, 512, few, long_side=None) < host(1000, 512, few, windows_per_call=4)
+
+
+def test_built_and_planned_estimates_agree():
+    from engine.methods import alignclip
+    from engine.methods.base import method_info
+
+    config = alignclip.make_config("alignclip-d", {"windows_per_call": 2})
+    built = alignclip.tile_bytes(config, 700, 500, labels())
+    assert method_info("alignclip-d").tile_memory({"windows_per_call": 2}, 700, 500, labels()) == built
 
 
 def test_methods_without_an_estimate_get_the_default(monkeypatch):
     plan = plan_tiles(256, 256, 256, 16)
-    need = memory.estimate_run(ColourMethod(), plan, labels())
+    need = memory.estimate_run(plan, labels())
     pipeline = memory.pipeline_bytes(plan, 3, probabilities=False, confidence=False)
     assert need.host == pipeline + memory.default_tile_bytes(256, 256, 3)
     assert np.isfinite(need.host) and need.device == 0

@@ -465,7 +465,7 @@ def test_unloading_during_a_run_cancels_it_and_leaves_nothing(profile, tiny_meth
     assert list(output.parent.iterdir()) == []  # neither the classes nor the confidence file
 
 
-def test_a_tile_too_big_for_the_memory_is_said_in_the_message_bar(dock, tmp_path, monkeypatch):
+def test_a_tile_too_big_for_the_memory_is_said_in_the_message_bar(dock, tiny_methods, tmp_path, monkeypatch):
     from ovss.engine import memory
     from ovss.engine.labels import parse_labels
 
@@ -482,3 +482,4 @@ def test_a_tile_too_big_for_the_memory_is_said_in_the_message_bar(dock, tmp_path
     assert any(error in message for message in dock.iface.messageBar().get_messages(2))  # Qgis.Critical
     assert set(QgsProject.instance().mapLayers()) == layers_before
     assert dock.run_button.isEnabled()
+    assert tiny_methods.builds == 0  # refused before any model was built

@@ -243,11 +243,16 @@ def test_single_red_band_is_repeated(tmp_path):
 
 
 def test_a_tile_too_big_for_the_memory_stops_with_the_estimate_and_the_limit(source, tmp_path, monkeypatch):
+    from processing_doubles import ColourMethod
+
     from ovss.engine import memory
 
     monkeypatch.setattr(memory, "available_memory", lambda: 1024**2)
+    built = []
+    build = ColourMethod.__init__
+    monkeypatch.setattr(ColourMethod, "__init__", lambda self, **kwargs: built.append(self) or build(self, **kwargs))
     path, _ = source
     out = tmp_path / "never.tif"
     with pytest.raises(QgsProcessingException, match=r"needs about \d+\.\d GB of memory, only 0\.0 GB is free"):
         processing.run("ovss:segment", params(path, out))
-    assert not out.exists()
+    assert not out.exists() and built == []
