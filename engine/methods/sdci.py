@@ -184,7 +184,7 @@ def bcdr(
 # working memory of one predict call (bytes), measured on the CPU in fp32 and rounded up (docs/ARCHITECTURE.md)
 _BACKBONE_BYTES = 2 * 1024**3  # both backbones' activations and attention maps on a square tile
 _PER_PIXEL = 256  # the 8-bit tile, superpixels and their edge weights at tile size
-_PER_CLASS_PIXEL = 96  # both branches' class maps at tile size, CSCP's iterates and the returned array
+_PER_CLASS_PIXEL = 64  # both branches' class maps at tile size, CSCP's iterates and the returned array
 
 
 def tile_bytes(config: SdciConfig, height: int, width: int, labels: LabelSet) -> int:
