@@ -25,7 +25,7 @@ def register(subparsers: Any) -> None:
         "(value k+1 = class k, 0 = nodata) with colour table and class names.",
     )
     parser.add_argument("input", metavar="INPUT", help="input raster (any format GDAL reads)")
-    parser.add_argument("output", metavar="OUTPUT", help="output GeoTIFF")
+    parser.add_argument("output", metavar="OUTPUT", help="output GeoTIFF (.tif or .tiff)")
     add_method_arguments(parser, labels_help="classes: 'name: prompt, prompt; other class; ...'")
     parser.add_argument(
         "--bands", metavar="B[,G,B]", help="bands feeding R,G,B (one is repeated); default 1,2,3"

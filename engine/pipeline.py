@@ -7,10 +7,13 @@ work (:func:`validate_run`); a failed or cancelled run leaves no output and an e
 
 Output contract (design document): one Byte band, pixel value ``k + 1`` is class ``k`` and 0 is nodata
 (input nodata, masked or alpha-transparent pixels); same size (of the window, if one is given), CRS and
-geotransform as the input; colour table, GDAL category names (0 = "nodata") and the run's method, labels,
-parameters, weights and engine version in the metadata (keys ``OVSS_*``). Optional outputs: the blended
-probabilities (Float32, one band per class, nodata -1) and the confidence, i.e. the highest class
-probability in percent (Byte 1..100, nodata 0).
+geotransform as the input; a colour table of exactly nodata and the classes and GDAL category names
+(0 = "nodata"), both in the ``.aux.xml``, and the run's method, labels, parameters, weights and engine
+version in the metadata (keys ``OVSS_*``). Optional outputs: the blended probabilities (Float32, one band
+per class, nodata -1) and the confidence, i.e. the highest class probability in percent (Byte 1..100,
+nodata 0). Every output is a GeoTIFF named ``.tif``/``.tiff`` with a QGIS style ``<stem>.qml`` beside it
+(class palette; grey ramp over 0..1 or 1..100), created with the permissions of a new file under the
+umask, and never one of the input's files or another output's (:mod:`.raster.outputs`).
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .errors import InputError, RasterError
+from .errors import InputError
 from .memory import check_memory, check_planned_run, estimate_run, method_device
 from .methods.base import method_metadata
 from .progress import CancelCheck, ProgressCallback, ProgressClock
+from .raster.outputs import check_run_outputs
+from .raster.qml import grey_style, paletted_style
 from .raster.reader import (
     RasterInfo,
     RasterReader,
@@ -38,15 +43,7 @@ from .raster.reader import (
 )
 from .raster.stitch import BLEND_MODES, Block, Stitcher
 from .raster.tiles import TilePlan, Window, pad_reflect, plan_tiles, validate_tiling
-from .raster.writer import (
-    Georeference,
-    GeoTiffWriter,
-    RasterSpec,
-    check_free_space,
-    check_output_path,
-    disk_needs,
-    raster_bytes,
-)
+from .raster.writer import Georeference, GeoTiffWriter, RasterSpec, check_free_space, disk_needs, raster_bytes
 
 if TYPE_CHECKING:
     from .labels import LabelSet
@@ -102,21 +99,16 @@ def validate_run(
     validate_tiling(tile, overlap, min_tile)
     if blend not in BLEND_MODES:
         raise InputError(f"blend must be one of {', '.join(BLEND_MODES)}, got {blend!r}")
-    info = describe_raster(open_raster(input_path))
+    dataset = open_raster(input_path)
+    info = describe_raster(dataset)
     resolve_bands(bands, info)
     region = resolve_window(window, info)
-    source = Path(input_path).absolute()
-    seen: set[Path] = {source}
+    targets = check_run_outputs((output_path, *extra_outputs), dataset)
     sizes: list[tuple[Path, int]] = []
-    for path, (count, data_type) in zip((output_path, *extra_outputs), OUTPUT_LAYOUT, strict=False):
-        if path is None:
-            continue
-        target = check_output_path(path)
-        if target in seen:
-            raise RasterError(f"output {target} would overwrite the input or another output of the run")
-        seen.add(target)
-        bands_out = len(labels or ()) if count == "K" else int(count)
-        sizes.append((target, raster_bytes(region.width, region.height, bands_out, data_type)))
+    for target, (count, data_type) in zip(targets, OUTPUT_LAYOUT, strict=False):
+        if target is not None:
+            bands_out = len(labels or ()) if count == "K" else int(count)
+            sizes.append((target, raster_bytes(region.width, region.height, bands_out, data_type)))
     check_free_space(sizes)
     if method is not None and labels is not None:
         plan = plan_tiles(region.width, region.height, tile, overlap, min_tile)
@@ -186,13 +178,23 @@ class _Outputs:
         size = (plan.width, plan.height)
         specs: dict[str, tuple[Path, RasterSpec]] = {}
         if probabilities_path is not None:
-            spec = RasterSpec(len(labels), "Float32", PROBABILITY_NODATA, metadata, band_descriptions=labels.names)
+            spec = RasterSpec(
+                len(labels),
+                "Float32",
+                PROBABILITY_NODATA,
+                metadata,
+                band_descriptions=labels.names,
+                style=grey_style(1, 0.0, 1.0),
+            )
             specs["probabilities"] = (Path(probabilities_path).absolute(), spec)
         if confidence_path is not None:
-            spec = RasterSpec(1, "Byte", 0, metadata, band_descriptions=("confidence (%)",))
+            spec = RasterSpec(
+                1, "Byte", 0, metadata, band_descriptions=("confidence (%)",), style=grey_style(1, 1, 100)
+            )
             specs["confidence"] = (Path(confidence_path).absolute(), spec)
         colors = [(0, 0, 0, 0)] + [(*color, 255) for color in labels.colors]
-        spec = RasterSpec(1, "Byte", 0, metadata, colors, ("nodata", *labels.names), ("class",))
+        style = paletted_style(labels.names, labels.colors)
+        spec = RasterSpec(1, "Byte", 0, metadata, colors, ("nodata", *labels.names), ("class",), style)
         specs["classes"] = (Path(output_path).absolute(), spec)
         needs = disk_needs(
             (path, raster_bytes(*size, spec.band_count, spec.data_type)) for path, spec in specs.values()
@@ -225,7 +227,10 @@ class _Outputs:
             writer.flush()
 
     def commit(self) -> dict[str, Path]:
-        """Compress and rename every output into place (the class raster last)."""
+        """Compress every output, then rename them all into place (the class raster last): a failure while
+        compressing (a full disk) leaves no output of the run."""
+        for writer in self.writers.values():
+            writer.compress()
         return {name: writer.commit() for name, writer in self.writers.items()}
 
     def abort(self) -> None:

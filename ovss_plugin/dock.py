@@ -71,6 +71,8 @@ from ..engine.labels import (
 )
 from ..engine.models import weights_choice
 from ..engine.progress import format_duration
+from ..engine.raster.outputs import check_run_outputs
+from ..engine.raster.reader import open_raster
 from .classes_table import ClassesTable
 from .heavy_imports import import_engine_packages
 from .i18n import tr
@@ -764,8 +766,14 @@ class OVSSDock(QDockWidget):
 
     # run ---------------------------------------------------------------------------------------------
 
-    def output_paths(self, request_name: str, method: str, when: Any) -> tuple[Path, Path | None] | None:
-        """The output (and confidence) paths of a run; None when the user declines to replace a file."""
+    def output_paths(
+        self, request_name: str, method: str, when: Any, input_path: str | None = None
+    ) -> tuple[Path, Path | None] | None:
+        """The output (and confidence) paths of a run; None when the user declines to replace a file.
+
+        :class:`OVSSError` when an output would replace a file of the input (``input_path``) or of the other
+        output: checked before the user is asked to replace anything and layers are removed.
+        """
         if self.output_file.isChecked():
             text = self.output_path_widget.filePath().strip()
             if not text:
@@ -776,6 +784,7 @@ class OVSSDock(QDockWidget):
         else:
             output = temporary_output_path(request_name, method, when)
         confidence = confidence_path_for(output) if self.confidence_check.isChecked() else None
+        check_run_outputs([output, confidence], open_raster(input_path) if input_path else None)
         existing = [p for p in (output, confidence) if p is not None and p.exists()]
         if existing:
             names = ", ".join(str(p) for p in existing)
@@ -817,7 +826,7 @@ class OVSSDock(QDockWidget):
             overlap=self.overlap_spin.value(),
             keep_models=self.keep_models_check.isChecked(),
         )
-        paths = self.output_paths(layer.name(), method, request.started)
+        paths = self.output_paths(layer.name(), method, request.started, source.path)
         if paths is None:
             return None
         return dataclasses.replace(request, output_path=paths[0], confidence_path=paths[1])

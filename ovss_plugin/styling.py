@@ -1,13 +1,13 @@
 """Styling of classified rasters: a paletted renderer whose legend reads as the classes.
 
 Used by the dock's result layer and by the Processing post-processor, so both look the same. Value 0 is
-nodata and gets no palette entry, so it stays transparent.
+nodata and gets no palette entry, so it stays transparent. The same style is saved beside every output as
+``<stem>.qml`` by the engine (:mod:`engine.raster.qml`), so QGIS shows it without the plugin too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from qgis.core import QgsPalettedRasterRenderer, QgsRasterLayer
 from qgis.PyQt.QtGui import QColor
@@ -30,19 +30,9 @@ def style_classified_layer(
     layer: QgsRasterLayer,
     names: Sequence[str] | None = None,
     colors: Sequence[tuple[int, int, int]] | None = None,
-    save_qml: bool = True,
-) -> Path | None:
-    """Apply the class palette to ``layer`` (read from the file when not given) and save it as ``.qml``.
-
-    Returns the path of the saved style, or None when the layer is not a file or ``save_qml`` is false.
-    """
-    source = Path(layer.source())
+) -> None:
+    """Apply the class palette to ``layer`` (read from the file when not given)."""
     if names is None or colors is None:
-        names, colors = read_class_table(source)
+        names, colors = read_class_table(layer.source())
     layer.setRenderer(paletted_renderer(layer, names, colors))
     layer.triggerRepaint()
-    if not save_qml or not source.is_file():
-        return None
-    qml_path = source.with_suffix(".qml")
-    _message, ok = layer.saveNamedStyle(str(qml_path))
-    return qml_path if ok else None

@@ -248,7 +248,7 @@ def unique_layer_name(name: str, project: QgsProject) -> str:
 
 
 def add_result_layer(outcome: RunOutcome, project: QgsProject | None = None) -> QgsRasterLayer:
-    """Add a finished run's classes (styled, legend = class names, ``.qml`` saved) and confidence layers.
+    """Add a finished run's classes (styled, legend = class names) and confidence layers.
 
     Nothing already in the project is removed or restyled; a name already taken gets a number.
     """

@@ -40,19 +40,24 @@ class PosEmbedResize:
 
     ``scale_offset`` ``None`` resizes straight to the target grid (``size=``); a number resizes with DINO's
     ``scale_factor = (g + offset) / g0``, which torch also uses to map output to input coordinates, so the
-    result differs slightly from a resize by size. The native grid is never resized.
+    result differs slightly from a resize by size. The native grid is never resized. ``round_fp16`` rounds
+    the whole table (CLS row included) to float16 after resizing, on every device, as SDCI's official
+    ``upsample_pos_emb(...).half()`` does.
     """
 
     mode: str
     scale_offset: float | None
+    round_fp16: bool = False
 
 
 POS_EMBED_RESIZES: dict[str, PosEmbedResize] = {
     # SegEarth-OV (VisionTransformer.interpolate_pos_encoding): bicubic, scale_factor (g + 0.1) / g0.
     # The default, used by SegEarth-OV and AlignCLIP.
     "bicubic": PosEmbedResize("bicubic", 0.1),
-    # SDCI (CLIP.upsample_pos_emb): bilinear to the target size, align_corners=False.
+    # Bilinear to the target size, align_corners=False.
     "bilinear": PosEmbedResize("bilinear", None),
+    # SDCI (CLIP.upsample_pos_emb): bilinear as above, then .half() before it is added to the tokens.
+    "bilinear_fp16": PosEmbedResize("bilinear", None, round_fp16=True),
 }
 
 
@@ -195,6 +200,8 @@ class ClipBackbone(nn.Module):
                 scale = tuple((side + rule.scale_offset) / native for side in grid)
                 patches = F.interpolate(patches, scale_factor=scale, mode=rule.mode, align_corners=False)
             table = torch.cat([table[:1], patches.flatten(2).transpose(1, 2)[0]], dim=0)
+        if rule.round_fp16:
+            table = table.half().float()
         table = table.to(self.dtype)
         self._pos_cache[key] = table
         return table

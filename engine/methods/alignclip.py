@@ -311,21 +311,24 @@ class AlignClipMethod:
         """Class probabilities ``(K, H, W)`` float32 for an RGB tile ``(3, H, W)`` in 0..255."""
         import torch
 
+        from ..ops.resize_u8 import resize_tile_8bit
         from ..ops.sliding import resized_slide_inference
 
         if self._labels is None or self._text is None or self._query_class is None:
             raise RuntimeError("call prepare(labels) before predict(tile)")
         if tile.ndim != 3 or tile.shape[0] != 3:
             raise InputError(f"{self.name} expects an RGB tile (3, H, W), got shape {tuple(tile.shape)}")
+        cfg = self.config
+        size = (int(tile.shape[1]), int(tile.shape[2]))
+        pixels, long_side = resize_tile_8bit(tile, cfg.long_side)
         with torch.no_grad():
-            image = torch.as_tensor(tile, dtype=torch.float32, device=self.runtime.device) / 255.0
+            image = torch.as_tensor(pixels, dtype=torch.float32, device=self.runtime.device) / 255.0
             mean = torch.tensor(self.clip.mean, device=image.device)[:, None, None]
             std = torch.tensor(self.clip.std, device=image.device)[:, None, None]
             normed = ((image - mean) / std)[None]
-            cfg = self.config
             logits = resized_slide_inference(
-                normed, self._window_logits, long_side=cfg.long_side, crop=cfg.crop, stride=cfg.stride,
-                pad_multiple=self.clip.patch_size, windows_per_call=cfg.windows_per_call,
+                normed, self._window_logits, long_side=long_side, crop=cfg.crop, stride=cfg.stride,
+                pad_multiple=self.clip.patch_size, windows_per_call=cfg.windows_per_call, output_size=size,
             )
             with self._stage("post"):
                 probs = class_probabilities(

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from ..backbones.vfm import VisionFoundationModel
     from ..device import Runtime
     from ..labels import LabelSet
+    from ..ops.cscp import CscpSolution
 
 _SOLVERS = ("fast", "reference")
 _DIFFUSION_DTYPES = ("float16", "float32")
@@ -77,12 +78,18 @@ class SdciConfig:
     Geometry: CLIP sees the tile with its short side scaled to ``clip_short_side`` (512 -> 518x518, 37x37
     patches); the VFM with its short side scaled to ``vfm_short_side`` (532 -> 38x38 for DINOv2, 384 ->
     48x48 for DINO), both rounded to the patch size (the official ``_resize`` rule; for square tiles the
-    official fixed VFM sizes).
+    official fixed VFM sizes). ``clip_pos_embed_fp16``: CLIP's resized position embeddings are rounded to
+    float16 on every device, as the official ``upsample_pos_emb(...).half()``.
+
+    CSCP: ``solver="fast"`` stops at a relative duality gap of ``cscp_tolerance`` (checked every
+    ``cscp_check_every`` iterations, at most ``cscp_max_iterations``); ``solver="reference"`` is the official
+    PDHG with the ``pdhg_*`` settings.
     """
 
     clip_arch: str = "ViT-L-14"
     vfm: str = "dinov2_vitb14_reg"
     clip_short_side: int = 512
+    clip_pos_embed_fp16: bool = True
     vfm_short_side: int = 532
     templates: str = "sdci_rs"
     other_prompt: str = "other"
@@ -116,12 +123,16 @@ class SdciConfig:
     pdhg_theta: float = 1.0
     pdhg_newton_steps: int = 5
     pdhg_bisection_steps: int = 10
-    fast_iterations: int = 15
+    cscp_tolerance: float = 0.005
+    cscp_max_iterations: int = 400
+    cscp_check_every: int = 5
     stages: str = "full"
     late_fusion_weight: float = 0.5
 
     def __post_init__(self) -> None:
         """Reject values the method cannot run with (one-line :class:`InputError`)."""
+        from ..ops.cscp import FastCscpSettings
+
         choices = (
             ("solver", self.solver, _SOLVERS),
             ("diffusion_dtype", self.diffusion_dtype, _DIFFUSION_DTYPES),
@@ -135,6 +146,7 @@ class SdciConfig:
             raise InputError("SDCI parameters need knn_k >= 1, diffusion_steps >= 0 and 0 <= alpha < 1")
         if not 0.0 <= self.late_fusion_weight <= 1.0:
             raise InputError(f"SDCI parameter late_fusion_weight={self.late_fusion_weight} must be in [0, 1]")
+        FastCscpSettings(self.cscp_tolerance, self.cscp_max_iterations, self.cscp_check_every)
 
 
 VARIANTS: dict[str, SdciConfig] = {
@@ -220,28 +232,38 @@ def branch_probabilities(
     return (flat * keep[:, None]).reshape(up.shape)
 
 
-def cscp_refine(
+def cscp_problem(
     clip_probs: torch.Tensor, dino_probs: torch.Tensor, rgb: np.ndarray, config: SdciConfig
-) -> torch.Tensor:
-    """CSCP (Eqs. 16-18): Felzenszwalb superpixels of the 8-bit tile ``(H, W, 3)``, edge weights,
-    ``prep_prob`` of both branches, then the configured solver. Returns ``q`` ``(C, H, W)`` on the simplex."""
-    from ..ops.cscp import (
-        CscpParams,
-        FastCscpSettings,
-        ReferencePdhgSettings,
-        edge_weights,
-        prep_prob,
-        solve_cscp,
-        solve_cscp_reference,
-    )
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """CSCP's inputs (Eqs. 16-17): ``prep_prob`` of both branches and the edge weights from Felzenszwalb
+    superpixels of the 8-bit tile ``(H, W, 3)``: ``(p_C, p_D, w_h, w_v)``, as the official code builds them."""
+    from ..ops.cscp import edge_weights, prep_prob
     from ..ops.superpixels import felzenszwalb
 
     labels = felzenszwalb(
         rgb, scale=config.felzenszwalb_scale, sigma=config.felzenszwalb_sigma, min_size=config.felzenszwalb_min_size
     )
     wh, wv = (w.to(clip_probs.device) for w in edge_weights(labels, w_in=config.w_in, w_cross=config.w_cross))
-    p_clip = prep_prob(clip_probs, eps=config.prep_eps)
-    p_dino = prep_prob(dino_probs, eps=config.prep_eps)
+    return prep_prob(clip_probs, eps=config.prep_eps), prep_prob(dino_probs, eps=config.prep_eps), wh, wv
+
+
+def cscp_refine(
+    clip_probs: torch.Tensor, dino_probs: torch.Tensor, rgb: np.ndarray, config: SdciConfig
+) -> CscpSolution:
+    """CSCP (Eqs. 16-18): :func:`cscp_problem`, then the configured solver. Returns its solution: ``q``
+    ``(C, H, W)`` on the simplex, iterations and energy; the relative duality gap for the fast solver (the
+    reference PDHG has no certificate: NaN)."""
+    from ..ops.cscp import (
+        CscpParams,
+        CscpSolution,
+        FastCscpSettings,
+        ReferencePdhgSettings,
+        cscp_energy,
+        solve_cscp,
+        solve_cscp_reference,
+    )
+
+    problem = cscp_problem(clip_probs, dino_probs, rgb, config)
     params = CscpParams(lambda_c=config.lambda_c, lambda_d=config.lambda_d, beta=config.beta)
     if config.solver == "reference":
         settings = ReferencePdhgSettings(
@@ -252,8 +274,10 @@ def cscp_refine(
             newton_steps=config.pdhg_newton_steps,
             bisection_steps=config.pdhg_bisection_steps,
         )
-        return solve_cscp_reference(p_clip, p_dino, wh, wv, params=params, settings=settings)
-    return solve_cscp(p_clip, p_dino, wh, wv, params=params, settings=FastCscpSettings(config.fast_iterations))
+        q = solve_cscp_reference(*problem, params=params, settings=settings)
+        return CscpSolution(q, config.pdhg_iterations, cscp_energy(q, *problem, params=params), float("nan"))
+    fast = FastCscpSettings(config.cscp_tolerance, config.cscp_max_iterations, config.cscp_check_every)
+    return solve_cscp(*problem, params=params, settings=fast)
 
 
 def fuse_branches(clip_probs: torch.Tensor, dino_probs: torch.Tensor | None, config: SdciConfig) -> torch.Tensor:
@@ -379,7 +403,9 @@ class SdciMethod:
         from . import sdci_caf as caf
 
         assert self._bank is not None
-        levels = caf.clip_levels(self.clip, pixels, getattr(torch, self.config.attention_dtype))
+        levels = caf.clip_levels(
+            self.clip, pixels, getattr(torch, self.config.attention_dtype), self.config.clip_pos_embed_fp16
+        )
         lap("clip_backbone")
         tokens, last_attention = caf.fused_level_tokens(
             self.clip.blocks[-1], levels.levels, levels.attention_sum, self.config.sinkhorn_tolerance
@@ -391,11 +417,37 @@ class SdciMethod:
         lap("caf_levels")
         return scores, features[-1].float(), last_attention.float().mean(dim=0)[1:, 1:], grid
 
+    def branch_maps(self, tile: np.ndarray) -> list[torch.Tensor]:
+        """The branch probability maps ``(C, H, W)`` the last stage fuses (CSCP's ``p_C``, ``p_D`` for
+        ``"full"``), foreground classes only; for stage tests and building real CSCP problems."""
+        import numpy as np
+        import torch
+
+        if self._bank is None:
+            raise RuntimeError("SdciMethod.prepare(labels) must be called before branch_maps()")
+        rgb = np.clip(np.rint(np.asarray(tile).transpose(1, 2, 0)), 0, 255).astype(np.uint8)
+        with torch.inference_mode():
+            return self._branches(rgb, lambda stage: None)
+
     def _refine(self, rgb: np.ndarray, lap: Any) -> torch.Tensor:
         """The per-tile computation on an 8-bit tile ``(H, W, 3)``; foreground ``q`` ``(C, H, W)``.
 
         The parts that run are those of ``config.stages`` (:data:`STAGES`); ``"full"`` is the method.
         """
+        probs = self._branches(rgb, lap)
+        if STAGES[self.config.stages].cscp:
+            solution = cscp_refine(probs[0], probs[1], rgb, self.config)
+            lap("cscp")
+            self.timings["cscp_iterations"] = float(solution.iterations)
+            self.timings["cscp_relative_gap"] = solution.relative_gap
+            return solution.q.float()
+        q = fuse_branches(probs[0], probs[1] if len(probs) > 1 else None, self.config)
+        lap("fusion")
+        return q.float()
+
+    def _branches(self, rgb: np.ndarray, lap: Any) -> list[torch.Tensor]:
+        """CAF, BCDR and post-processing of ``config.stages`` on an 8-bit tile ``(H, W, 3)``: one or two
+        branch maps ``(C, H, W)`` at tile size."""
         import torch
 
         from ..ops.graph import resample_grid
@@ -415,9 +467,7 @@ class SdciMethod:
         if not stages.vfm:
             s_clip = caf.cross_fuse(a_clip, None, clip_scores, cfg.last_level_ratio, cfg.lambda_1)
             lap("caf_fusion")
-            q = fuse_branches(branch_probabilities(*_on_grid(s_clip, cgrid), (height, width), cfg), None, cfg)
-            lap("fusion")
-            return q.float()
+            return [branch_probabilities(*_on_grid(s_clip, cgrid), (height, width), cfg)]
         vsize = caf.scaled_size(height, width, cfg.vfm_short_side, vfm.patch_size)
         vfm_out = vfm.forward_layers(rt.cast(caf.vfm_pixels(rgb, vsize, vfm.mean, vfm.std)))
         lap("vfm_backbone")
@@ -451,14 +501,7 @@ class SdciMethod:
             branches = [(clip_map, clip_final), (dino_map, dino_final)]
         else:
             branches = [_on_grid(s_clip, cgrid), _on_grid(s_dino, dgrid)]
-        probs = [branch_probabilities(score_map, final, (height, width), cfg) for score_map, final in branches]
-        if stages.cscp:
-            q = cscp_refine(probs[0], probs[1], rgb, cfg)
-            lap("cscp")
-        else:
-            q = fuse_branches(probs[0], probs[1] if len(probs) > 1 else None, cfg)
-            lap("fusion")
-        return q.float()
+        return [branch_probabilities(score_map, final, (height, width), cfg) for score_map, final in branches]
 
 
 def build_sdci(

@@ -87,13 +87,16 @@ class ClipLevels:
 
 
 @torch.no_grad()
-def clip_levels(backbone: ClipBackbone, pixels: Tensor, attention_dtype: torch.dtype) -> ClipLevels:
+def clip_levels(
+    backbone: ClipBackbone, pixels: Tensor, attention_dtype: torch.dtype, pos_embed_fp16: bool = True
+) -> ClipLevels:
     """Run CLIP's blocks ``0..L-2`` normally (Eqs. 1-3) on normalised ``pixels`` ``(1, 3, H, W)`` and collect
     the levels and the summed attention (accumulated in ``attention_dtype``, one map at a time).
 
-    Position embeddings are resized bilinearly to the grid, as the official ``upsample_pos_emb``.
+    Position embeddings are resized bilinearly to the grid and, with ``pos_embed_fp16``, rounded to float16,
+    as the official ``upsample_pos_emb(...).half()``.
     """
-    x, grid = backbone.embed(pixels, "bilinear")
+    x, grid = backbone.embed(pixels, "bilinear_fp16" if pos_embed_fp16 else "bilinear")
     blocks = list(backbone.blocks)
     levels: list[Tensor] = []
     attention_sum: Tensor | None = None

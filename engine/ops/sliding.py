@@ -5,9 +5,10 @@ Facts from the reference (likyoo/SegEarth-OV ``segearth_segmentor.py`` ``forward
 
 - the test pipeline's ``Resize(scale=(448, 448), keep_ratio=True)`` is mmcv's ``imrescale``: scale factor
   ``min(448 / long side, 448 / short side) = 448 / long side`` (so small images are enlarged too), new sides
-  ``int(side * factor + 0.5)``, interpolation ``cv2.INTER_LINEAR`` (bilinear, half-pixel centres, no
-  antialiasing: the same sampling as ``F.interpolate(..., "bilinear", align_corners=False)``). cv2 rounds the
-  result to uint8; here the image stays float (a difference of at most half a grey level);
+  ``int(side * factor + 0.5)``, interpolation ``cv2.INTER_LINEAR`` on the uint8 image, in OpenCV's 8-bit
+  fixed point. The methods reproduce that bit for bit for 8-bit tiles (:mod:`.resize_u8`) and pass the result
+  with ``long_side=None``; :func:`resize_long_side` is the float path for other data (bilinear, half-pixel
+  centres, no antialiasing: the same sampling, without the 8-bit rounding);
 - windows: ``h_grids = max(h - crop + stride - 1, 0) // stride + 1``; window ``y1 = i * stride``,
   ``y2 = min(y1 + crop, h)``, ``y1 = max(y2 - crop, 0)`` (the last window is aligned to the border; an
   image smaller than the crop is one window of the image's size, not padded to the crop);
@@ -147,8 +148,9 @@ def rescaled_size(h: int, w: int, long_side: int = 448) -> tuple[int, int]:
 def resize_long_side(image: torch.Tensor, long_side: int = 448) -> torch.Tensor:
     """Resize ``image (B, C, H, W)`` so that its long side is ``long_side``, keeping the aspect ratio.
 
-    Size rule :func:`rescaled_size`; bilinear, ``align_corners=False``, no antialiasing (cv2's INTER_LINEAR
-    sampling, which the reference's mmcv pipeline uses).
+    Size rule :func:`rescaled_size`; bilinear, ``align_corners=False``, no antialiasing: cv2's INTER_LINEAR
+    sampling in floating point. This is the path for non-8-bit data; on an 8-bit image it is up to 0.76
+    grey levels from OpenCV's fixed-point result (:func:`engine.ops.resize_u8.resize_linear_u8` is exact).
     """
     size = rescaled_size(image.shape[-2], image.shape[-1], long_side)
     if size == tuple(image.shape[-2:]):
@@ -165,14 +167,16 @@ def resized_slide_inference(
     stride: int = 112,
     pad_multiple: int = 1,
     windows_per_call: int = 1,
+    output_size: tuple[int, int] | None = None,
 ) -> torch.Tensor:
     """SegEarth-OV's whole inference geometry: resize, slide, resize the logits back to ``(H, W)``.
 
     ``image (B, C, H, W)`` -> logits ``(B, K, H, W)``: :func:`resize_long_side` (skipped when ``long_side`` is
-    None), :func:`slide_inference`, then bilinear interpolation (``align_corners=False``) back to the
-    input's size, as ``forward_slide`` resizes to ``ori_shape``.
+    None, e.g. for an image resized in 8 bits already), :func:`slide_inference`, then bilinear interpolation
+    (``align_corners=False``) back to ``output_size`` (default: the input's size), as ``forward_slide``
+    resizes to ``ori_shape``.
     """
-    h, w = image.shape[-2:]
+    h, w = output_size or tuple(image.shape[-2:])
     resized = image if long_side is None else resize_long_side(image, long_side)
     logits = slide_inference(resized, fn, crop, stride, pad_multiple=pad_multiple, windows_per_call=windows_per_call)
     if tuple(logits.shape[-2:]) == (h, w):

@@ -4,9 +4,15 @@ Blocks are written as they are finished into a temporary *uncompressed* tiled Ge
 folder (random-access writes of any rectangle, no recompression of partly written blocks), flushed from
 GDAL's block cache as they go so memory stays bounded. :meth:`GeoTiffWriter.commit` then copies it strip
 by strip into a compressed second temporary file (DEFLATE, 256 x 256 tiles, horizontal or floating-point
-predictor; BigTIFF when needed) with what GeoTIFF keeps in the ``.aux.xml`` sidecar (GDAL category names),
-and renames both over the target. A failed or cancelled run calls :meth:`GeoTiffWriter.abort`: the
-temporary files go and an existing target is untouched.
+predictor; BigTIFF when needed), puts the colour table and category names into its ``.aux.xml`` sidecar,
+and renames both over the target, with the layer's QGIS style (``<stem>.qml``) when the spec has one. A
+failed or cancelled run calls :meth:`GeoTiffWriter.abort`: the temporary files go and an existing target is
+untouched. Temporary files are named after their owner process; the temporaries of killed runs are removed
+by the next writer into the folder (:mod:`.temporaries`).
+
+The colour table is kept in the ``.aux.xml`` rather than in the TIFF: a TIFF colour map of a Byte raster
+always has 256 entries (GDAL reads them all, and QGIS would list them all in the legend), while GDAL's
+sidecar keeps exactly one entry per value in use (nodata and the classes); GDAL readers prefer it.
 
 Every GDAL call that writes runs under :func:`gdal_failures`: GDAL's errors are collected quietly (QGIS shares
 the interpreter, so GDAL's global exceptions stay off) and the first one stops the run with one line, "no
@@ -17,6 +23,7 @@ of the output folders with :func:`disk_needs` before a run starts.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -26,6 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import RasterError
+from .qml import style_path
+from .temporaries import create_temporary, remove_stale_temporaries
 from .tiles import Window
 
 if TYPE_CHECKING:
@@ -186,6 +195,7 @@ class RasterSpec:
     colors: Sequence[tuple[int, int, int, int]] | None = None  # colour table entries from value 0
     category_names: Sequence[str] | None = None  # from value 0
     band_descriptions: Sequence[str] | None = None
+    style: str | None = None  # QGIS style (QML text) written beside the target
 
 
 class GeoTiffWriter:
@@ -209,8 +219,10 @@ class GeoTiffWriter:
         self.spec = spec
         size = raster_bytes(width, height, spec.band_count, spec.data_type)
         self.disk_need = disk_need if disk_need is not None else 2 * size
-        self._raw = self._temp_name(".raw.tif")
-        self._final = self._temp_name(".tif")
+        remove_stale_temporaries(self.target.parent)
+        self._style: Path | None = None
+        self._raw = create_temporary(self.target, ".raw.tif")
+        self._final = create_temporary(self.target, ".tif")
         gdal_type = gdal.GetDataTypeByName(spec.data_type)
         options = [
             "TILED=YES",
@@ -237,16 +249,8 @@ class GeoTiffWriter:
         """:func:`gdal_failures` for this output."""
         return gdal_failures(self.target.parent, self.disk_need, str(self.target))
 
-    def _temp_name(self, suffix: str) -> Path:
-        """A new, unique hidden file name next to the target."""
-        handle, name = tempfile.mkstemp(prefix=f".{self.target.stem}.", suffix=suffix, dir=self.target.parent)
-        os.close(handle)
-        return Path(name)
-
     def _describe(self, dataset: Any) -> None:
-        """Nodata, colour table, band descriptions and metadata of the final raster."""
-        from osgeo import gdal
-
+        """Nodata, band descriptions and metadata of the final raster."""
         spec = self.spec
         if spec.metadata:
             dataset.SetMetadata({str(k): str(v) for k, v in spec.metadata.items()})
@@ -256,13 +260,31 @@ class GeoTiffWriter:
                 band.SetNoDataValue(spec.nodata)
             if spec.band_descriptions:
                 band.SetDescription(spec.band_descriptions[index])
+
+    def _describe_classes(self) -> None:
+        """Colour table and category names of band 1 into the final raster's ``.aux.xml`` (module docstring).
+
+        The raster is opened read-only, so GDAL keeps them in the sidecar rather than in the TIFF.
+        """
+        from osgeo import gdal
+
+        spec = self.spec
+        if not spec.colors and not spec.category_names:
+            return
+        dataset = gdal.Open(str(self._final), gdal.GA_ReadOnly)
+        if dataset is None:
+            raise RasterError(f"cannot write {self.target}: {gdal.GetLastErrorMsg()}")
+        band = dataset.GetRasterBand(1)
         if spec.colors:
             table = gdal.ColorTable()
             for value, color in enumerate(spec.colors):
                 table.SetColorEntry(value, tuple(color))
-            band = dataset.GetRasterBand(1)
             band.SetRasterColorTable(table)
             band.SetRasterColorInterpretation(gdal.GCI_PaletteIndex)
+        if spec.category_names:
+            band.SetCategoryNames(list(spec.category_names))
+        band = None
+        dataset = None
 
     def write(self, window: Window, array: np.ndarray) -> None:
         """Write ``array`` (``(bands, h, w)``, or ``(h, w)`` for one band) at ``window``."""
@@ -278,11 +300,34 @@ class GeoTiffWriter:
         with self._checked():
             self._dataset.FlushCache()
 
-    def commit(self) -> Path:
-        """Compress into the final file and rename it over the target; returns the target path."""
+    def compress(self) -> None:
+        """Write the compressed raster (and its style) as temporary files and drop the uncompressed one.
+
+        The only step of a commit that needs disk space: a run compresses all its outputs before it renames
+        any into place, so a full disk leaves none of them (and every existing target as it was).
+        """
         try:
             with self._checked():
                 self._compress()
+                self._describe_classes()
+            if self.spec.style is not None:
+                self._style = create_temporary(self.target, ".qml")
+                self._style.write_text(self.spec.style, encoding="utf-8")
+        except OSError as exc:
+            self.abort()
+            if exc.errno == errno.ENOSPC:
+                raise RasterError(no_space_message(self.target.parent, self.disk_need)) from None
+            raise
+        except BaseException:
+            self.abort()
+            raise
+        self._remove(self._raw)
+
+    def commit(self) -> Path:
+        """Compress (unless :meth:`compress` ran) and rename into place; returns the target path."""
+        if self._dataset is not None:
+            self.compress()
+        try:
             os.replace(self._final, self.target)
             aux = Path(f"{self._final}.aux.xml")
             target_aux = Path(f"{self.target}.aux.xml")
@@ -290,10 +335,11 @@ class GeoTiffWriter:
                 os.replace(aux, target_aux)
             else:
                 target_aux.unlink(missing_ok=True)
+            if self._style is not None:
+                os.replace(self._style, style_path(self.target))
         except BaseException:
             self.abort()
             raise
-        self._remove(self._raw)
         return self.target
 
     def _compress(self) -> None:
@@ -337,8 +383,6 @@ class GeoTiffWriter:
                     raise RasterError(f"cannot write {self.target}: GDAL failed at row {y}")
                 final.FlushCache()
                 raw.FlushCache()
-        if self.spec.category_names:
-            final.GetRasterBand(1).SetCategoryNames(list(self.spec.category_names))
         final = None
         self._dataset = None
 
@@ -355,7 +399,7 @@ class GeoTiffWriter:
             self._dataset = None
         finally:
             gdal.PopErrorHandler()
-        for name in (getattr(self, "_raw", None), getattr(self, "_final", None)):
+        for name in (getattr(self, "_raw", None), getattr(self, "_final", None), getattr(self, "_style", None)):
             if name is not None:
                 self._remove(name)
 

@@ -37,7 +37,7 @@ class OVSSProvider(QgsProcessingProvider):
 
     def supportedOutputRasterLayerExtensions(self) -> list[str]:
         """The engine writes GeoTIFF only."""
-        return ["tif"]
+        return ["tif", "tiff"]
 
     def loadAlgorithms(self) -> None:
         """Add one instance of each algorithm."""

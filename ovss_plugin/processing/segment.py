@@ -185,6 +185,7 @@ class SegmentAlgorithm(OVSSAlgorithm):
 
     def request(self, parameters: Mapping[str, Any], context: QgsProcessingContext) -> SegmentRequest:
         """The run's inputs from the parameters, checked without loading any model."""
+        from ...engine.raster.outputs import check_run_outputs
         from ...engine.raster.reader import describe_raster, open_raster, resolve_bands
         from ...engine.raster.tiles import validate_tiling
 
@@ -199,9 +200,12 @@ class SegmentAlgorithm(OVSSAlgorithm):
         tile = self.parameterAsInt(parameters, self.TILE, context)
         overlap = self.parameterAsInt(parameters, self.OVERLAP, context)
         validate_tiling(tile, overlap, info.min_tile)
-        raster = describe_raster(open_raster(layer.source()))
+        dataset = open_raster(layer.source())
+        raster = describe_raster(dataset)
         bands = self._bands(parameters, context)
         resolve_bands(bands, raster)
+        outputs = [self.parameterAsOutputLayer(parameters, name, context) for name in (self.OUTPUT, self.CONFIDENCE)]
+        check_run_outputs([output or None for output in outputs], dataset)
         weights_dir = self.parameterAsFile(parameters, self.WEIGHTS_DIR, context)
         return SegmentRequest(
             input_path=layer.source(),

@@ -181,6 +181,19 @@ def test_pos_embed_resizes_follow_the_reference_rules(clip_b16, grid):
     assert not np.allclose(by_size[0].permute(1, 2, 0).reshape(-1, 768).numpy(), expected, atol=1e-4)
 
 
+@pytest.mark.parametrize("grid", [(37, 37), (14, 14)])
+def test_sdci_pos_embed_is_the_bilinear_table_rounded_to_fp16(clip_b16, grid):
+    """SDCI's ``upsample_pos_emb(...).half()``: the whole table, CLS row included, on any grid and device."""
+    exact = clip_b16.pos_embed(grid, "bilinear")
+    rounded = clip_b16.pos_embed(grid, "bilinear_fp16")
+    assert rounded.dtype == exact.dtype == torch.float32
+    assert torch.equal(rounded, exact.half().float())
+    assert torch.equal(rounded[0], clip_b16.model.visual.positional_embedding[0].detach().half().float())
+    changed = (rounded != exact).float().mean()
+    assert changed > 0.9  # random fp32 values are almost never fp16 numbers
+    assert (rounded - exact).abs().max() <= exact.abs().max() * 2.0**-11
+
+
 def test_pos_embed_native_grid_unchanged_and_cached(clip_b16):
     native = clip_b16.model.visual.positional_embedding
     for mode in ("bicubic", "bilinear"):

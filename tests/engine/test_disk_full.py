@@ -146,3 +146,22 @@ def test_real_disk_filling_during_the_run_stops_with_one_line_and_no_output(tmp_
         run(src, small_disk / "classes.tif", method)
     assert len(method.calls) < 4  # 64 tiles planned: stopped at the first write that failed
     assert [p.name for p in small_disk.iterdir()] == [filler.name]
+
+
+def test_disk_full_while_compressing_the_last_output_leaves_none_of_the_run(tmp_path, monkeypatch):
+    src, out = inputs(tmp_path)
+    (out / "classes.tif").write_bytes(b"an earlier result")
+    flush = gdal.Dataset.FlushCache
+
+    def full_at_the_end(dataset):
+        flush(dataset)
+        name = dataset.GetDescription()
+        if ".classes." in name and not name.endswith(".raw.tif"):  # the class raster is compressed last
+            gdal.Error(gdal.CE_Failure, gdal.CPLE_FileIO, ENOSPC)
+
+    monkeypatch.setattr(gdal.Dataset, "FlushCache", full_at_the_end)
+    with pytest.raises(RasterError, match=no_space(out)):
+        run(src, out / "classes.tif", ColourMethod(), confidence_path=out / "conf.tif",
+            probabilities_path=out / "p.tif")
+    assert sorted(p.name for p in out.iterdir()) == ["classes.tif"]  # no confidence, no probabilities
+    assert (out / "classes.tif").read_bytes() == b"an earlier result"

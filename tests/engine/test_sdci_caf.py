@@ -168,3 +168,19 @@ def test_converged_sinkhorn_levels_share_one_product_and_match_the_full_loop() -
     np.testing.assert_allclose(fast_last.numpy(), exact_last.numpy(), rtol=1e-5, atol=1e-7)
     # before convergence the levels differ by more than the tolerance: they were not merged
     assert not np.allclose(exact[0].numpy(), exact[converged_at].numpy(), rtol=1e-4)
+
+
+def test_clip_levels_add_the_fp16_rounded_position_embedding_by_default() -> None:
+    """The official ``upsample_pos_emb(...).half()``: on by default, and it changes the levels slightly."""
+    from engine.backbones.clip import build_clip
+
+    clip = build_clip("ViT-B-16", seed=0)
+    pixels = torch.randn(1, 3, 160, 176, generator=torch.Generator().manual_seed(0))
+    rounded = caf.clip_levels(clip, pixels, torch.float32)
+    exact = caf.clip_levels(clip, pixels, torch.float32, pos_embed_fp16=False)
+    x_rounded, _ = clip.embed(pixels, "bilinear_fp16")
+    x_exact, _ = clip.embed(pixels, "bilinear")
+    assert torch.equal(rounded.levels[0], clip.blocks[0].ln_1(x_rounded)[0])
+    assert torch.equal(exact.levels[0], clip.blocks[0].ln_1(x_exact)[0])
+    relative = (rounded.levels - exact.levels).norm() / exact.levels.norm()
+    assert 0 < relative < 1e-3

@@ -32,6 +32,8 @@ def test_defaults_are_the_papers_and_official_values() -> None:
     assert (c.felzenszwalb_scale, c.felzenszwalb_sigma, c.felzenszwalb_min_size) == (40.0, 0.8, 20)
     assert (c.pdhg_iterations, c.pdhg_tau, c.pdhg_sigma, c.logit_scale) == (100, 0.25, 0.25, 50.0)
     assert (c.templates, c.last_level_ratio, c.diffusion_dtype, c.solver) == ("sdci_rs", 0.2, "float16", "fast")
+    assert c.clip_pos_embed_fp16  # the official upsample_pos_emb(...).half()
+    assert (c.cscp_tolerance, c.cscp_max_iterations, c.cscp_check_every) == (0.005, 400, 5)
 
 
 def test_params_override_and_reject_unknown_or_mistyped_keys() -> None:
@@ -110,7 +112,10 @@ def test_end_to_end_potsdam_probabilities(small_v2, shared_data) -> None:
     np.testing.assert_allclose(out.sum(axis=0), 1.0, atol=1e-4)
     assert out.min() >= 0.0
     assert np.all(out[5] == 0.0)  # the background class (clutter) is never predicted, as in SDCI
-    assert set(small_v2.timings) == {"clip_backbone", "vfm_backbone", "caf_levels", "caf_fusion", "bcdr", "cscp"}
+    stages = {"clip_backbone", "vfm_backbone", "caf_levels", "caf_fusion", "bcdr", "cscp"}
+    assert set(small_v2.timings) == stages | {"cscp_iterations", "cscp_relative_gap"}
+    assert 1 <= small_v2.timings["cscp_iterations"] <= small_v2.config.cscp_max_iterations
+    assert 0 <= small_v2.timings["cscp_relative_gap"] <= small_v2.config.cscp_tolerance
     np.testing.assert_array_equal(small_v2.predict(tile), out)  # deterministic
 
 

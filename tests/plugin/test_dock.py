@@ -291,6 +291,36 @@ def test_chosen_output_is_replaced_only_when_the_user_agrees(dock, tmp_path, mon
     assert dock.last_outcome.ok and dock.last_outcome.result.output_path == target
 
 
+@pytest.mark.parametrize(
+    ("spelling", "expected"),
+    [
+        ("{dir}/sub/../scene.tif", "would overwrite the input {dir}/scene.tif"),
+        ("{dir}/link.tif", "would overwrite the input {dir}/scene.tif"),
+        ("{dir}/scene.TIF", "would overwrite {dir}/scene.qml, a file of the input {dir}/scene.tif"),
+    ],
+)
+def test_output_that_is_the_input_is_refused_before_anything_is_replaced(
+    dock, tmp_path, monkeypatch, spelling, expected
+):
+    """The input layer's file under another spelling: refused, no question asked, the layer stays."""
+    from ovss.engine.labels import parse_labels
+
+    layer = add_layer(tmp_path / "scene.tif")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.tif").symlink_to(tmp_path / "scene.tif")
+    before = (tmp_path / "scene.tif").read_bytes()
+    dock.layer_combo.setLayer(layer)
+    dock.table.set_labels(parse_labels(LABELS))
+    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
+    dock.output_file.setChecked(True)
+    dock.output_path_widget.setFilePath(spelling.format(dir=tmp_path))
+    monkeypatch.setattr(dock, "_confirm", lambda question: pytest.fail(f"asked: {question}"))
+    assert dock.start_run() is None
+    assert dock.iface.messageBar().get_messages(1)[-1].endswith(expected.format(dir=tmp_path))
+    assert layer.id() in QgsProject.instance().mapLayers()
+    assert (tmp_path / "scene.tif").read_bytes() == before
+
+
 def test_missing_weights_offers_download_or_folder(dock, tmp_path, monkeypatch):
     from ovss.engine.labels import parse_labels
 

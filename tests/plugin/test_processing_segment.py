@@ -23,10 +23,12 @@ from processing_doubles import (
 from qgis.core import (
     QgsApplication,
     QgsCoordinateReferenceSystem,
+    QgsPalettedRasterRenderer,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsRasterLayer,
+    QgsSingleBandGrayRenderer,
 )
 
 HEIGHT, WIDTH = 30, 40
@@ -240,6 +242,56 @@ def test_single_red_band_is_repeated(tmp_path):
     path = write_raster(tmp_path / "two.tif", two_band)
     result = processing.run("ovss:segment", params(path, tmp_path / "grey.tif", BAND_RED=2))
     np.testing.assert_array_equal(read_band(result["OUTPUT"]), expected_classes(np.repeat(grey, 3, axis=0)))
+
+
+@pytest.mark.parametrize(
+    ("output", "confidence", "message"),
+    [
+        ("{dir}/../{dir_name}/scene.tif", None, "would overwrite the input"),
+        ("{dir}/out.tif", "{dir}/./scene.tif", "would overwrite the input"),
+        ("{dir}/scene.tiff", None, "scene.qml, a file of the input"),
+        ("{dir}/out.png", None, "output must be a GeoTIFF named .tif or .tiff"),
+        ("{dir}/out", None, "output must be a GeoTIFF named .tif or .tiff"),
+        ("{dir}/out.tif", "{dir}/out.TIF", "written for another output of the run"),
+    ],
+)
+def test_outputs_never_replace_the_input(source, tmp_path, output, confidence, message):
+    path, _ = source
+    before = path.read_bytes()
+    names = {"dir": tmp_path, "dir_name": tmp_path.name}
+    extra = {"CONFIDENCE": confidence.format(**names)} if confidence else {}
+    parameters = params(path, output.format(**names), **extra)
+    alg = QgsApplication.processingRegistry().createAlgorithmById("ovss:segment")
+    ok, text = alg.checkParameterValues(parameters, QgsProcessingContext())
+    assert not ok and message in text, text
+    with pytest.raises(QgsProcessingException, match=r"would overwrite|must be a GeoTIFF"):
+        processing.run("ovss:segment", parameters)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name not in ("scene.tif", "scene.tif.aux.xml")] == []
+
+
+def test_outputs_open_styled_in_qgis_without_the_plugin(source, tmp_path):
+    """QGIS applies the engine's ``.qml`` by itself; without it the legend is still exactly the classes."""
+    path, _ = source
+    out, confidence = tmp_path / "classes.tif", tmp_path / "confidence.tif"
+    processing.run("ovss:segment", params(path, out, CONFIDENCE=str(confidence)))
+    layer = QgsRasterLayer(str(out), "classes", "gdal")
+    assert isinstance(layer.renderer(), QgsPalettedRasterRenderer)  # the default style, out.qml
+    assert [(c.value, c.label) for c in layer.renderer().classes()] == [(1, "dark"), (2, "mid"), (3, "bright")]
+    assert len(layer.dataProvider().colorTable(1)) == 1 + len(CLASS_NAMES)
+    bare = QgsRasterLayer(str(out), "bare", "gdal")
+    bare.setRenderer(QgsSingleBandGrayRenderer(bare.dataProvider(), 1))
+    message, ok = bare.loadNamedStyle(str(out.with_suffix(".qml")))
+    assert ok, message
+    legend = [label for label, _color in bare.renderer().legendSymbologyItems()]
+    assert legend == list(CLASS_NAMES)
+    grey = QgsRasterLayer(str(confidence), "confidence", "gdal").renderer()
+    assert isinstance(grey, QgsSingleBandGrayRenderer)
+    enhancement = grey.contrastEnhancement()
+    assert (enhancement.minimumValue(), enhancement.maximumValue()) == (1.0, 100.0)
+    out.with_suffix(".qml").unlink()
+    default = QgsRasterLayer(str(out), "no style", "gdal").renderer()
+    assert isinstance(default, QgsPalettedRasterRenderer) and len(default.classes()) == 1 + len(CLASS_NAMES)
 
 
 def test_a_tile_too_big_for_the_memory_stops_with_the_estimate_and_the_limit(source, tmp_path, monkeypatch):
