@@ -118,7 +118,7 @@ def small_disk(tmp_path):
     try:
         yield folder
     finally:
-        subprocess.run(["umount", str(folder)], check=False)
+        subprocess.run(["umount", "--lazy", str(folder)], check=False)  # even while a failed test holds a file
 
 
 def test_real_small_disk_is_refused_before_model_work(tmp_path, small_disk, capsys):
