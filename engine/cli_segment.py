@@ -68,6 +68,10 @@ def run_segment(args: argparse.Namespace) -> int:
         min_tile=info.min_tile,
         blend=args.blend,
         extra_outputs=(args.probabilities, args.confidence),
+        labels=labels,
+        method=args.method,
+        params=params,
+        device=args.device,
     )
     method = build_method(args, weights, params)
     bar = TerminalProgressBar(sys.stderr)

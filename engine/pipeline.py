@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import InputError
+from .memory import check_memory, check_planned_run, estimate_run, method_device
 from .methods.base import method_metadata
 from .progress import CancelCheck, ProgressCallback, ProgressClock
 from .raster.outputs import check_run_outputs
@@ -42,7 +43,7 @@ from .raster.reader import (
 )
 from .raster.stitch import BLEND_MODES, Block, Stitcher
 from .raster.tiles import TilePlan, Window, pad_reflect, plan_tiles, validate_tiling
-from .raster.writer import Georeference, GeoTiffWriter, RasterSpec
+from .raster.writer import Georeference, GeoTiffWriter, RasterSpec, check_free_space, disk_needs, raster_bytes
 
 if TYPE_CHECKING:
     from .labels import LabelSet
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
 MAX_CLASSES = 255  # pixel values 1..255 in a Byte raster
 PROBABILITY_NODATA = -1.0
 RANDOM_WEIGHTS_NOTE = "random weights: a pipeline check, NOT a real segmentation"
+# bands and GDAL type of the outputs, in validate_run's order (classes, probabilities, confidence); K = classes
+OUTPUT_LAYOUT: tuple[tuple[str, str], ...] = (("1", "Byte"), ("K", "Float32"), ("1", "Byte"))
 
 
 @dataclass(frozen=True)
@@ -81,16 +84,44 @@ def validate_run(
     window: Window | None = None,
     blend: str = "weighted",
     extra_outputs: Sequence[str | os.PathLike[str] | None] = (),
+    labels: LabelSet | None = None,
+    method: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    device: str = "auto",
 ) -> RasterInfo:
-    """Check every user input of a run without loading a model; :class:`InputError` (one line) if wrong."""
+    """Check every user input of a run without loading a model; :class:`InputError` (one line) if wrong.
+
+    ``extra_outputs``: the probabilities and confidence paths (None: not written), in that order; with
+    ``labels`` they give the disk space the run needs (:data:`OUTPUT_LAYOUT`), checked against the free
+    space of the output folders. With ``method`` (a registered name), its ``params`` and the ``device``
+    choice too, the run's peak memory is checked against the free memory (:func:`check_planned_run`).
+    """
     validate_tiling(tile, overlap, min_tile)
     if blend not in BLEND_MODES:
         raise InputError(f"blend must be one of {', '.join(BLEND_MODES)}, got {blend!r}")
     dataset = open_raster(input_path)
     info = describe_raster(dataset)
     resolve_bands(bands, info)
-    resolve_window(window, info)
-    check_run_outputs((output_path, *extra_outputs), dataset)
+    region = resolve_window(window, info)
+    targets = check_run_outputs((output_path, *extra_outputs), dataset)
+    sizes: list[tuple[Path, int]] = []
+    for target, (count, data_type) in zip(targets, OUTPUT_LAYOUT, strict=False):
+        if target is not None:
+            bands_out = len(labels or ()) if count == "K" else int(count)
+            sizes.append((target, raster_bytes(region.width, region.height, bands_out, data_type)))
+    check_free_space(sizes)
+    if method is not None and labels is not None:
+        plan = plan_tiles(region.width, region.height, tile, overlap, min_tile)
+        probabilities, confidence = (*extra_outputs, None, None)[:2]
+        check_planned_run(
+            method,
+            params,
+            labels,
+            plan,
+            device,
+            probabilities=probabilities is not None,
+            confidence=confidence is not None,
+        )
     return info
 
 
@@ -145,26 +176,32 @@ class _Outputs:
         self.counts = np.zeros(len(labels) + 1, dtype=np.int64)
         self.writers: dict[str, GeoTiffWriter] = {}
         size = (plan.width, plan.height)
+        specs: dict[str, tuple[Path, RasterSpec]] = {}
+        if probabilities_path is not None:
+            spec = RasterSpec(
+                len(labels),
+                "Float32",
+                PROBABILITY_NODATA,
+                metadata,
+                band_descriptions=labels.names,
+                style=grey_style(1, 0.0, 1.0),
+            )
+            specs["probabilities"] = (Path(probabilities_path).absolute(), spec)
+        if confidence_path is not None:
+            spec = RasterSpec(
+                1, "Byte", 0, metadata, band_descriptions=("confidence (%)",), style=grey_style(1, 1, 100)
+            )
+            specs["confidence"] = (Path(confidence_path).absolute(), spec)
+        colors = [(0, 0, 0, 0)] + [(*color, 255) for color in labels.colors]
+        style = paletted_style(labels.names, labels.colors)
+        spec = RasterSpec(1, "Byte", 0, metadata, colors, ("nodata", *labels.names), ("class",), style)
+        specs["classes"] = (Path(output_path).absolute(), spec)
+        needs = disk_needs(
+            (path, raster_bytes(*size, spec.band_count, spec.data_type)) for path, spec in specs.values()
+        )
         try:
-            if probabilities_path is not None:
-                spec = RasterSpec(
-                    len(labels),
-                    "Float32",
-                    PROBABILITY_NODATA,
-                    metadata,
-                    band_descriptions=labels.names,
-                    style=grey_style(1, 0.0, 1.0),
-                )
-                self.writers["probabilities"] = GeoTiffWriter(probabilities_path, *size, spec, georef)
-            if confidence_path is not None:
-                spec = RasterSpec(
-                    1, "Byte", 0, metadata, band_descriptions=("confidence (%)",), style=grey_style(1, 1, 100)
-                )
-                self.writers["confidence"] = GeoTiffWriter(confidence_path, *size, spec, georef)
-            colors = [(0, 0, 0, 0)] + [(*color, 255) for color in labels.colors]
-            style = paletted_style(labels.names, labels.colors)
-            spec = RasterSpec(1, "Byte", 0, metadata, colors, ("nodata", *labels.names), ("class",), style)
-            self.writers["classes"] = GeoTiffWriter(output_path, *size, spec, georef)
+            for name, (path, spec) in specs.items():
+                self.writers[name] = GeoTiffWriter(path, *size, spec, georef, disk_need=needs[path])
         except BaseException:
             self.abort()
             raise
@@ -190,7 +227,10 @@ class _Outputs:
             writer.flush()
 
     def commit(self) -> dict[str, Path]:
-        """Compress and rename every output into place (the class raster last)."""
+        """Compress every output, then rename them all into place (the class raster last): a failure while
+        compressing (a full disk) leaves no output of the run."""
+        for writer in self.writers.values():
+            writer.compress()
         return {name: writer.commit() for name, writer in self.writers.items()}
 
     def abort(self) -> None:
@@ -225,8 +265,9 @@ def segment_raster(
     for non-Byte data. ``blend``: ``"weighted"`` or ``"core"``. ``window``: a pixel window to segment
     instead of the whole raster. ``metadata``: extra ``OVSS_*`` items (weights, device, ...). ``warn``
     receives one line per warning (no CRS, no georeferencing, rotation, band 1 as R, G and B). Raises
-    :class:`InputError` before any model work for bad input and :class:`CancelledError` when
-    ``is_cancelled()`` turns true.
+    :class:`InputError` before any model work for bad input, for outputs the disk has no room for and for a
+    tile whose estimated peak memory does not fit the free memory (:mod:`.memory`), and
+    :class:`CancelledError` when ``is_cancelled()`` turns true.
     """
     import numpy as np
 
@@ -243,6 +284,7 @@ def segment_raster(
         window=window,
         blend=blend,
         extra_outputs=(probabilities_path, confidence_path),
+        labels=labels,
     )
     reader = RasterReader(input_path, bands, stretch, window)
     if warn is not None:
@@ -250,6 +292,15 @@ def segment_raster(
             warn(message)
     region = reader.region
     plan = plan_tiles(region.width, region.height, tile, overlap, method.min_tile)
+    need = estimate_run(
+        plan,
+        labels,
+        tile_memory=getattr(method, "tile_memory", None),
+        device=method_device(method),
+        probabilities=probabilities_path is not None,
+        confidence=confidence_path is not None,
+    )
+    check_memory(need, plan, len(labels))
     settings = {
         "tile": tile,
         "overlap": overlap,
@@ -258,7 +309,8 @@ def segment_raster(
         "stretch": list(stretch) if stretch else None,
         "window": [region.x, region.y, region.width, region.height],
     }
-    clock = ProgressClock(plan.n_tiles, progress, is_cancelled)
+    work = reader.likely_valid([tile_.window for tile_ in plan])
+    clock = ProgressClock(plan.n_tiles, progress, is_cancelled, work=work)
     clock.check_cancelled()
     method.prepare(labels)
     outputs = _Outputs(

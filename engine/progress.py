@@ -6,9 +6,10 @@ between tiles; the QGIS task, Processing feedback and the terminal bar are all j
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -37,8 +38,13 @@ CancelCheck = Callable[[], bool]
 class ProgressClock:
     """Times a run of ``total`` steps, reports each step to ``callback`` and raises on cancellation.
 
-    The remaining time is the mean time per counted step so far times the steps left; steps that took no
-    work (skipped tiles) are passed with ``timed=False`` so that they do not bias the estimate.
+    Steps that need work (a tile the method predicts) and steps that do not (an all-nodata tile, only read
+    and written) are timed apart: the remaining time is the mean duration of each kind times the number of
+    steps of that kind still ahead. ``work`` says for every step, in order, whether it is expected to need
+    work (from a cheap look at the raster's mask, :meth:`RasterReader.likely_valid`); without it every step
+    ahead is assumed to. A wrong guess only costs accuracy: the means are learned from the steps as they
+    run. The remaining time is unknown (None) until one step that needed work has been timed, unless no
+    such step is expected any more.
     """
 
     def __init__(
@@ -47,14 +53,22 @@ class ProgressClock:
         callback: ProgressCallback | None = None,
         is_cancelled: CancelCheck | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        work: Sequence[bool] | None = None,
     ) -> None:
+        if work is not None and len(work) != total:
+            raise ValueError(f"work has {len(work)} entries for {total} steps")
         self.total = total
         self.done = 0
-        self._timed = 0
         self._callback = callback
         self._is_cancelled = is_cancelled
         self._clock = clock
         self._start = clock()
+        self._last = self._start
+        self._seconds = {True: 0.0, False: 0.0}  # time spent in steps that needed work / did not
+        self._steps = {True: 0, False: 0}
+        # work steps expected from step i on: _work_after[i]
+        flags = [True] * total if work is None else [bool(flag) for flag in work]
+        self._work_after = list(itertools.accumulate(reversed(flags), initial=0))[::-1]
 
     def check_cancelled(self) -> None:
         """Raise :class:`CancelledError` if the user asked to stop."""
@@ -62,16 +76,27 @@ class ProgressClock:
             raise CancelledError(f"stopped after {self.done} of {self.total} tiles; no output written")
 
     def step(self, *, timed: bool = True) -> Progress:
-        """Count one finished step and report it."""
+        """Count one finished step (``timed``: it needed work) and report it."""
+        now = self._clock()
+        self._seconds[timed] += now - self._last
+        self._steps[timed] += 1
+        self._last = now
         self.done += 1
-        self._timed += int(timed)
-        elapsed = self._clock() - self._start
-        left = self.total - self.done
-        remaining = elapsed / self._timed * left if self._timed else None
-        progress = Progress(self.done, self.total, elapsed, 0.0 if left == 0 else remaining)
+        progress = Progress(self.done, self.total, now - self._start, self.remaining())
         if self._callback is not None:
             self._callback(progress)
         return progress
+
+    def remaining(self) -> float | None:
+        """Estimated seconds left: steps of each kind ahead times their mean duration so far."""
+        left = self.total - self.done
+        if left == 0:
+            return 0.0
+        work_left = self._work_after[self.done]
+        means = {kind: self._seconds[kind] / self._steps[kind] if self._steps[kind] else None for kind in (True, False)}
+        if work_left and means[True] is None:
+            return None
+        return work_left * (means[True] or 0.0) + (left - work_left) * (means[False] or 0.0)
 
 
 def format_duration(seconds: float | None) -> str:

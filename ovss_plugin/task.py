@@ -31,8 +31,8 @@ from qgis.PyQt.QtCore import pyqtSignal
 
 from ..engine.errors import CancelledError, MissingWeightsError, OVSSError, RasterError
 from ..engine.labels import LabelSet
-from ..engine.methods.base import create_method
-from ..engine.pipeline import SegmentResult, segment_raster
+from ..engine.methods.base import create_method, method_info
+from ..engine.pipeline import SegmentResult, segment_raster, validate_run
 from ..engine.progress import Progress
 from .heavy_imports import import_engine_packages
 from .i18n import tr
@@ -165,6 +165,7 @@ class SegmentTask(QgsTask):
                 export_dir = Path(tempfile.mkdtemp(prefix="ovss-source-"))
                 self._feedback = QgsRasterBlockFeedback()
                 path = str(export_to_geotiff(source, export_dir / "source.tif", self._feedback))
+            self._validate(path)
             method = self.cache.get(request.method_key, self._build_method, keep=request.keep_models)
             result = segment_raster(
                 path,
@@ -207,6 +208,25 @@ class SegmentTask(QgsTask):
             return True
         self.outcome = RunOutcome(request, result=result)
         return True
+
+    def _validate(self, path: str) -> None:
+        """The engine's checks of every input, the outputs' disk space and the run's memory, before any model
+        is built (one-line :class:`OVSSError`)."""
+        request, source = self.request, self.request.source
+        validate_run(
+            path,
+            request.output_path,
+            bands=source.bands or request.bands,
+            tile=request.tile,
+            overlap=request.overlap,
+            min_tile=method_info(request.method).min_tile,
+            window=source.window,
+            extra_outputs=(None, request.confidence_path),
+            labels=request.labels,
+            method=request.method,
+            params=request.params,
+            device=request.device,
+        )
 
     def _build_method(self) -> Any:
         request = self.request

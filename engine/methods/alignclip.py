@@ -126,6 +126,29 @@ def make_config(name: str, params: Mapping[str, Any] | None = None) -> AlignClip
     return config_with_params(METHOD_CONFIGS[name], params or {}, name)
 
 
+# working memory of one predict call (bytes), measured on the CPU in fp32 and rounded up (docs/ARCHITECTURE.md)
+_WINDOW_BYTES = 768 * 1024**2  # one sliding window through CLIP, the upsampler and the VFM (crop 224)
+_PER_PIXEL = 48  # the tile on the device, its normalised copy and the class maps' bookkeeping
+_PER_QUERY_PIXEL = 12  # query logits at tile size: resized back, scaled, softmax, per-class gathers
+_PER_CLASS_PIXEL = 12  # class maps, their sum and the returned array
+
+
+def tile_bytes(config: AlignClipConfig, height: int, width: int, labels: LabelSet) -> int:
+    """Peak working memory of :meth:`AlignClipMethod.predict` on a ``height`` x ``width`` tile (weights excluded).
+
+    The windows are ``crop``-sized whatever the tile (the tile is resized to ``long_side`` first), so their
+    part is fixed per window in a call; what grows with the tile are the query logits resized back to it
+    (one per prompt of every class) and the class maps. Without ``long_side`` the sliding sums run at tile
+    size too.
+    """
+    queries = sum(len(label.prompts) for label in labels)
+    per_pixel = _PER_PIXEL + _PER_QUERY_PIXEL * queries + _PER_CLASS_PIXEL * len(labels)
+    if config.long_side is None:
+        per_pixel += 8 * queries  # the window sums and their average at tile size
+    windows = config.windows_per_call * _WINDOW_BYTES * (config.crop / 224) ** 2
+    return int(height * width * per_pixel + windows)
+
+
 def segearth_last_block(ctx: LastBlockContext) -> torch.Tensor:
     """SegEarth-OV's last block (AlignCLIP Eq. 2): ``sum_{i in q,k,v} softmax(i i^T / sqrt(d)) v``.
 
@@ -244,6 +267,10 @@ class AlignClipMethod:
         if self.warnings:
             items["method_warning"] = " ".join(self.warnings)
         return items
+
+    def tile_memory(self, height: int, width: int, labels: LabelSet) -> int:
+        """Working memory of one :meth:`predict` call on a tile of this size (:func:`tile_bytes`)."""
+        return tile_bytes(self.config, height, width, labels)
 
     def _load_upsampler(self) -> torch.nn.Module | None:
         """The configured SimFeatUp upsampler, or None (bilinear) when asked or when no checkpoint exists."""
@@ -466,8 +493,18 @@ def _factory(name: str, description: str, checkpoints: tuple[str, ...]) -> None:
             precision=precision, seed=seed,
         )
 
+    def planned_memory(params: Mapping[str, Any], height: int, width: int, labels: LabelSet) -> int:
+        """:func:`tile_bytes` of the config ``params`` give, before the method is built."""
+        return tile_bytes(make_config(name, params), height, width, labels)
+
     register_method(
-        name, description, checkpoints, AlignClipConfig, AlignClipMethod.min_tile, defaults=METHOD_CONFIGS[name]
+        name,
+        description,
+        checkpoints,
+        AlignClipConfig,
+        AlignClipMethod.min_tile,
+        defaults=METHOD_CONFIGS[name],
+        tile_memory=planned_memory,
     )(build)
 
 

@@ -45,13 +45,16 @@ def method_metadata(method: Method) -> dict[str, str]:
 
 
 MethodFactory = Callable[..., Method]
+# (method params, tile height, tile width, labels) -> bytes of one predict call, known before the method is built
+PlannedTileMemory = Callable[[Mapping[str, Any], int, int, "LabelSet"], int]
 
 
 @dataclass(frozen=True)
 class MethodInfo:
     """A registered method: its stable name, a one-line description, how to build it, the checkpoints it
-    needs, its config dataclass (whose fields the dock and Processing offer as parameters) and the config
-    instance it runs with by default (a variant's own values; None: the class's field defaults)."""
+    needs, its config dataclass (whose fields the dock and Processing offer as parameters), the config
+    instance it runs with by default (a variant's own values; None: the class's field defaults) and
+    ``tile_memory``, which estimates a tile's working memory from the parameters before the method is built."""
 
     name: str
     description: str
@@ -60,6 +63,7 @@ class MethodInfo:
     config_class: type | None = None
     min_tile: int = 1
     defaults: Any = None
+    tile_memory: PlannedTileMemory | None = None
 
 
 _REGISTRY: dict[str, MethodInfo] = {}
@@ -73,18 +77,22 @@ def register_method(
     min_tile: int | None = None,
     *,
     defaults: Any = None,
+    tile_memory: PlannedTileMemory | None = None,
 ) -> Callable[[MethodFactory], MethodFactory]:
     """Decorator registering a method factory under ``name``.
 
     ``config_class`` is the method's config dataclass (its fields and defaults are offered as parameters);
     ``min_tile`` the smallest tile side it accepts, known before the method is built (default: the factory's
     own ``min_tile`` attribute when it is a class, else 1); ``defaults`` the config instance the factory
-    starts from when it differs from ``config_class()`` (a variant's values).
+    starts from when it differs from ``config_class()`` (a variant's values); ``tile_memory`` its memory
+    estimate before it is built (None: :func:`engine.memory.default_tile_bytes`).
     """
 
     def decorate(factory: MethodFactory) -> MethodFactory:
         smallest = min_tile if min_tile is not None else int(getattr(factory, "min_tile", 1))
-        _REGISTRY[name] = MethodInfo(name, description, factory, checkpoints, config_class, smallest, defaults)
+        _REGISTRY[name] = MethodInfo(
+            name, description, factory, checkpoints, config_class, smallest, defaults, tile_memory
+        )
         return factory
 
     return decorate

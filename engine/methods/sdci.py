@@ -193,6 +193,25 @@ def bcdr(
     return clip_map, dino_map, clip_on_dino.amax(dim=0), dino_on_clip.amax(dim=0)
 
 
+# working memory of one predict call (bytes), measured on the CPU in fp32 and rounded up (docs/ARCHITECTURE.md)
+_BACKBONE_BYTES = 2 * 1024**3  # both backbones' activations and attention maps on a square tile
+_PER_PIXEL = 256  # the 8-bit tile, superpixels and their edge weights at tile size
+_PER_CLASS_PIXEL = 64  # both branches' class maps at tile size, CSCP's iterates and the returned array
+
+
+def tile_bytes(config: SdciConfig, height: int, width: int, labels: LabelSet) -> int:
+    """Peak working memory of :meth:`SdciMethod.predict` on a ``height`` x ``width`` tile (weights excluded).
+
+    CLIP and the VFM see the tile with its short side scaled to a fixed size, so their part is fixed for a
+    square tile and grows with the square of the aspect ratio (attention over the tokens); the branch maps,
+    CSCP and the superpixels run at tile size, per class.
+    """
+    aspect = max(height, width) / min(height, width)
+    short = max(config.clip_short_side, config.vfm_short_side) / 532
+    backbones = _BACKBONE_BYTES * (short * aspect) ** 2
+    return int(height * width * (_PER_PIXEL + _PER_CLASS_PIXEL * len(labels)) + backbones)
+
+
 def branch_probabilities(
     score_map: torch.Tensor, final_score: torch.Tensor, size: tuple[int, int], config: SdciConfig
 ) -> torch.Tensor:
@@ -321,6 +340,10 @@ class SdciMethod:
     def metadata(self) -> dict[str, str]:
         """What a run's output records about this method: the device it ran on and its weights."""
         return {"device": self.runtime.describe(), "weights_source": self.weights_note}
+
+    def tile_memory(self, height: int, width: int, labels: LabelSet) -> int:
+        """Working memory of one :meth:`predict` call on a tile of this size (:func:`tile_bytes`)."""
+        return tile_bytes(self.config, height, width, labels)
 
     def prepare(self, labels: LabelSet) -> None:
         """Text bank for ``labels``: every non-background class's prompts averaged by SDCI's rule over the
@@ -514,8 +537,18 @@ def _register(name: str, description: str, checkpoints: tuple[str, ...]) -> None
     def create(**kwargs: Any) -> SdciMethod:
         return build_sdci(name, **kwargs)
 
+    def planned_memory(params: Mapping[str, Any], height: int, width: int, labels: LabelSet) -> int:
+        """:func:`tile_bytes` of the config ``params`` give, before the method is built."""
+        return tile_bytes(config_with_params(VARIANTS[name], params, name), height, width, labels)
+
     register_method(
-        name, description, checkpoints, SdciConfig, SdciMethod.min_tile, defaults=VARIANTS[name]
+        name,
+        description,
+        checkpoints,
+        SdciConfig,
+        SdciMethod.min_tile,
+        defaults=VARIANTS[name],
+        tile_memory=planned_memory,
     )(create)
 
 

@@ -17,6 +17,7 @@ and turned into :class:`RasterError` with one line of message.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -222,6 +223,7 @@ class RasterReader:
         self.region = resolve_window(window, self.info)
         self._unique = tuple(dict.fromkeys(self.bands))
         self._mask_bands = self._masks_to_read()
+        self._preview_valid: np.ndarray | None = None
         self.stretch = self._compute_stretch(stretch)
         self.release()
 
@@ -277,9 +279,7 @@ class RasterReader:
         to_stretch = [b for b in self._unique if self.dataset.GetRasterBand(b).DataType != gdal.GDT_Byte]
         if percentiles is None or not to_stretch:
             return Stretch({})
-        scale = min(1.0, STATS_SAMPLE_SIZE / max(self.region.width, self.region.height))
-        buf = (max(1, round(self.region.width * scale)), max(1, round(self.region.height * scale)))
-        raw, valid = self._read_raw(Window(0, 0, self.region.width, self.region.height), buf)
+        raw, valid = self._read_preview()
         ranges = {}
         for band in to_stretch:
             sample = raw[band][valid]
@@ -287,6 +287,37 @@ class RasterReader:
                 low, high = np.percentile(sample.astype(np.float64), percentiles)
                 ranges[band] = (float(low), float(high))
         return Stretch(ranges)
+
+    def _read_preview(self) -> tuple[dict, np.ndarray]:
+        """The whole region read decimated to at most :data:`STATS_SAMPLE_SIZE` pixels a side (GDAL uses the
+        overviews when the file has them); its validity is kept for :meth:`likely_valid`."""
+        scale = min(1.0, STATS_SAMPLE_SIZE / max(self.region.width, self.region.height))
+        buf = (max(1, round(self.region.width * scale)), max(1, round(self.region.height * scale)))
+        raw, valid = self._read_raw(Window(0, 0, self.region.width, self.region.height), buf)
+        self._preview_valid = valid
+        return raw, valid
+
+    def likely_valid(self, windows: Sequence[Window]) -> list[bool]:
+        """For each window of the region, whether the decimated preview shows a valid pixel in it.
+
+        A cheap guess for the progress estimate (a valid area smaller than the decimation step can be
+        missed), never used to skip work: :meth:`read` decides that. Without masks or floating-point bands
+        every pixel is valid and nothing is read.
+        """
+        from osgeo import gdal
+
+        types = (gdal.GetDataTypeName(self.dataset.GetRasterBand(b).DataType) for b in self._unique)
+        floats = any(name.startswith(("Float", "CFloat")) for name in types)
+        if not self._mask_bands and not floats:
+            return [True] * len(windows)
+        valid = self._preview_valid if self._preview_valid is not None else self._read_preview()[1]
+        sy, sx = valid.shape[0] / self.region.height, valid.shape[1] / self.region.width
+        guesses = []
+        for w in windows:
+            y0, x0 = int(w.y * sy), int(w.x * sx)
+            y1, x1 = max(y0 + 1, math.ceil(w.y_end * sy)), max(x0 + 1, math.ceil(w.x_end * sx))
+            guesses.append(bool(valid[y0:y1, x0:x1].any()))
+        return guesses
 
     def read(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
         """RGB ``(3, h, w)`` float32 in 0..255 and validity ``(h, w)`` for a window of the region.

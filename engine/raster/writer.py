@@ -13,14 +13,21 @@ by the next writer into the folder (:mod:`.temporaries`).
 The colour table is kept in the ``.aux.xml`` rather than in the TIFF: a TIFF colour map of a Byte raster
 always has 256 entries (GDAL reads them all, and QGIS would list them all in the legend), while GDAL's
 sidecar keeps exactly one entry per value in use (nodata and the classes); GDAL readers prefer it.
+
+Every GDAL call that writes runs under :func:`gdal_failures`: GDAL's errors are collected quietly (QGIS shares
+the interpreter, so GDAL's global exceptions stay off) and the first one stops the run with one line, "no
+space left on <folder> (needs about N MB)" for a full disk. :func:`check_free_space` compares the free space
+of the output folders with :func:`disk_needs` before a run starts.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +44,76 @@ if TYPE_CHECKING:
 
 BLOCK_SIZE = 256
 COMPRESS = "DEFLATE"
+NO_SPACE = "No space left on device"  # strerror(ENOSPC), as GDAL's file layer reports it
+MB = 1024 * 1024
+
+
+def raster_bytes(width: int, height: int, bands: int, data_type: str) -> int:
+    """Uncompressed size of a raster: what its temporary file takes on disk at most."""
+    from osgeo import gdal
+
+    return width * height * bands * gdal.GetDataTypeSize(gdal.GetDataTypeByName(data_type)) // 8
+
+
+def disk_needs(outputs: Iterable[tuple[Path, int]]) -> dict[Path, int]:
+    """Peak bytes on the file system of each output ``(target, uncompressed size)`` of one run.
+
+    All temporary files are written side by side during the run; :meth:`GeoTiffWriter.commit` then compresses
+    them one after another (compressed <= uncompressed) and deletes each one's temporary file, so the peak of
+    a file system is the sum of the uncompressed sizes of the outputs on it plus the largest one.
+    """
+    pairs = [(target, target.parent.stat().st_dev, size) for target, size in outputs]
+    sizes: dict[int, list[int]] = {}
+    for _, device, size in pairs:
+        sizes.setdefault(device, []).append(size)
+    return {target: sum(sizes[device]) + max(sizes[device]) for target, device, _ in pairs}
+
+
+def check_free_space(outputs: Iterable[tuple[Path, int]]) -> None:
+    """:class:`RasterError` when an output's folder has less free space than the run needs there."""
+    for target, need in disk_needs(outputs).items():
+        free = shutil.disk_usage(target.parent).free
+        if need > free:
+            raise RasterError(f"{no_space_message(target.parent, need)}, {free / MB:.0f} MB free")
+
+
+def no_space_message(folder: Path, need: int) -> str:
+    """The one line that says a folder is too full for a run."""
+    return f"no space left on {folder} (needs about {max(1, round(need / MB))} MB)"
+
+
+@contextlib.contextmanager
+def gdal_failures(folder: Path, need: int, what: str) -> Iterator[None]:
+    """Run GDAL write calls with their errors collected quietly; raise :class:`RasterError` on the first.
+
+    A full disk is said as :func:`no_space_message` (``need``: bytes the run needs in ``folder``); any other
+    failure as ``cannot write <what>: <GDAL's message>``. GDAL's handler stack is per thread, so a run in a
+    QGIS task does not hide other threads' messages.
+    """
+    from osgeo import gdal
+
+    failures: list[str] = []
+
+    def collect(err_class: int, _number: int, message: str) -> None:
+        if err_class >= gdal.CE_Failure:
+            failures.append(message)
+
+    def failure() -> RasterError:
+        if any(NO_SPACE in message for message in failures):
+            return RasterError(no_space_message(folder, need))
+        return RasterError(f"cannot write {what}: {failures[0]}")
+
+    gdal.PushErrorHandler(collect)
+    try:
+        yield
+    except RasterError:
+        if failures:  # GDAL's own reason beats the caller's "GDAL refused"
+            raise failure() from None
+        raise
+    finally:
+        gdal.PopErrorHandler()
+    if failures:
+        raise failure()
 
 
 def check_output_path(path: str | os.PathLike[str]) -> Path:
@@ -125,13 +202,25 @@ class GeoTiffWriter:
     """Write a raster block by block, then compress and rename it over the target (module docstring)."""
 
     def __init__(
-        self, path: str | os.PathLike[str], width: int, height: int, spec: RasterSpec, georef: Georeference
+        self,
+        path: str | os.PathLike[str],
+        width: int,
+        height: int,
+        spec: RasterSpec,
+        georef: Georeference,
+        *,
+        disk_need: int | None = None,
     ) -> None:
+        """``disk_need``: bytes the whole run needs in the target's folder (for the no-space message;
+        default: this raster's own need, see :func:`disk_needs`)."""
         from osgeo import gdal
 
         self.target = check_output_path(path)
         self.spec = spec
+        size = raster_bytes(width, height, spec.band_count, spec.data_type)
+        self.disk_need = disk_need if disk_need is not None else 2 * size
         remove_stale_temporaries(self.target.parent)
+        self._style: Path | None = None
         self._raw = create_temporary(self.target, ".raw.tif")
         self._final = create_temporary(self.target, ".tif")
         gdal_type = gdal.GetDataTypeByName(spec.data_type)
@@ -143,16 +232,22 @@ class GeoTiffWriter:
             "SPARSE_OK=TRUE",
             "INTERLEAVE=BAND",
         ]
-        self._dataset = gdal.GetDriverByName("GTiff").Create(
-            str(self._raw), width, height, spec.band_count, gdal_type, options
-        )
-        if self._dataset is None:
+        try:
+            with self._checked():
+                self._dataset = gdal.GetDriverByName("GTiff").Create(
+                    str(self._raw), width, height, spec.band_count, gdal_type, options
+                )
+                if self._dataset is None:
+                    raise RasterError(f"cannot create a temporary raster in {self.target.parent}")
+                georef.apply(self._dataset)
+        except BaseException:
             self.abort()
-            raise RasterError(
-                f"cannot create a temporary raster in {self.target.parent}: {gdal.GetLastErrorMsg()}"
-            )
+            raise
         self._georef = georef
-        georef.apply(self._dataset)
+
+    def _checked(self) -> contextlib.AbstractContextManager[None]:
+        """:func:`gdal_failures` for this output."""
+        return gdal_failures(self.target.parent, self.disk_need, str(self.target))
 
     def _describe(self, dataset: Any) -> None:
         """Nodata, band descriptions and metadata of the final raster."""
@@ -194,20 +289,45 @@ class GeoTiffWriter:
     def write(self, window: Window, array: np.ndarray) -> None:
         """Write ``array`` (``(bands, h, w)``, or ``(h, w)`` for one band) at ``window``."""
         data = array if array.ndim == 3 else array[None]
-        for index in range(self.spec.band_count):
-            band = self._dataset.GetRasterBand(index + 1)
-            if band.WriteArray(data[index], window.x, window.y) != 0:
-                raise RasterError(f"cannot write to {self._raw}: disk full or file not writable")
+        with self._checked():
+            for index in range(self.spec.band_count):
+                band = self._dataset.GetRasterBand(index + 1)
+                if band.WriteArray(data[index], window.x, window.y) != 0:
+                    raise RasterError(f"cannot write {self.target}: GDAL refused the block at {window}")
 
     def flush(self) -> None:
-        """Write GDAL's cached blocks to disk and drop them from memory."""
-        self._dataset.FlushCache()
+        """Write GDAL's cached blocks to disk and drop them from memory (a failed write raises here)."""
+        with self._checked():
+            self._dataset.FlushCache()
+
+    def compress(self) -> None:
+        """Write the compressed raster (and its style) as temporary files and drop the uncompressed one.
+
+        The only step of a commit that needs disk space: a run compresses all its outputs before it renames
+        any into place, so a full disk leaves none of them (and every existing target as it was).
+        """
+        try:
+            with self._checked():
+                self._compress()
+                self._describe_classes()
+            if self.spec.style is not None:
+                self._style = create_temporary(self.target, ".qml")
+                self._style.write_text(self.spec.style, encoding="utf-8")
+        except OSError as exc:
+            self.abort()
+            if exc.errno == errno.ENOSPC:
+                raise RasterError(no_space_message(self.target.parent, self.disk_need)) from None
+            raise
+        except BaseException:
+            self.abort()
+            raise
+        self._remove(self._raw)
 
     def commit(self) -> Path:
-        """Compress into the final file and rename it over the target; returns the target path."""
+        """Compress (unless :meth:`compress` ran) and rename into place; returns the target path."""
+        if self._dataset is not None:
+            self.compress()
         try:
-            self._compress()
-            self._describe_classes()
             os.replace(self._final, self.target)
             aux = Path(f"{self._final}.aux.xml")
             target_aux = Path(f"{self.target}.aux.xml")
@@ -215,12 +335,11 @@ class GeoTiffWriter:
                 os.replace(aux, target_aux)
             else:
                 target_aux.unlink(missing_ok=True)
-            if self.spec.style is not None:
-                self._write_style()
+            if self._style is not None:
+                os.replace(self._style, style_path(self.target))
         except BaseException:
             self.abort()
             raise
-        self._remove(self._raw)
         return self.target
 
     def _compress(self) -> None:
@@ -259,27 +378,28 @@ class GeoTiffWriter:
             source, target = raw.GetRasterBand(index), final.GetRasterBand(index)
             for y in range(0, height, BLOCK_SIZE):
                 rows = min(BLOCK_SIZE, height - y)
-                if target.WriteArray(source.ReadAsArray(0, y, width, rows), 0, y) != 0:
-                    raise RasterError(f"cannot write {self.target}: disk full or file not writable")
+                strip = source.ReadAsArray(0, y, width, rows)
+                if strip is None or target.WriteArray(strip, 0, y) != 0:
+                    raise RasterError(f"cannot write {self.target}: GDAL failed at row {y}")
                 final.FlushCache()
                 raw.FlushCache()
         final = None
         self._dataset = None
 
-    def _write_style(self) -> None:
-        """The spec's QGIS style, renamed into place as ``<stem>.qml`` beside the target."""
-        style = create_temporary(self.target, ".qml")
-        try:
-            style.write_text(self.spec.style or "", encoding="utf-8")
-            os.replace(style, style_path(self.target))
-        except BaseException:
-            style.unlink(missing_ok=True)
-            raise
-
     def abort(self) -> None:
-        """Remove the temporary files; the target is left as it was."""
-        self._dataset = None
-        for name in (getattr(self, "_raw", None), getattr(self, "_final", None)):
+        """Remove the temporary files; the target is left as it was.
+
+        Closing a temporary raster on a full disk fails again; those messages are kept quiet (the run's
+        error already says why).
+        """
+        from osgeo import gdal
+
+        gdal.PushErrorHandler("CPLQuietErrorHandler")
+        try:
+            self._dataset = None
+        finally:
+            gdal.PopErrorHandler()
+        for name in (getattr(self, "_raw", None), getattr(self, "_final", None), getattr(self, "_style", None)):
             if name is not None:
                 self._remove(name)
 

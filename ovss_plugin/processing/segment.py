@@ -305,7 +305,7 @@ class SegmentAlgorithm(OVSSAlgorithm):
     ) -> dict[str, Any]:
         """Build the method, run the pipeline with Processing's progress and cancel, style the output."""
         from ...engine.methods.base import create_method
-        from ...engine.pipeline import segment_raster
+        from ...engine.pipeline import segment_raster, validate_run
 
         with engine_errors():
             request = self.request(parameters, context)
@@ -321,6 +321,20 @@ class SegmentAlgorithm(OVSSAlgorithm):
             )
         )
         with engine_errors():
+            validate_run(  # the outputs' disk space and the run's memory, before any model is built
+                request.input_path,
+                output,
+                bands=request.bands,
+                tile=request.tile,
+                overlap=request.overlap,
+                min_tile=method_info(request.method).min_tile,
+                window=request.window,
+                extra_outputs=(None, confidence),
+                labels=request.labels,
+                method=request.method,
+                params=request.params,
+                device=request.device,
+            )
             method = create_method(
                 request.method,
                 weights=weights,

@@ -363,3 +363,40 @@ def test_default_bands_on_fewer_than_three_bands_are_announced(tmp_path, bands, 
     chosen = []
     run(src, tmp_path / "chosen.tif", bands=(1,), warn=chosen.append)
     assert not any("feeds R, G and B" in w for w in chosen)  # asked for explicitly: nothing to announce
+
+def test_progress_estimate_of_a_mostly_empty_raster(tmp_path, monkeypatch):
+    """Only the first row of tiles has data: the estimate must count 10 s per tile with data, not per tile."""
+    from engine import pipeline
+
+    data = pattern(256, 256)
+    data[:, 48:, :] = 0
+    src = write_raster(tmp_path / "empty.tif", data, nodata=0)
+    now = [0.0]
+    clock = pipeline.ProgressClock
+
+    class Slow(ColourMethod):
+        def predict(self, tile):
+            now[0] += 10.0
+            return super().predict(tile)
+
+    monkeypatch.setattr(pipeline, "ProgressClock", lambda *a, **k: clock(*a, clock=lambda: now[0], **k))
+    reports = []
+    result, method = run(src, tmp_path / "out.tif", Slow(), progress=reports.append)
+    assert (result.tiles_total, result.tiles_skipped, len(method.calls)) == (25, 20, 5)
+    truth = [10.0 * (5 - min(done, 5)) for done in range(1, 26)]
+    assert [r.remaining_s for r in reports] == pytest.approx(truth)
+
+
+def test_likely_valid_guesses_the_tiles_with_data_from_a_decimated_read(tmp_path):
+    from engine.raster.reader import RasterReader
+    from engine.raster.tiles import plan_tiles
+
+    data = np.zeros((1, 1500, 2000), dtype=np.uint16)
+    data[:, :700, :900] = 500
+    reader = RasterReader(write_raster(tmp_path / "r.tif", data, nodata=0), stretch=None)
+    plan = plan_tiles(2000, 1500, 250, 0)
+    truth = [bool(data[0, t.window.y : t.window.y_end, t.window.x : t.window.x_end].any()) for t in plan]
+    assert sum(truth) == 12
+    assert reader.likely_valid([t.window for t in plan]) == truth
+    everything = RasterReader(write_raster(tmp_path / "full.tif", data + 1))
+    assert everything.likely_valid([t.window for t in plan]) == [True] * plan.n_tiles

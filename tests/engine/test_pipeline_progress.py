@@ -70,3 +70,26 @@ def test_bar_draws_on_a_terminal_only():
         "\r[##------]  25% 1/4 tiles, 0:01 elapsed, 0:03 left"
         "\r[########] 100% 4/4 tiles, 0:04 elapsed, 0:00 left\n"
     )
+
+
+def test_estimate_counts_only_the_tiles_ahead_that_need_work():
+    clock, reports = FakeClock(), []
+    work = [True] * 8 + [False] * 56  # a mostly empty raster: one row of tiles with data
+    progress = ProgressClock(64, reports.append, clock=clock, work=work)
+    for needs_work in work[:9]:
+        clock.now += 10.0 if needs_work else 0.5
+        progress.step(timed=needs_work)
+    assert reports[0].remaining_s == pytest.approx(70.0)  # 7 tiles of 10 s; the empty ones cost nothing yet
+    assert reports[7].remaining_s == pytest.approx(0.0)
+    assert reports[8].remaining_s == pytest.approx(55 * 0.5)
+
+
+def test_a_wrong_guess_is_learned_from_the_tiles_as_they_run():
+    clock = FakeClock()
+    progress = ProgressClock(4, clock=clock, work=[False, False, False, False])
+    clock.now += 10.0
+    assert progress.step(timed=True).remaining_s == pytest.approx(0.0)  # no known cost of an empty tile yet
+    clock.now += 1.0
+    assert progress.step(timed=False).remaining_s == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="3 entries for 4 steps"):
+        ProgressClock(4, work=[True] * 3)

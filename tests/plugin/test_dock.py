@@ -534,6 +534,26 @@ def test_unloading_after_the_run_wrote_its_output_but_before_the_layer_was_added
     assert list(output.parent.iterdir()) == []
 
 
+def test_a_tile_too_big_for_the_memory_is_said_in_the_message_bar(dock, tiny_methods, tmp_path, monkeypatch):
+    from ovss.engine import memory
+    from ovss.engine.labels import parse_labels
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 1024**2)
+    layer = add_layer(tmp_path / "scene.tif")
+    dock.layer_combo.setLayer(layer)
+    dock.table.set_labels(parse_labels(LABELS))
+    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
+    layers_before = set(QgsProject.instance().mapLayers())
+    assert dock.start_run() is not None
+    wait_for(lambda: dock.task is None)
+    error = dock.last_outcome.error
+    assert "needs about" in error and "only 0.0 GB is free: choose a smaller tile size" in error
+    assert any(error in message for message in dock.iface.messageBar().get_messages(2))  # Qgis.Critical
+    assert set(QgsProject.instance().mapLayers()) == layers_before
+    assert dock.run_button.isEnabled()
+    assert tiny_methods.builds == 0  # refused before any model was built
+
+
 def test_cancel_in_the_dock_reports_cancelled_and_no_error(dock, tmp_path, tiny_methods):
     from ovss.engine.labels import parse_labels
 

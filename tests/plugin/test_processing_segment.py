@@ -381,3 +381,19 @@ def test_outputs_open_styled_in_qgis_without_the_plugin(source, tmp_path):
     out.with_suffix(".qml").unlink()
     default = QgsRasterLayer(str(out), "no style", "gdal").renderer()
     assert isinstance(default, QgsPalettedRasterRenderer) and len(default.classes()) == 1 + len(CLASS_NAMES)
+
+
+def test_a_tile_too_big_for_the_memory_stops_with_the_estimate_and_the_limit(source, tmp_path, monkeypatch):
+    from processing_doubles import ColourMethod
+
+    from ovss.engine import memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 1024**2)
+    built = []
+    build = ColourMethod.__init__
+    monkeypatch.setattr(ColourMethod, "__init__", lambda self, **kwargs: built.append(self) or build(self, **kwargs))
+    path, _ = source
+    out = tmp_path / "never.tif"
+    with pytest.raises(QgsProcessingException, match=r"needs about \d+\.\d GB of memory, only 0\.0 GB is free"):
+        processing.run("ovss:segment", params(path, out))
+    assert not out.exists() and built == []
