@@ -70,10 +70,10 @@ class FastCscpSettings:
     The solver stops once the relative duality gap of its current pair ``(q(y), y)`` is at most
     ``tolerance`` (checked every ``check_every`` iterations) or after ``max_iterations``. The gap bounds the
     result's excess energy over the optimum, so ``tolerance`` is a guarantee, not a heuristic: 0.5 % is below
-    the official 100-iteration PDHG's own distance from the optimum on every real tile measured (1.1-1.9 %,
-    ``bench/results/cscp-*.md``). ``step`` is the dual gradient step; ``None`` takes ``1 / L = a / 4``, the
-    inverse Lipschitz constant of the dual gradient (``||K||^2 <= 8``, the Hessian of log-sum-exp is at most
-    ``1/2``), for which FISTA's ``O(1/n^2)`` guarantee holds.
+    the official 100-iteration PDHG's own distance from the optimum on every real tile measured
+    (``bench/results/cscp-*.md``). ``step`` fixes the dual gradient step (``a / 4`` is ``1 / L``, the inverse
+    Lipschitz constant of the dual gradient, for which FISTA's ``O(1/n^2)`` guarantee holds); ``None`` starts
+    at ``2 / L`` and falls back towards ``1 / L`` when the dual value drops (:func:`solve_cscp`).
     """
 
     tolerance: float = 0.005
@@ -323,13 +323,18 @@ def solve_cscp_reference(
     return q
 
 
-def _softmax_lse_(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Softmax over classes (dim 0) computed in place in ``logits``, and the per-pixel log-sum-exp ``(H, W)``."""
+def _grad_step(
+    q: torch.Tensor, z: tuple[torch.Tensor, torch.Tensor], step: float, lim: tuple[torch.Tensor, torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One projected dual ascent step from ``z``: ``clip(z + step K q, -lim, lim)`` per direction (new tensors)."""
     import torch
 
-    top = logits.amax(dim=0)
-    total = logits.sub_(top).exp_().sum(dim=0)
-    return logits.div_(total), top.add_(torch.log(total))
+    gh = torch.sub(q[:, :, 1:], q[:, :, :-1])
+    gv = torch.sub(q[:, 1:, :], q[:, :-1, :])
+    return (
+        torch.add(z[0], gh, alpha=step, out=gh).clamp_(min=-lim[0], max=lim[0]),
+        torch.add(z[1], gv, alpha=step, out=gv).clamp_(min=-lim[1], max=lim[1]),
+    )
 
 
 def solve_cscp(
@@ -358,8 +363,16 @@ def solve_cscp(
     ``grad D = K q(y)``, Lipschitz with ``L <= ||K||^2 / (2a) <= 4 / a`` (log-sum-exp's Hessian is at most
     1/2, ``||K||^2 <= 8``). It is maximised over the box ``|y| <= beta w`` by FISTA (Beck & Teboulle 2009;
     as a dual method for a strongly convex primal: Beck & Teboulle 2014, "A fast dual proximal gradient
-    algorithm"), i.e. projected gradient steps ``y <- clip(z + K q(z) / L)`` with Nesterov extrapolation
-    of ``z``.
+    algorithm"), i.e. projected gradient steps ``y <- clip(z + step K q(z))`` with Nesterov extrapolation
+    of ``z``. The duals are kept divided by ``a`` (``y' = y / a``, logits ``b / a - K^T y'``); the logits
+    need no max-subtraction before ``exp``: ``b`` comes from per-pixel normalised probabilities, so each
+    pixel's largest logit is at least ``-log K - 4 beta max w / a`` and none exceeds ``4 beta max w / a``.
+
+    Step size: the bound ``1 / L`` is loose on real tiles (both factors of ``L`` are worst cases that
+    rarely meet), so the solver starts at ``2 / L`` and falls back: whenever the dual value at a check is
+    below the previous check's, the momentum is restarted from the current ``y`` and the step halved, never
+    below ``1 / L``, where FISTA's guarantee holds (O'Donoghue & Candes 2015, "Adaptive restart for
+    accelerated gradient schemes", function-value restart). ``settings.step`` fixes the step instead.
 
     Stopping rule: for a feasible ``y`` and ``q = q(y)``, ``a q log q = q (b - K^T y) - a lse`` per pixel,
     so the duality gap collapses to the TV term minus its dual pairing,
@@ -376,37 +389,48 @@ def solve_cscp(
     st = settings or FastCscpSettings()
     b, lim_h, lim_v = _prepare(p_clip, p_dino, wh, wv, params=prm, dtype=torch.float32)
     a = prm.a
-    step = st.step if st.step is not None else a / 4.0
+    b.div_(a)
+    lim = (lim_h.div_(a), lim_v.div_(a))
+    safe_step = 0.25  # 1 / L for the duals divided by a: (a / 4) / a
+    step = st.step / a if st.step is not None else 2.0 * safe_step
     k, h, w = b.shape
     logits = torch.empty_like(b)
 
-    def primal(yh: torch.Tensor, yv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return _softmax_lse_(_sub_adjoint_(logits.copy_(b), yh, yv).div_(a))
+    def primal(y: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``q(y)`` (in the shared logits buffer) and the per-pixel sums of ``exp`` (``log`` of it is lse)."""
+        _sub_adjoint_(logits.copy_(b), *y)
+        total = logits.exp_().sum(dim=0)
+        return logits.div_(total), total
 
-    def certificate(yh: torch.Tensor, yv: torch.Tensor) -> tuple[torch.Tensor, float, float]:
-        """``q(y)``, its energy ``E(q(y))`` and the duality gap ``E(q(y)) - D(y)``, sums in float64."""
-        q, lse = primal(yh, yv)
-        gap = 0.0
-        for g, y, lim in zip(_grad(q), (yh, yv), (lim_h, lim_v), strict=True):
-            gap += float((lim * g.abs() - y * g).sum(dtype=torch.float64))
-        return q, gap - a * float(lse.sum(dtype=torch.float64)), gap
+    def certificate(y: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, float, float]:
+        """``q(y)``, the dual value ``D(y)`` and the duality gap ``E(q(y)) - D(y)``, sums in float64."""
+        q, total = primal(y)
+        gap = sum(
+            float((bound * g.abs() - dual * g).sum(dtype=torch.float64))
+            for g, dual, bound in zip(_grad(q), y, lim, strict=True)
+        )
+        return q, -a * float(torch.log(total).sum(dtype=torch.float64)), a * gap
 
-    yh = torch.zeros((k, h, w - 1), dtype=b.dtype, device=b.device)
-    yv = torch.zeros((k, h - 1, w), dtype=b.dtype, device=b.device)
-    zh, zv = yh.clone(), yv.clone()
+    y = (
+        torch.zeros((k, h, w - 1), dtype=b.dtype, device=b.device),
+        torch.zeros((k, h - 1, w), dtype=b.dtype, device=b.device),
+    )
+    z = (y[0].clone(), y[1].clone())
     t = 1.0
+    best_dual = -math.inf
     for n in range(1, st.max_iterations + 1):
-        gh, gv = _grad(primal(zh, zv)[0])
-        new_h = gh.mul_(step).add_(zh).clamp_(min=-lim_h, max=lim_h)
-        new_v = gv.mul_(step).add_(zv).clamp_(min=-lim_v, max=lim_v)
+        new = _grad_step(primal(z)[0], z, step, lim)
         t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
-        momentum = (t - 1.0) / t_next
-        zh, yh = yh.sub_(new_h).mul_(-momentum).add_(new_h), new_h
-        zv, yv = yv.sub_(new_v).mul_(-momentum).add_(new_v), new_v
-        t = t_next
+        extrapolation = 1.0 + (t - 1.0) / t_next
+        z = (torch.lerp(y[0], new[0], extrapolation), torch.lerp(y[1], new[1], extrapolation))
+        y, t = new, t_next
         if n % st.check_every and n < st.max_iterations:
             continue
-        q, energy, gap = certificate(yh, yv)
+        q, dual, gap = certificate(y)
+        energy = dual + gap
         if gap <= st.tolerance * abs(energy):
             break
+        if dual < best_dual and st.step is None:
+            step, t, z = max(step / 2.0, safe_step), 1.0, (y[0].clone(), y[1].clone())
+        best_dual = max(best_dual, dual)
     return CscpSolution(q.clone(), n, energy, gap / abs(energy) if energy else 0.0)
