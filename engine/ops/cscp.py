@@ -323,18 +323,13 @@ def solve_cscp_reference(
     return q
 
 
-def _grad_step(
-    q: torch.Tensor, z: tuple[torch.Tensor, torch.Tensor], step: float, lim: tuple[torch.Tensor, torch.Tensor]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One projected dual ascent step from ``z``: ``clip(z + step K q, -lim, lim)`` per direction (new tensors)."""
+def _grad_into(q: torch.Tensor, out: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward differences ``K q`` written into the preallocated pair ``out`` (horizontal, vertical)."""
     import torch
 
-    gh = torch.sub(q[:, :, 1:], q[:, :, :-1])
-    gv = torch.sub(q[:, 1:, :], q[:, :-1, :])
-    return (
-        torch.add(z[0], gh, alpha=step, out=gh).clamp_(min=-lim[0], max=lim[0]),
-        torch.add(z[1], gv, alpha=step, out=gv).clamp_(min=-lim[1], max=lim[1]),
-    )
+    torch.sub(q[:, :, 1:], q[:, :, :-1], out=out[0])
+    torch.sub(q[:, 1:, :], q[:, :-1, :], out=out[1])
+    return out
 
 
 def solve_cscp(
@@ -391,46 +386,54 @@ def solve_cscp(
     a = prm.a
     b.div_(a)
     lim = (lim_h.div_(a), lim_v.div_(a))
+    neg_lim = (-lim[0], -lim[1])
     safe_step = 0.25  # 1 / L for the duals divided by a: (a / 4) / a
     step = st.step / a if st.step is not None else 2.0 * safe_step
     k, h, w = b.shape
+    # every buffer is allocated once: fresh multi-megabyte tensors per iteration cost page faults
     logits = torch.empty_like(b)
+    total = torch.empty((h, w), dtype=b.dtype, device=b.device)
 
-    def primal(y: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """``q(y)`` (in the shared logits buffer) and the per-pixel sums of ``exp`` (``log`` of it is lse)."""
-        _sub_adjoint_(logits.copy_(b), *y)
-        total = logits.exp_().sum(dim=0)
-        return logits.div_(total), total
+    def pair() -> tuple[torch.Tensor, torch.Tensor]:
+        return (b.new_zeros((k, h, w - 1)), b.new_zeros((k, h - 1, w)))
 
-    def certificate(y: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, float, float]:
-        """``q(y)``, the dual value ``D(y)`` and the duality gap ``E(q(y)) - D(y)``, sums in float64."""
-        q, total = primal(y)
-        gap = sum(
-            float((bound * g.abs() - dual * g).sum(dtype=torch.float64))
-            for g, dual, bound in zip(_grad(q), y, lim, strict=True)
-        )
+    y, z, spare = pair(), pair(), pair()
+
+    def primal(duals: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """``q(y)`` in the logits buffer; ``total`` keeps the per-pixel sums of ``exp`` (their log is lse)."""
+        _sub_adjoint_(logits.copy_(b), *duals)
+        torch.sum(logits.exp_(), dim=0, out=total)
+        return logits.div_(total)
+
+    def certificate() -> tuple[torch.Tensor, float, float]:
+        """``q(y)``, the dual value ``D(y)`` and the duality gap ``E(q(y)) - D(y)`` (``spare`` is free)."""
+        q = primal(y)
+        gap = 0.0
+        for g, dual, bound in zip(_grad_into(q, spare), y, lim, strict=True):
+            flat = g.reshape(k, -1)
+            gap -= float(torch.dot(dual.reshape(-1), g.reshape(-1)))
+            gap += float(torch.mv(flat.abs_(), bound.reshape(-1)).sum())
         return q, -a * float(torch.log(total).sum(dtype=torch.float64)), a * gap
 
-    y = (
-        torch.zeros((k, h, w - 1), dtype=b.dtype, device=b.device),
-        torch.zeros((k, h - 1, w), dtype=b.dtype, device=b.device),
-    )
-    z = (y[0].clone(), y[1].clone())
     t = 1.0
     best_dual = -math.inf
     for n in range(1, st.max_iterations + 1):
-        new = _grad_step(primal(z)[0], z, step, lim)
+        new = _grad_into(primal(z), spare)
         t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
         extrapolation = 1.0 + (t - 1.0) / t_next
-        z = (torch.lerp(y[0], new[0], extrapolation), torch.lerp(y[1], new[1], extrapolation))
-        y, t = new, t_next
+        for i in range(2):
+            torch.add(z[i], new[i], alpha=step, out=new[i]).clamp_(min=neg_lim[i], max=lim[i])
+            torch.lerp(y[i], new[i], extrapolation, out=z[i])
+        y, spare, t = new, y, t_next
         if n % st.check_every and n < st.max_iterations:
             continue
-        q, dual, gap = certificate(y)
+        q, dual, gap = certificate()
         energy = dual + gap
         if gap <= st.tolerance * abs(energy):
             break
         if dual < best_dual and st.step is None:
-            step, t, z = max(step / 2.0, safe_step), 1.0, (y[0].clone(), y[1].clone())
+            step, t = max(step / 2.0, safe_step), 1.0
+            z[0].copy_(y[0])
+            z[1].copy_(y[1])
         best_dual = max(best_dual, dual)
     return CscpSolution(q.clone(), n, energy, gap / abs(energy) if energy else 0.0)

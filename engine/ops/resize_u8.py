@@ -15,7 +15,8 @@ SegEarth-OV and AlignCLIP equal to the official pipeline on 8-bit rasters. The a
 - vertical pass as OpenCV's vectorised kernel (``VResizeLinearVec_32s8u``) computes it, which is what
   runs on every row element: ``((((R0 >> 4) * b0) >> 16) + (((R1 >> 4) * b1) >> 16) + 2) >> 2``, saturated
   to 0..255. (The textbook ``(R0 b0 + R1 b1 + 2^21) >> 22`` differs in about a quarter of the values by one
-  level; tested against OpenCV 4.10 on 300 random sizes and on the official 448 x 448 Vaihingen image.)
+  level; checked against OpenCV 4.10 on 300 random sizes when written, on 47 in the tests, and on the official
+  448 x 448 Vaihingen image.)
 """
 
 from __future__ import annotations
