@@ -26,7 +26,8 @@ class Method(Protocol):
     """What the pipeline needs from a method.
 
     A method may also expose ``metadata``, a mapping of strings that the run's output records about it (the
-    device it ran on, where its weights came from, any fallback it took); see :func:`method_metadata`.
+    device it ran on, where its weights came from, any fallback it took); see :func:`method_metadata`; and
+    ``predict_batch(tiles)``, its batched entry point (see :func:`predict_batch`).
     """
 
     name: str
@@ -37,6 +38,21 @@ class Method(Protocol):
 
     def predict(self, tile: np.ndarray) -> np.ndarray:
         """Class probabilities ``(K, H, W)`` float32 for an RGB tile ``(3, H, W)`` float32 in 0..255."""
+
+
+def predict_batch(method: Method, tiles: np.ndarray) -> np.ndarray:
+    """Class probabilities ``(B, K, H, W)`` float32 for a batch of RGB tiles ``(B, 3, H, W)`` of one size.
+
+    The batched entry point of the contract: a method that has its own ``predict_batch`` (one pass of its
+    backbones over the whole batch) is called with the batch; any other method gets its tiles one by one
+    through ``predict``, so ``predict`` stays the batch of one. Both must give the same result (float32: 1e-5).
+    """
+    import numpy as np
+
+    own = getattr(method, "predict_batch", None)
+    if own is not None:
+        return own(tiles)
+    return np.stack([method.predict(tile) for tile in tiles])
 
 
 def method_metadata(method: Method) -> dict[str, str]:
