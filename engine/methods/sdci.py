@@ -123,7 +123,7 @@ class SdciConfig:
     pdhg_theta: float = 1.0
     pdhg_newton_steps: int = 5
     pdhg_bisection_steps: int = 10
-    cscp_tolerance: float = 0.005
+    cscp_tolerance: float = 0.003
     cscp_max_iterations: int = 400
     cscp_check_every: int = 5
     stages: str = "full"

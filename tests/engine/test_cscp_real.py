@@ -72,7 +72,7 @@ def test_potsdam_official_problem_ends_below_the_official_energy(shared_data: Pa
     e_official = cscp_energy(ref["cscp_q"], *problem)
     e_fast = cscp_energy(solution.q, *problem)
     assert e_official == pytest.approx(1740.58, abs=0.01)  # the measurement of the official result
-    assert e_fast <= e_official * (1 - 0.005)  # measured 1717.2: 1.3 % below
+    assert e_fast <= e_official * (1 - 0.01)  # measured 1714.3: 1.5 % below
     assert solution.relative_gap <= FastCscpSettings().tolerance
     assert solution.iterations < FastCscpSettings().max_iterations
     # the certificate: the optimum is at least E (1 - gap), so the official result is provably above it

@@ -33,7 +33,7 @@ def test_defaults_are_the_papers_and_official_values() -> None:
     assert (c.pdhg_iterations, c.pdhg_tau, c.pdhg_sigma, c.logit_scale) == (100, 0.25, 0.25, 50.0)
     assert (c.templates, c.last_level_ratio, c.diffusion_dtype, c.solver) == ("sdci_rs", 0.2, "float16", "fast")
     assert c.clip_pos_embed_fp16  # the official upsample_pos_emb(...).half()
-    assert (c.cscp_tolerance, c.cscp_max_iterations, c.cscp_check_every) == (0.005, 400, 5)
+    assert (c.cscp_tolerance, c.cscp_max_iterations, c.cscp_check_every) == (0.003, 400, 5)
 
 
 def test_params_override_and_reject_unknown_or_mistyped_keys() -> None:
