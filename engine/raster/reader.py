@@ -17,6 +17,7 @@ and turned into :class:`RasterError` with one line of message.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from collections.abc import Sequence
@@ -215,6 +216,7 @@ class RasterReader:
         stretch: tuple[float, float] | None = (2.0, 98.0),
         window: Window | None = None,
     ) -> None:
+        self.path = os.fspath(path)
         self.dataset = open_raster(path)
         self.info = describe_raster(self.dataset)
         self.bands = resolve_bands(bands, self.info)
@@ -332,6 +334,15 @@ class RasterReader:
         if not valid.all() and valid.any():
             rgb = fill_invalid(rgb, valid)
         return rgb, valid
+
+    def reopened(self) -> RasterReader:
+        """The same reader (bands, region, stretch, masks) on a new GDAL dataset handle of the same raster.
+
+        GDAL dataset handles are not thread-safe: a thread that reads gets its own.
+        """
+        twin = copy.copy(self)
+        twin.dataset = open_raster(self.path)
+        return twin
 
     def release(self) -> None:
         """Drop the blocks GDAL cached for this dataset, so memory stays bounded on huge rasters."""

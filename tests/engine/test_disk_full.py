@@ -48,7 +48,9 @@ def test_write_error_at_the_first_flush_stops_the_run(tmp_path, monkeypatch):
     method = ColourMethod()
     with pytest.raises(RasterError, match=no_space(out)):
         run(src, out / "classes.tif", method, confidence_path=out / "conf.tif")
-    assert len(method.calls) == 1  # stopped at the first failed write, not after every tile
+    # stopped at the first failed write, not after every tile (16): the writing thread runs at most one
+    # batch (here of one tile) behind the method, so the method may have predicted one or two tiles more
+    assert len(method.calls) <= 3
     assert list(out.iterdir()) == []
 
 
