@@ -216,16 +216,18 @@ def check_batch(batch: int) -> None:
 def choose_batch(
     requested: int, estimate: Callable[[int], MemoryNeed], *, device: str, batched: bool, n_tiles: int
 ) -> int:
-    """The run's batch size: ``requested`` when it is not 0, else the automatic choice (module docstring).
+    """The run's batch size: ``requested`` (at most the run's ``n_tiles``) when it is not 0, else the automatic
+    choice (module docstring).
 
     ``estimate(b)`` is the run's :class:`MemoryNeed` with batches of ``b`` tiles; ``batched`` says whether the
     method has its own ``predict_batch``. The automatic choice is 1 when even that does not fit (the memory
     check then says so).
     """
     check_batch(requested)
+    most = max(n_tiles, 1)
     if requested:
-        return requested
-    cap = min(AUTO_BATCH_CAP.get(device.partition(":")[0], 1) if batched else 1, max(n_tiles, 1))
+        return min(requested, most)
+    cap = min(AUTO_BATCH_CAP.get(device.partition(":")[0], 1) if batched else 1, most)
     batch = 1
     while batch < cap and not _shortfalls(estimate(batch + 1), AUTO_MEMORY_SHARE):
         batch += 1
