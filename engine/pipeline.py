@@ -245,7 +245,9 @@ class _Outputs:
         import numpy as np
 
         valid = block.valid
-        classes = np.where(valid, np.argmax(block.probabilities, axis=0) + 1, 0).astype(np.uint8)
+        classes = np.argmax(block.probabilities, axis=0).astype(np.uint8)  # K <= 255 (MAX_CLASSES)
+        classes += 1
+        classes[~valid] = 0
         self.counts += np.bincount(classes.ravel(), minlength=self.counts.size)
         self.writers["classes"].write(block.window, classes)
         if "probabilities" in self.writers:

@@ -200,6 +200,8 @@ class Stretch:
         """``values`` of ``band`` mapped to float32 in 0..255."""
         import numpy as np
 
+        if band not in self.ranges and values.dtype == np.uint8:
+            return values.astype(np.float32)  # already 0..255: the same values, without the float64 round trip
         low, high = self.ranges.get(band, (0.0, 255.0))
         scale = 255.0 / (high - low) if high > low else 1.0
         out = (values.astype(np.float64) - low) * scale
