@@ -209,6 +209,7 @@ class _Outputs:
 
         self.counts = np.zeros(len(labels) + 1, dtype=np.int64)
         self.writers: dict[str, GeoTiffWriter] = {}
+        self.width = plan.width
         size = (plan.width, plan.height)
         specs: dict[str, tuple[Path, RasterSpec]] = {}
         if probabilities_path is not None:
@@ -256,6 +257,9 @@ class _Outputs:
         if "confidence" in self.writers:
             percent = np.clip(np.rint(block.probabilities.max(axis=0) * 100.0), 1, 100)
             self.writers["confidence"].write(block.window, np.where(valid, percent, 0).astype(np.uint8))
+        if block.window.x_end == self.width:  # the last block of a tile row: every row above it is final
+            for writer in self.writers.values():
+                writer.compress_rows(block.window.y_end)
 
     def flush(self) -> None:
         """Push written blocks to disk and out of GDAL's cache."""

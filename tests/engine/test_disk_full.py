@@ -91,8 +91,8 @@ def test_free_space_is_checked_against_all_outputs_before_model_work(tmp_path, m
     usage = namedtuple("usage", "total used free")
     classes = 100 * 100  # one Byte band
     probabilities = 100 * 100 * 3 * 4  # three Float32 bands
-    # peak: every temporary file at once plus the largest one being compressed
-    need = classes + probabilities + probabilities
+    # peak: every uncompressed temporary file at once, each with its compressed copy growing beside it
+    need = 2 * (classes + probabilities)
     monkeypatch.setattr(shutil, "disk_usage", lambda _: usage(10**9, 0, need - 1))
     method = ColourMethod()
     with pytest.raises(RasterError, match=no_space(out) + r", 0 MB free$"):

@@ -9,7 +9,15 @@ import time
 import numpy as np
 import pytest
 from osgeo import gdal
-from raster_fixtures import TEST_METHOD, ColourMethod, colour_probabilities, labels, pattern, write_raster
+from raster_fixtures import (
+    TEST_METHOD,
+    ColourMethod,
+    colour_probabilities,
+    expected_classes,
+    labels,
+    pattern,
+    write_raster,
+)
 
 from engine import memory
 from engine.cli import main
@@ -228,3 +236,23 @@ def test_cli_batch(tmp_path, capsys):
     assert main([*args, "--batch", "-2", "--overlap", "8"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "batch must be 0 (automatic) or a positive number of tiles, got -2" in err
+
+
+def test_outputs_are_compressed_in_the_writing_thread_while_the_method_runs(tmp_path, monkeypatch):
+    src = write_raster(tmp_path / "in.tif", pattern(600, 300))  # 256-row strips finish long before the end
+    compress_rows = GeoTiffWriter.compress_rows
+    method = BatchColourMethod()
+    copied = []
+
+    def recorded(writer, rows):
+        before = writer._compressed_rows
+        compress_rows(writer, rows)
+        if writer._compressed_rows > before:
+            copied.append((threading.current_thread().name, writer._compressed_rows, len(method.calls)))
+
+    monkeypatch.setattr(GeoTiffWriter, "compress_rows", recorded)
+    result = run(src, tmp_path / "out.tif", method, tile=64, overlap=8, batch=2, confidence_path=tmp_path / "c.tif")
+    assert {name for name, _, _ in copied} == {"ovss-write"}
+    assert copied[-1][1] == 600  # everything was copied before the commit
+    assert any(rows >= 256 and predicted < result.tiles_total for _, rows, predicted in copied)
+    assert np.array_equal(read(result.output_path), expected_classes(pattern(600, 300)))
