@@ -98,22 +98,39 @@ def test_the_batch_size_is_recorded(tmp_path):
     assert settings["batch"] == 3
 
 
+class GpuBatchColourMethod(BatchColourMethod):
+    """The batched colour double as if it ran on a CUDA device, with a per-tile estimate of 1 GB there."""
+
+    runtime = type("Runtime", (), {"device": "cuda:0"})()
+
+    def tile_memory(self, height, width, label_set):
+        return GB
+
+
 def test_automatic_batch_from_the_free_memory(tmp_path, monkeypatch):
-    src = source(tmp_path)
-    plan = plan_tiles(170, 150, TILE, OVERLAP)
-
-    def need(batch):
-        return memory.estimate_run(plan, labels(), batch=batch)
-
+    src = source(tmp_path)  # 42 tiles
     monkeypatch.setattr(memory, "available_memory", lambda: 64 * GB)
-    assert run(src, tmp_path / "a.tif", BatchColourMethod()).batch == memory.AUTO_BATCH_CAP["cpu"]
-    assert run(src, tmp_path / "b.tif", ColourMethod()).batch == 1  # no predict_batch of its own
-    # room for two tiles' worth within the share an automatic batch may plan with, not for three
-    monkeypatch.setattr(memory, "available_memory", lambda: int(need(2).host / memory.AUTO_MEMORY_SHARE) + 1)
-    assert run(src, tmp_path / "c.tif", BatchColourMethod()).batch == 2
+    device_free = [80 * GB]
+    monkeypatch.setattr(memory, "device_free_memory", lambda device: device_free[0] if device == "cuda:0" else None)
+    assert run(src, tmp_path / "a.tif", GpuBatchColourMethod()).batch == memory.AUTO_BATCH_CAP["cuda"]
+    # room on the device for five tiles within the share an automatic batch may plan with, not for six
+    device_free[0] = int(5 * GB / memory.AUTO_MEMORY_SHARE) + 1
+    assert run(src, tmp_path / "b.tif", GpuBatchColourMethod()).batch == 5
+    device_free[0] = GB // 2  # not even one tile: the memory check says so
+    with pytest.raises(InputError, match=r"a tile of 32 x 32 pixels .* cuda:0 memory"):
+        run(src, tmp_path / "c.tif", GpuBatchColourMethod())
+    device_free[0] = 80 * GB
     one_tile = write_raster(tmp_path / "one.tif", pattern(20, 20))
-    monkeypatch.setattr(memory, "available_memory", lambda: 64 * GB)
-    assert run(one_tile, tmp_path / "d.tif", BatchColourMethod()).batch == 1  # never more than the tiles
+    assert run(one_tile, tmp_path / "d.tif", GpuBatchColourMethod()).batch == 1  # never more than the tiles
+    assert run(src, tmp_path / "e.tif", ColourMethod()).batch == 1  # no predict_batch of its own
+    cpu = run(src, tmp_path / "f.tif", BatchColourMethod()).batch
+    assert cpu == memory.AUTO_BATCH_CAP["cpu"]
+    # on the host the same rule: as many as fit the share of the free memory, here two
+    plan = plan_tiles(170, 150, TILE, OVERLAP)
+    monkeypatch.setattr(memory, "AUTO_BATCH_CAP", {"cpu": 8})
+    two = memory.estimate_run(plan, labels(), batch=2).host
+    monkeypatch.setattr(memory, "available_memory", lambda: int(two / memory.AUTO_MEMORY_SHARE) + 1)
+    assert run(src, tmp_path / "g.tif", BatchColourMethod()).batch == 2
 
 
 def test_the_memory_check_counts_the_batch(tmp_path, monkeypatch):
