@@ -9,13 +9,16 @@ releases the interpreter as a wait on a GPU does, plus a float32 result computed
 in for a GPU, and the inputs are real DEFLATE-compressed GeoTIFFs (the demo orthophoto repeated), read from
 disk. The report compares the pipeline's throughput with the method's pure ``predict_batch`` throughput
 (batches already in memory): the share of the I/O the pipeline hides. ``--engine-root`` measures another
-checkout's engine (e.g. main before a change) with the same method and raster.
+checkout's engine (e.g. main before a change) with the same method and raster. ``--method NAME`` measures a
+registered method with random weights the same way (``--device``, ``--precision``): the GPU target.
 
 Each run happens in a fresh Python process so its peak resident memory (ru_maxrss) is its own; the report
 gives the median of the runs.
 
     .venv/bin/python bench/bench_pipeline.py --repeats 3 --out bench/results/pipeline-$(date +%F).md
     .venv/bin/python bench/bench_pipeline.py --cost 0.1 --sizes 5000 20000 --out bench/results/pipeline-x.md
+    .venv/bin/python bench/bench_pipeline.py --method segearth-ov --device cuda --precision bf16 --tile 896 \
+        --sizes 20000 --repeats 3   # the GPU target: a real method's pipeline vs its pure predict_batch
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (2000, 20000)
 DEMO = ROOT / "engine" / "data" / "demo" / "oem_koeln_50.tif"
-PURE_TILES = 24  # tiles the pure predict_batch throughput is measured on
+PURE_TILES = 24  # default number of tiles the pure predict_batch throughput is measured on
 
 
 class BrightnessMethod:
@@ -104,17 +107,29 @@ def make_content_raster(path: Path, size: int) -> None:
     ds = None
 
 
-def pure_throughput(method: FixedCostMethod, tile: int, batch: int) -> float:
+def pure_throughput(method: object, tile: int, batch: int, count: int = PURE_TILES) -> float:
     """Tiles per second of ``predict_batch`` alone on batches already in memory (after one warm-up call)."""
     import numpy as np
 
+    from engine.methods.base import predict_batch
+
     tiles = np.random.default_rng(0).uniform(0, 255, (batch, 3, tile, tile)).astype(np.float32)
-    method.predict_batch(tiles)
-    calls = max(1, PURE_TILES // batch)
+    predict_batch(method, tiles)
+    calls = max(1, count // batch)
     start = time.perf_counter()
     for _ in range(calls):
-        method.predict_batch(tiles)
+        predict_batch(method, tiles)
     return calls * batch / (time.perf_counter() - start)
+
+
+def build_method(args: argparse.Namespace) -> object:
+    """The method a run measures: a registered one with random weights (``--method``), the fixed-cost
+    stand-in (``--cost``) or the trivial test double."""
+    if args.method:
+        from engine.methods.base import create_method
+
+        return create_method(args.method, weights="random", device=args.device, precision=args.precision)
+    return FixedCostMethod(args.cost) if args.cost else BrightnessMethod()
 
 
 def make_sparse_raster(path: Path, size: int) -> None:
@@ -135,16 +150,16 @@ def child(args: argparse.Namespace) -> dict:
     """One run in this process: returns tiles, seconds, tiles/s, peak RSS (MiB) and, with a cost per tile,
     the pure predict_batch throughput and the seconds until the last tile was done (the rest is the final
     compression of the outputs)."""
-    size, tile, overlap, cost, workdir = args.child, args.tile, args.overlap, args.cost, args.workdir
+    size, tile, overlap, workdir = args.child, args.tile, args.overlap, args.workdir
     sys.path.insert(0, str(args.engine_root))
     from engine.labels import parse_labels
     from engine.pipeline import segment_raster
 
-    kind = "content" if cost else "sparse"
-    src = workdir / f"in_{kind}_{size}.tif"
+    content = bool(args.cost or args.method)
+    src = workdir / f"in_{'content' if content else 'sparse'}_{size}.tif"
     if not src.exists():
-        (make_content_raster if cost else make_sparse_raster)(src, size)
-    method = FixedCostMethod(cost) if cost else BrightnessMethod()
+        (make_content_raster if content else make_sparse_raster)(src, size)
+    method = build_method(args)
     extra = {"batch": args.batch} if "batch" in inspect.signature(segment_raster).parameters else {}
     last = [0.0]
     start = time.perf_counter()
@@ -171,8 +186,8 @@ def child(args: argparse.Namespace) -> dict:
         "peak_rss_mib": peak,
         "output_bytes": os.path.getsize(result.output_path),
     }
-    if cost:
-        row["pure_tiles_per_s"] = pure_throughput(method, tile, used)
+    if content:
+        row["pure_tiles_per_s"] = pure_throughput(method, tile, used, args.pure_tiles)
     return row
 
 
@@ -191,10 +206,18 @@ def run_child(args: argparse.Namespace, size: int, workdir: Path, engine_root: P
         str(workdir),
         "--cost",
         str(args.cost),
+        "--method",
+        args.method,
+        "--device",
+        args.device,
+        "--precision",
+        args.precision,
         "--batch",
         str(args.batch),
         "--engine-root",
         str(engine_root),
+        "--pure-tiles",
+        str(args.pure_tiles),
     ]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -209,7 +232,12 @@ def report(rows: dict[tuple[str, int], list[dict]], args: argparse.Namespace, en
     """The results as Markdown: machine, date, settings and the medians per engine and size."""
     from osgeo import gdal
 
-    if args.cost:
+    if args.method:
+        method = (
+            f"{args.method} with random weights on {args.device} in {args.precision} precision; input the demo "
+            "orthophoto repeated, DEFLATE-compressed 256 x 256 tiles, read from disk"
+        )
+    elif args.cost:
         method = (
             f"fixed cost {args.cost * 1000:.0f} ms per tile in predict_batch (sleep + float32 result from the "
             "input: a stand-in for a GPU method); input the demo orthophoto repeated, DEFLATE-compressed "
@@ -231,7 +259,7 @@ def report(rows: dict[tuple[str, int], list[dict]], args: argparse.Namespace, en
         "last tile's progress report (the rest is the outputs' final compression)",
         "",
     ]
-    if args.cost:
+    if args.cost or args.method:
         lines += [
             "| engine | raster | tiles | batch | seconds | to last tile (s) | pipeline tiles/s | pure predict_batch "
             "tiles/s | pipeline / pure | up to last tile / pure | peak RSS (MiB) | runs (s) |",
@@ -246,7 +274,7 @@ def report(rows: dict[tuple[str, int], list[dict]], args: argparse.Namespace, en
         seconds, last = median(runs, "seconds"), median(runs, "seconds_to_last_tile")
         head = f"| {engine} | {size} x {size} | {runs[0]['tiles']} | {runs[0]['batch']} | {seconds:.1f} |"
         times = ", ".join(format(r["seconds"], ".1f") for r in runs)
-        if args.cost:
+        if args.cost or args.method:
             pure = median(runs, "pure_tiles_per_s")
             tps = runs[0]["tiles"] / seconds
             lines.append(
@@ -282,6 +310,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--cost", type=float, default=0.0, help="seconds per tile of the stand-in method")
+    parser.add_argument("--method", default="", help="measure this registered method (random weights) instead")
+    parser.add_argument("--device", default="auto", help="the method's device (with --method)")
+    parser.add_argument("--precision", default="auto", help="the method's precision (with --method)")
+    parser.add_argument("--pure-tiles", type=int, default=PURE_TILES, help="tiles of the pure predict_batch timing")
     parser.add_argument("--batch", type=int, default=0, help="tiles per batch (0: automatic)")
     parser.add_argument("--compare", type=Path, help="also measure the engine of this checkout (e.g. main)")
     parser.add_argument("--out", type=Path, help="write the Markdown report here")
