@@ -408,6 +408,7 @@ def test_batch_is_an_advanced_parameter_that_reaches_the_run(source, tmp_path):
     alg = QgsApplication.processingRegistry().algorithmById("ovss:segment")
     definition = alg.parameterDefinition("BATCH")
     assert definition.flags() & QgsProcessingParameterDefinition.FlagAdvanced
+    assert definition.flags() & QgsProcessingParameterDefinition.FlagOptional  # older models lack it
     assert definition.defaultValue() == 0 and definition.minimum() == 0
     path, image = source
     for batch, expected in ((4, 4), (None, 1)):  # 0 (default): automatic, 1 for a method without predict_batch
