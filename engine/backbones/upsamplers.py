@@ -294,29 +294,32 @@ class JBULearnedRange(nn.Module):
 
 @dataclass(frozen=True)
 class LowRankFeatures:
-    """Features ``(B, N, C)`` kept as ``coords @ basis^T + rest``: coordinates ``coords (B, N, r)`` in an
-    orthonormal basis ``basis (B, C, r)`` plus one vector ``rest (B, C)`` orthogonal to it, shared by all N.
+    """Features ``(B, N, C)`` kept as ``coords @ basis^T + offset``: coordinates ``coords (B, N, r)`` in an
+    orthonormal basis ``basis (B, C, r)`` plus one vector ``offset (C,)`` added to every row.
 
     What the cosine logits of upsampled features need, without the features: dot products with any vectors
-    and the norms, both exact (the basis is orthonormal), in ``r`` instead of ``C`` channels."""
+    and the norms, both exact (the basis is orthonormal), in ``r`` instead of ``C`` channels and without a
+    pass over the coordinates for the offset."""
 
     coords: Tensor
     basis: Tensor
-    rest: Tensor
+    offset: Tensor
 
     def dot(self, vectors: Tensor) -> Tensor:
         """``features @ vectors^T``: ``(B, N, Q)`` for ``vectors (Q, C)`` or per image ``(B, Q, C)``."""
         along = self.basis.transpose(1, 2) @ vectors.transpose(-1, -2)
-        return self.coords @ along + (self.rest[:, None, :] @ vectors.transpose(-1, -2))
+        return (self.coords @ along).add_((self.offset @ vectors.transpose(-1, -2))[..., None, :])
 
     def norms(self) -> Tensor:
-        """``|features|`` per row, ``(B, N, 1)``."""
-        squared = self.coords.square().sum(-1, keepdim=True) + self.rest.square().sum(-1)[:, None, None]
-        return squared.sqrt()
+        """``|features|`` per row, ``(B, N, 1)``: ``|c|^2 + 2 c.(basis^T o) + |o|^2`` for coordinates c."""
+        inside = self.offset @ self.basis  # (B, r)
+        squared = torch.linalg.vector_norm(self.coords, dim=-1, keepdim=True).square_()
+        squared.add_(2.0 * (self.coords @ inside[..., None])).add_(self.offset.square().sum())
+        return squared.clamp_min_(0.0).sqrt_()
 
     def dense(self) -> Tensor:
         """The features themselves, ``(B, N, C)`` (for the options that need them)."""
-        return self.coords @ self.basis.transpose(1, 2) + self.rest[:, None, :]
+        return self.coords @ self.basis.transpose(1, 2) + self.offset
 
 
 class _JBUCascade(nn.Module):
@@ -370,7 +373,7 @@ class _JBUCascade(nn.Module):
 
         The mixed features ``X (N, C)`` of each image are ``R^T Q^T`` (thin QR of ``X^T``, in float32); the
         stages upsample the ``r = min(N, C)`` columns of ``R^T`` in the module's dtype, and the bias ``0.1 b``
-        splits into its coordinates in ``Q`` (added to every pixel's) and the part orthogonal to ``Q``.
+        is the offset.
         Equal to :meth:`forward` up to rounding, at ``r / C`` of its cost and memory (196 / 512 for
         CLIP ViT-B/16 windows of 224)."""
         self._check(source, guidance)
@@ -383,11 +386,8 @@ class _JBUCascade(nn.Module):
         else:
             basis = torch.eye(channels, device=flat.device).expand(batch, channels, channels)
             coords = flat
-        bias = 0.1 * self.fixup_proj[1].bias.float()
-        along = bias @ basis
-        rest = bias - (basis @ along[..., None])[..., 0]
-        up = self._stages(coords.reshape(batch, height, width, -1).to(source.dtype), guidance)
-        return LowRankFeatures(up.flatten(1, 2).float() + along[:, None, :], basis, rest)
+        up = self._stages(coords.reshape(batch, height, width, -1).to(self.fixup_proj[1].weight.dtype), guidance)
+        return LowRankFeatures(up.flatten(1, 2).float(), basis, 0.1 * self.fixup_proj[1].bias.float())
 
 
 class JBUStack(_JBUCascade):
