@@ -112,7 +112,7 @@ def make_config(name: str, params: Mapping[str, Any] | None = None) -> AlignClip
 
 
 # working memory of one predict call (bytes), measured on the CPU in fp32 and rounded up (docs/ARCHITECTURE.md)
-_WINDOW_BYTES = 256 * 1024**2  # one sliding window through CLIP, the upsampler and the VFM (crop 224)
+_WINDOW_BYTES = 768 * 1024**2  # one sliding window through CLIP, the upsampler and the VFM (crop 224)
 _PER_PIXEL = 48  # the tile on the device, its normalised copy and the class maps' bookkeeping
 _PER_QUERY_PIXEL = 12  # query logits at tile size: resized back, scaled, softmax, per-class gathers
 _PER_CLASS_PIXEL = 12  # class maps, their sum and the returned array
