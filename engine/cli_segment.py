@@ -41,6 +41,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--blend", choices=BLEND_MODES, default="weighted", help="how overlapping tiles merge"
     )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=0,
+        metavar="N",
+        help="tiles per model call (default 0: as many as fit the free memory; same result, only faster)",
+    )
     parser.add_argument("--probabilities", metavar="PATH", help="also write class probabilities (Float32)")
     parser.add_argument(
         "--confidence", metavar="PATH", help="also write the top probability in percent (Byte)"
@@ -72,6 +79,7 @@ def run_segment(args: argparse.Namespace) -> int:
         method=args.method,
         params=params,
         device=args.device,
+        batch=args.batch,
     )
     method = build_method(args, weights, params)
     bar = TerminalProgressBar(sys.stderr)
@@ -87,6 +95,7 @@ def run_segment(args: argparse.Namespace) -> int:
             blend=args.blend,
             probabilities_path=args.probabilities,
             confidence_path=args.confidence,
+            batch=args.batch,
             metadata={
                 "weights": weights,
                 "seed": args.seed,

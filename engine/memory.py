@@ -1,13 +1,21 @@
-"""Peak memory of a run, estimated before its first tile, and the free memory it must fit in.
+"""Peak memory of a run, estimated before its first tile, the free memory it must fit in, and its batch size.
 
-A run holds the pipeline's buffers for one tile (reader, stitcher, writers: :func:`pipeline_bytes`) and the
-method's working memory for one ``predict`` call on its device. A method says its own with an optional
-``tile_memory(height, width, labels)`` (bytes, its loaded weights excluded: they are resident already when
-the check runs); one that does not gets :func:`default_tile_bytes`. On a CUDA device the method's part must
-fit the device's free memory (``torch.cuda.mem_get_info``) and the rest the host's; on the CPU (and on Apple's
-unified memory) everything must fit the host's available memory (``MemAvailable`` of ``/proc/meminfo``, else
-psutil, else ``os.sysconf``). The per-pixel factors were measured on this project's pipeline and methods
-(``docs/ARCHITECTURE.md``) and rounded up.
+A run holds the pipeline's buffers for one tile (reader, stitcher, writers: :func:`pipeline_bytes`), the tiles
+in flight around a batch of ``B`` tiles (:func:`in_flight_bytes`: the prefetched tiles, the batch's input and
+result, the finished tiles waiting for the writing thread) and the method's working memory for one
+``predict_batch`` call of ``B`` tiles on its device: ``B`` times its per-tile estimate. A method says its own
+with an optional ``tile_memory(height, width, labels)`` (bytes for one tile, its loaded weights excluded: they
+are resident already when the check runs); one that does not gets :func:`default_tile_bytes`. On a CUDA
+device the method's part must fit the device's free memory (``torch.cuda.mem_get_info``) and the rest the
+host's; on the CPU (and on Apple's unified memory) everything must fit the host's available memory
+(``MemAvailable`` of ``/proc/meminfo``, else psutil, else ``os.sysconf``). The per-pixel factors were
+measured on this project's pipeline and methods (``docs/ARCHITECTURE.md``) and rounded up.
+
+The batch size (:func:`choose_batch`) is the user's (``--batch N``, 0 = automatic) or, automatically, the
+largest that fits :data:`AUTO_MEMORY_SHARE` of the free memory, at most :data:`AUTO_BATCH_CAP` for the device
+and never more than the run's tiles. A method without its own ``predict_batch`` gets 1: it predicts its tiles
+one by one anyway, so a larger batch would only hold memory. The batch size depends on the tile, not on the
+raster's size, so a run's memory does not grow with the raster.
 """
 
 from __future__ import annotations
@@ -38,6 +46,13 @@ PIPELINE_FIXED = 256 * 1024**2  # GDAL's block cache between flushes, numpy and 
 # a method without its own estimate: its input and eight class-sized float32 maps per pixel
 DEFAULT_PER_PIXEL = 12
 DEFAULT_PER_CLASS_PER_PIXEL = 32
+# per tile of a batch, per pixel: the prefetch queue and the batch being gathered (RGB float32 + validity,
+# twice), the stacked batch input (float32 RGB); per class: the batch's result and the finished tile waiting
+# in the writing thread's queue (float32 each)
+IN_FLIGHT_PER_PIXEL = 2 * (12 + 1) + 12 + 1
+IN_FLIGHT_PER_CLASS_PER_PIXEL = 2 * 4
+AUTO_BATCH_CAP: dict[str, int] = {"cuda": 32, "mps": 8, "cpu": 4}  # by torch device type
+AUTO_MEMORY_SHARE = 0.75  # of the free memory an automatic batch may plan to use: the estimates are rounded
 
 
 @dataclass(frozen=True)
@@ -65,6 +80,12 @@ def pipeline_bytes(plan: TilePlan, n_classes: int, *, probabilities: bool, confi
     return height * width * per_pixel + carry + PIPELINE_FIXED
 
 
+def in_flight_bytes(plan: TilePlan, n_classes: int, batch: int) -> int:
+    """Host bytes of the tiles in flight around a batch of ``batch`` tiles (see the module docstring)."""
+    height, width = plan.input_shape
+    return batch * height * width * (IN_FLIGHT_PER_PIXEL + IN_FLIGHT_PER_CLASS_PER_PIXEL * n_classes)
+
+
 def method_device(method: Any) -> str:
     """The torch device a built method runs on (``runtime.device``), ``cpu`` for one without a runtime."""
     runtime = getattr(method, "runtime", None)
@@ -87,15 +108,19 @@ def estimate_run(
     device: str = "cpu",
     probabilities: bool = False,
     confidence: bool = False,
+    batch: int = 1,
 ) -> MemoryNeed:
-    """The run's peak memory: the pipeline's part on the host, the method's (``tile_memory``, else
-    :func:`default_tile_bytes`) on ``device``, which is the host unless it is a CUDA device."""
+    """The run's peak memory with batches of ``batch`` tiles: the pipeline's part on the host, the method's
+    (``batch`` times ``tile_memory``, else :func:`default_tile_bytes`) on ``device``, which is the host unless
+    it is a CUDA device."""
     height, width = plan.input_shape
     if tile_memory is None:
         work = default_tile_bytes(height, width, len(labels))
     else:
         work = tile_memory(height, width, labels)
+    work *= batch
     host = pipeline_bytes(plan, len(labels), probabilities=probabilities, confidence=confidence)
+    host += in_flight_bytes(plan, len(labels), batch)
     if device.startswith("cuda"):
         return MemoryNeed(host, int(work), device)
     return MemoryNeed(host + int(work), 0)
@@ -110,8 +135,10 @@ def check_planned_run(
     *,
     probabilities: bool = False,
     confidence: bool = False,
+    batch: int = 0,
 ) -> None:
-    """:func:`check_memory` before the method is built: its registry estimate on the device it will use.
+    """:func:`check_memory` before the method is built: its registry estimate on the device it will use,
+    for the user's ``batch`` (0, automatic: the smallest, one tile).
 
     The device's free memory still includes what the weights will take, so on a GPU this is a necessary
     condition only; :func:`engine.pipeline.segment_raster` checks again with the built method.
@@ -127,8 +154,9 @@ def check_planned_run(
         device=planned_device(device),
         probabilities=probabilities,
         confidence=confidence,
+        batch=max(batch, 1),
     )
-    check_memory(need, plan, len(labels))
+    check_memory(need, plan, len(labels), max(batch, 1))
 
 
 def available_memory() -> int | None:
@@ -159,16 +187,48 @@ def device_free_memory(device: str) -> int | None:
     return int(torch.cuda.mem_get_info(torch.device(device))[0])
 
 
-def check_memory(need: MemoryNeed, plan: TilePlan, n_classes: int) -> None:
-    """:class:`InputError` with the estimate and the limit when the run would not fit the free memory."""
-    height, width = plan.input_shape
-    what = f"a tile of {width} x {height} pixels with {n_classes} classes"
+def _shortfalls(need: MemoryNeed, share: float = 1.0) -> list[tuple[int, int, str]]:
+    """``(estimate, free, where)`` for each memory (host, device) that ``need`` does not fit ``share`` of."""
     checks = [(need.host, available_memory(), "memory")]
     if need.device:
         checks.append((need.device, device_free_memory(need.device_name), f"{need.device_name} memory"))
-    for estimate, free, where in checks:
-        if free is not None and estimate > free:
-            raise InputError(
-                f"{what} needs about {estimate / GB:.1f} GB of {where}, only {free / GB:.1f} GB is free: "
-                "choose a smaller tile size"
-            )
+    return [(estimate, free, where) for estimate, free, where in checks if free is not None and estimate > share * free]
+
+
+def check_memory(need: MemoryNeed, plan: TilePlan, n_classes: int, batch: int = 1) -> None:
+    """:class:`InputError` with the estimate and the limit when the run would not fit the free memory."""
+    height, width = plan.input_shape
+    tiles = "a tile" if batch == 1 else f"a batch of {batch} tiles"
+    what = f"{tiles} of {width} x {height} pixels with {n_classes} classes"
+    remedy = "choose a smaller tile size" if batch == 1 else "choose a smaller batch or tile size"
+    for estimate, free, where in _shortfalls(need):
+        raise InputError(
+            f"{what} needs about {estimate / GB:.1f} GB of {where}, only {free / GB:.1f} GB is free: {remedy}"
+        )
+
+
+def check_batch(batch: int) -> None:
+    """:class:`InputError` unless ``batch`` is 0 (automatic) or a positive number of tiles."""
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 0:
+        raise InputError(f"batch must be 0 (automatic) or a positive number of tiles, got {batch!r}")
+
+
+def choose_batch(
+    requested: int, estimate: Callable[[int], MemoryNeed], *, device: str, batched: bool, n_tiles: int
+) -> int:
+    """The run's batch size: ``requested`` (at most the run's ``n_tiles``) when it is not 0, else the automatic
+    choice (module docstring).
+
+    ``estimate(b)`` is the run's :class:`MemoryNeed` with batches of ``b`` tiles; ``batched`` says whether the
+    method has its own ``predict_batch``. The automatic choice is 1 when even that does not fit (the memory
+    check then says so).
+    """
+    check_batch(requested)
+    most = max(n_tiles, 1)
+    if requested:
+        return min(requested, most)
+    cap = min(AUTO_BATCH_CAP.get(device.partition(":")[0], 1) if batched else 1, most)
+    batch = 1
+    while batch < cap and not _shortfalls(estimate(batch + 1), AUTO_MEMORY_SHARE):
+        batch += 1
+    return batch

@@ -1,9 +1,15 @@
 """``segment_raster``: raster file in, georeferenced classified GeoTIFF out, for any registered method.
 
-reader (windows, band mapping, stretch, masks) -> tile planner -> ``method.predict`` -> stitcher (blended
+reader (windows, band mapping, stretch, masks) -> tile planner -> ``predict_batch`` -> stitcher (blended
 probabilities, streamed) -> writers (classes, optional probabilities and confidence), with a progress
-callback and a cancel check between tiles. Everything the user can get wrong is checked before any model
-work (:func:`validate_run`); a failed or cancelled run leaves no output and an existing output untouched.
+callback per tile and a cancel check between batches and between the tiles a method loops over. Everything
+the user can get wrong is checked before any model work (:func:`validate_run`); a failed or cancelled run
+leaves no output and an existing output untouched.
+
+Three threads overlap: a background thread reads and pads the next tiles (its own GDAL handle), at most one
+batch ahead; the run's thread gathers batches of ``batch`` tiles with data (:func:`engine.memory.choose_batch`;
+tiles without a valid pixel are never predicted) and feeds them to the method's batched entry point; a second
+background thread stitches and writes the finished tiles, at most one batch behind (:mod:`.background`).
 
 Output contract (design document): one Byte band, pixel value ``k + 1`` is class ``k`` and 0 is nodata
 (input nodata, masked or alpha-transparent pixels); same size (of the window, if one is given), CRS and
@@ -21,15 +27,24 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from .background import Drain, Prefetch
 from .errors import InputError
-from .memory import check_memory, check_planned_run, estimate_run, method_device
-from .methods.base import method_metadata
+from .memory import (
+    MemoryNeed,
+    check_batch,
+    check_memory,
+    check_planned_run,
+    choose_batch,
+    estimate_run,
+    method_device,
+)
+from .methods.base import cancellation, method_metadata, predict_batch
 from .progress import CancelCheck, ProgressCallback, ProgressClock
 from .raster.outputs import check_run_outputs
 from .raster.qml import grey_style, paletted_style
@@ -42,10 +57,12 @@ from .raster.reader import (
     resolve_window,
 )
 from .raster.stitch import BLEND_MODES, Block, Stitcher
-from .raster.tiles import TilePlan, Window, pad_reflect, plan_tiles, validate_tiling
+from .raster.tiles import Tile, TilePlan, Window, pad_reflect, plan_tiles, validate_tiling
 from .raster.writer import Georeference, GeoTiffWriter, RasterSpec, check_free_space, disk_needs, raster_bytes
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .labels import LabelSet
     from .methods.base import Method
 
@@ -71,6 +88,16 @@ class SegmentResult:
     tiles_skipped: int
     elapsed_s: float
     warnings: tuple[str, ...]
+    batch: int = 1  # tiles per predict_batch call
+
+
+@dataclass(frozen=True)
+class ReadTile:
+    """A tile as read: its padded model input (None when it has no valid pixel: never predicted) and validity."""
+
+    tile: Tile
+    rgb: np.ndarray | None
+    valid: np.ndarray
 
 
 def validate_run(
@@ -88,15 +115,18 @@ def validate_run(
     method: str | None = None,
     params: Mapping[str, Any] | None = None,
     device: str = "auto",
+    batch: int = 0,
 ) -> RasterInfo:
     """Check every user input of a run without loading a model; :class:`InputError` (one line) if wrong.
 
     ``extra_outputs``: the probabilities and confidence paths (None: not written), in that order; with
     ``labels`` they give the disk space the run needs (:data:`OUTPUT_LAYOUT`), checked against the free
     space of the output folders. With ``method`` (a registered name), its ``params`` and the ``device``
-    choice too, the run's peak memory is checked against the free memory (:func:`check_planned_run`).
+    choice too, the run's peak memory with ``batch`` tiles per batch (0: automatic) is checked against the
+    free memory (:func:`check_planned_run`).
     """
     validate_tiling(tile, overlap, min_tile)
+    check_batch(batch)
     if blend not in BLEND_MODES:
         raise InputError(f"blend must be one of {', '.join(BLEND_MODES)}, got {blend!r}")
     dataset = open_raster(input_path)
@@ -121,6 +151,7 @@ def validate_run(
             device,
             probabilities=probabilities is not None,
             confidence=confidence is not None,
+            batch=min(batch, plan.n_tiles),
         )
     return info
 
@@ -147,9 +178,12 @@ def run_metadata(
     return items
 
 
-def check_prediction(method: Method, probabilities: Any, n_classes: int, shape: tuple[int, int]) -> None:
-    """A method that breaks the contract is a programming error: say which and how."""
-    expected = (n_classes, *shape)
+def check_prediction(
+    method: Method, probabilities: Any, n_classes: int, shape: tuple[int, int], count: int | None = None
+) -> None:
+    """A method that breaks the contract is a programming error: say which and how (``count``: the tiles of
+    a batch; None: one tile, no batch axis)."""
+    expected = (n_classes, *shape) if count is None else (count, n_classes, *shape)
     if getattr(probabilities, "shape", None) != expected:
         raise RuntimeError(
             f"method {method.name!r} returned shape {getattr(probabilities, 'shape', None)}, "
@@ -175,6 +209,7 @@ class _Outputs:
 
         self.counts = np.zeros(len(labels) + 1, dtype=np.int64)
         self.writers: dict[str, GeoTiffWriter] = {}
+        self.width = plan.width
         size = (plan.width, plan.height)
         specs: dict[str, tuple[Path, RasterSpec]] = {}
         if probabilities_path is not None:
@@ -211,7 +246,9 @@ class _Outputs:
         import numpy as np
 
         valid = block.valid
-        classes = np.where(valid, np.argmax(block.probabilities, axis=0) + 1, 0).astype(np.uint8)
+        classes = np.argmax(block.probabilities, axis=0).astype(np.uint8)  # K <= 255 (MAX_CLASSES)
+        classes += 1
+        classes[~valid] = 0
         self.counts += np.bincount(classes.ravel(), minlength=self.counts.size)
         self.writers["classes"].write(block.window, classes)
         if "probabilities" in self.writers:
@@ -220,6 +257,9 @@ class _Outputs:
         if "confidence" in self.writers:
             percent = np.clip(np.rint(block.probabilities.max(axis=0) * 100.0), 1, 100)
             self.writers["confidence"].write(block.window, np.where(valid, percent, 0).astype(np.uint8))
+        if block.window.x_end == self.width:  # the last block of a tile row: every row above it is final
+            for writer in self.writers.values():
+                writer.compress_rows(block.window.y_end)
 
     def flush(self) -> None:
         """Push written blocks to disk and out of GDAL's cache."""
@@ -237,6 +277,50 @@ class _Outputs:
         """Remove every temporary file."""
         for writer in self.writers.values():
             writer.abort()
+
+
+def read_tiles(reader: RasterReader, plan: TilePlan) -> Callable[[Callable[[], bool]], Iterator[ReadTile]]:
+    """The producer of the reading thread: every tile of ``plan`` in order, read through ``reader`` (a handle
+    of its own, closed when it ends) and padded to the plan's input shape."""
+    import numpy as np
+
+    def produce(stopped: Callable[[], bool]) -> Iterator[ReadTile]:
+        try:
+            for tile_ in plan:
+                if stopped():
+                    return
+                rgb, valid = reader.read(tile_.window)
+                reader.release()  # GDAL's block cache would otherwise grow with the raster's width
+                padded = None
+                if valid.any():
+                    padded = np.ascontiguousarray(pad_reflect(rgb, plan.input_shape), dtype=np.float32)
+                yield ReadTile(tile_, padded, valid)
+        finally:
+            reader.close()
+
+    return produce
+
+
+def batch_groups(tiles: Iterable[ReadTile], batch: int) -> Iterator[list[ReadTile]]:
+    """Consecutive tiles, each group ending with its ``batch``-th tile that has data (or at ``2 * batch``
+    tiles in all, so runs of tiles without data do not pile up)."""
+    group: list[ReadTile] = []
+    with_data = 0
+    for item in tiles:
+        group.append(item)
+        with_data += item.rgb is not None
+        if with_data == batch or len(group) == 2 * batch:
+            yield group
+            group, with_data = [], 0
+    if group:
+        yield group
+
+
+def close_threads(*threads: Prefetch[Any] | Drain[Any] | None) -> None:
+    """Stop and join the run's background threads (those started)."""
+    for thread in threads:
+        if thread is not None:
+            thread.close()
 
 
 def segment_raster(
@@ -257,6 +341,7 @@ def segment_raster(
     progress: ProgressCallback | None = None,
     is_cancelled: CancelCheck | None = None,
     warn: Callable[[str], None] | None = None,
+    batch: int = 0,
 ) -> SegmentResult:
     """Segment ``input_path`` with a built ``method`` into ``output_path`` (see the module docstring).
 
@@ -264,9 +349,10 @@ def segment_raster(
     ``overlap`` in pixels (``overlap < tile / 2``, ``tile >= method.min_tile``). ``stretch``: percentiles
     for non-Byte data. ``blend``: ``"weighted"`` or ``"core"``. ``window``: a pixel window to segment
     instead of the whole raster. ``metadata``: extra ``OVSS_*`` items (weights, device, ...). ``warn``
-    receives one line per warning (no CRS, no georeferencing, rotation, band 1 as R, G and B). Raises
-    :class:`InputError` before any model work for bad input, for outputs the disk has no room for and for a
-    tile whose estimated peak memory does not fit the free memory (:mod:`.memory`), and
+    receives one line per warning (no CRS, no georeferencing, rotation, band 1 as R, G and B). ``batch``:
+    tiles per ``predict_batch`` call, 0 to choose from the free memory (:func:`engine.memory.choose_batch`).
+    Raises :class:`InputError` before any model work for bad input, for outputs the disk has no room for and
+    for a batch whose estimated peak memory does not fit the free memory (:mod:`.memory`), and
     :class:`CancelledError` when ``is_cancelled()`` turns true.
     """
     import numpy as np
@@ -285,6 +371,7 @@ def segment_raster(
         blend=blend,
         extra_outputs=(probabilities_path, confidence_path),
         labels=labels,
+        batch=batch,
     )
     reader = RasterReader(input_path, bands, stretch, window)
     if warn is not None:
@@ -292,15 +379,26 @@ def segment_raster(
             warn(message)
     region = reader.region
     plan = plan_tiles(region.width, region.height, tile, overlap, method.min_tile)
-    need = estimate_run(
-        plan,
-        labels,
-        tile_memory=getattr(method, "tile_memory", None),
+
+    def need(size: int) -> MemoryNeed:
+        return estimate_run(
+            plan,
+            labels,
+            tile_memory=getattr(method, "tile_memory", None),
+            device=method_device(method),
+            probabilities=probabilities_path is not None,
+            confidence=confidence_path is not None,
+            batch=size,
+        )
+
+    batch = choose_batch(
+        batch,
+        need,
         device=method_device(method),
-        probabilities=probabilities_path is not None,
-        confidence=confidence_path is not None,
+        batched=getattr(method, "predict_batch", None) is not None,
+        n_tiles=plan.n_tiles,
     )
-    check_memory(need, plan, len(labels))
+    check_memory(need(batch), plan, len(labels), batch)
     settings = {
         "tile": tile,
         "overlap": overlap,
@@ -308,6 +406,7 @@ def segment_raster(
         "bands": list(reader.bands),
         "stretch": list(stretch) if stretch else None,
         "window": [region.x, region.y, region.width, region.height],
+        "batch": batch,
     }
     work = reader.likely_valid([tile_.window for tile_ in plan])
     clock = ProgressClock(plan.n_tiles, progress, is_cancelled, work=work)
@@ -323,28 +422,42 @@ def segment_raster(
         metadata=run_metadata(method, labels, settings, metadata),
     )
     stitcher = Stitcher(plan, len(labels), blend)
+
+    def write(item: tuple[Tile, np.ndarray | None, np.ndarray]) -> None:
+        outputs.write(stitcher.add(*item))
+        outputs.flush()  # GDAL's block cache would otherwise grow with the raster's width
+
     skipped = 0
+    prefetch: Prefetch[ReadTile] | None = None
+    drain: Drain[tuple[Tile, np.ndarray | None, np.ndarray]] | None = None
     try:
-        for tile_ in plan:
-            clock.check_cancelled()
-            rgb, valid = reader.read(tile_.window)
-            probabilities = None
-            if valid.any():
-                padded = pad_reflect(rgb, plan.input_shape)
-                prediction = method.predict(np.ascontiguousarray(padded, dtype=np.float32))
-                check_prediction(method, prediction, len(labels), plan.input_shape)
-                probabilities = prediction[:, : tile_.window.height, : tile_.window.width]
-            else:
-                skipped += 1
-            outputs.write(stitcher.add(tile_, probabilities, valid))
-            outputs.flush()  # GDAL's block cache would otherwise grow with the raster's width
-            reader.release()
-            clock.step(timed=probabilities is not None)
+        drain = Drain(write, batch, "ovss-write")
+        prefetch = Prefetch(read_tiles(reader.reopened(), plan), batch, "ovss-read")
+        with cancellation(clock.check_cancelled):
+            for group in batch_groups(prefetch, batch):
+                clock.check_cancelled()
+                inputs = [item.rgb for item in group if item.rgb is not None]
+                predictions: Iterator[np.ndarray] = iter(())
+                if inputs:
+                    prediction = predict_batch(method, np.stack(inputs))
+                    check_prediction(method, prediction, len(labels), plan.input_shape, len(inputs))
+                    predictions = iter(prediction)
+                for item in group:
+                    window_ = item.tile.window
+                    probabilities = None
+                    if item.rgb is not None:
+                        probabilities = next(predictions)[:, : window_.height, : window_.width]
+                    drain.put((item.tile, probabilities, item.valid))
+                skipped += len(group) - len(inputs)
+                clock.advance([item.rgb is not None for item in group])
+        drain.finish()
         paths = outputs.commit()
     except BaseException:
-        outputs.abort()
+        close_threads(prefetch, drain)
+        outputs.abort()  # after the writing thread stopped: it no longer touches the files
         raise
     finally:
+        close_threads(prefetch, drain)
         reader.close()
     return SegmentResult(
         output_path=paths["classes"],
@@ -358,4 +471,5 @@ def segment_raster(
         tiles_skipped=skipped,
         elapsed_s=time.perf_counter() - started,
         warnings=reader.warnings,
+        batch=batch,
     )

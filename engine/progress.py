@@ -1,7 +1,8 @@
 """Progress reports and cancellation for long runs, and the command line's terminal progress bar.
 
-The pipeline reports a :class:`Progress` after every tile through a plain callback and asks a cancel check
-between tiles; the QGIS task, Processing feedback and the terminal bar are all just such callbacks.
+The pipeline reports a :class:`Progress` for every tile through a plain callback (the tiles of a batch one
+after the other once the batch is done) and asks a cancel check between batches and between the tiles a
+method loops over; the QGIS task, Processing feedback and the terminal bar are all just such callbacks.
 """
 
 from __future__ import annotations
@@ -77,14 +78,26 @@ class ProgressClock:
 
     def step(self, *, timed: bool = True) -> Progress:
         """Count one finished step (``timed``: it needed work) and report it."""
+        return self.advance([timed])
+
+    def advance(self, timed: Sequence[bool]) -> Progress:
+        """Count steps finished together (a batch), in order, reporting each; ``timed``: each needed work.
+
+        The time since the last report is shared by the steps that needed work (by the others when none
+        did), so the means stay per step of each kind.
+        """
         now = self._clock()
-        self._seconds[timed] += now - self._last
-        self._steps[timed] += 1
+        kind = any(timed)
+        share = (now - self._last) / max(sum(flag == kind for flag in timed), 1)
         self._last = now
-        self.done += 1
         progress = Progress(self.done, self.total, now - self._start, self.remaining())
-        if self._callback is not None:
-            self._callback(progress)
+        for flag in timed:
+            self._seconds[flag] += share if flag == kind else 0.0
+            self._steps[flag] += 1
+            self.done += 1
+            progress = Progress(self.done, self.total, now - self._start, self.remaining())
+            if self._callback is not None:
+                self._callback(progress)
         return progress
 
     def remaining(self) -> float | None:

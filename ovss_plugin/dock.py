@@ -340,6 +340,15 @@ class OVSSDock(QDockWidget):
         self.overlap_spin.setObjectName("ovss_overlap")
         self.overlap_spin.setRange(0, 4096)
         form.addRow(tr("Tile overlap (pixels)"), self.overlap_spin)
+        self.batch_spin = QSpinBox(advanced)
+        self.batch_spin.setObjectName("ovss_batch")
+        self.batch_spin.setRange(0, 1024)
+        self.batch_spin.setSpecialValueText(tr("automatic"))
+        self.batch_spin.setToolTip(
+            tr("Tiles per model call: larger batches keep a GPU busy; automatic takes as many as fit the free "
+               "memory. The result does not change.")
+        )
+        form.addRow(tr("Batch size (tiles)"), self.batch_spin)
         self.precision_combo = QComboBox(advanced)
         self.precision_combo.setObjectName("ovss_precision")
         self.precision_combo.addItems(PRECISIONS)
@@ -780,6 +789,7 @@ class OVSSDock(QDockWidget):
             area=self.area_combo.currentData(),
             tile=self.tile_spin.value(),
             overlap=self.overlap_spin.value(),
+            batch=self.batch_spin.value(),
             precision=self.precision_combo.currentText(),
             device=self.device_combo.currentText(),
             output_mode="file" if self.output_file.isChecked() else "temporary",
@@ -804,6 +814,7 @@ class OVSSDock(QDockWidget):
         self.area_combo.setCurrentIndex(max(self.area_combo.findData(settings.area), 0))
         self.tile_spin.setValue(settings.tile)
         self.overlap_spin.setValue(settings.overlap)
+        self.batch_spin.setValue(settings.batch)
         self.precision_combo.setCurrentText(settings.precision)
         self.device_combo.setCurrentText(settings.device)
         (self.output_file if settings.output_mode == "file" else self.output_temporary).setChecked(True)
@@ -879,6 +890,7 @@ class OVSSDock(QDockWidget):
             bands=self.bands(),
             tile=self.tile_spin.value(),
             overlap=self.overlap_spin.value(),
+            batch=self.batch_spin.value(),
             keep_models=self.keep_models_check.isChecked(),
         )
         paths = self.output_paths(layer.name(), method, request.started, source.path)

@@ -35,6 +35,7 @@ class DockSettings:
     area: str = "layer"
     tile: int = 512
     overlap: int = 64
+    batch: int = 0  # tiles per model call, 0: automatic (as many as fit the free memory)
     precision: str = "auto"
     device: str = "auto"
     output_mode: str = "temporary"
@@ -92,6 +93,8 @@ def load_settings(store: QgsSettings | None = None) -> DockSettings:
         values["area"] = defaults.area
     if values["output_mode"] not in OUTPUT_MODES:
         values["output_mode"] = defaults.output_mode
+    if values["batch"] < 0:
+        values["batch"] = defaults.batch
     return DockSettings(**values)
 
 

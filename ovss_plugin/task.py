@@ -63,6 +63,7 @@ class RunRequest:
     bands: tuple[int, ...] | None = None
     tile: int = 512
     overlap: int = 64
+    batch: int = 0
     keep_models: bool = True
     started: datetime = field(default_factory=datetime.now)
 
@@ -175,6 +176,7 @@ class SegmentTask(QgsTask):
                 bands=source.bands or request.bands,
                 tile=request.tile,
                 overlap=request.overlap,
+                batch=request.batch,
                 window=source.window,
                 confidence_path=request.confidence_path,
                 metadata={
@@ -226,6 +228,7 @@ class SegmentTask(QgsTask):
             method=request.method,
             params=request.params,
             device=request.device,
+            batch=request.batch,
         )
 
     def _build_method(self) -> Any:

@@ -6,9 +6,11 @@ per label set (text embeddings), then called tile by tile. It knows nothing of r
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
@@ -40,19 +42,52 @@ class Method(Protocol):
         """Class probabilities ``(K, H, W)`` float32 for an RGB tile ``(3, H, W)`` float32 in 0..255."""
 
 
+_CANCEL_CHECK: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
+    "ovss_cancel_check", default=None
+)
+
+
+@contextlib.contextmanager
+def cancellation(check: Callable[[], None]) -> Iterator[None]:
+    """Within the block, :func:`cancel_point` calls ``check`` (which raises to stop the run)."""
+    token = _CANCEL_CHECK.set(check)
+    try:
+        yield
+    finally:
+        _CANCEL_CHECK.reset(token)
+
+
+def cancel_point() -> None:
+    """Where a batch may stop: between the tiles of a method that loops over them (a no-op outside a run).
+
+    The pipeline runs each batch under :func:`cancellation` with its cancel check, so a user's cancel acts
+    within a batch, not only between batches; a method whose own ``predict_batch`` loops over its tiles calls
+    this between them.
+    """
+    check = _CANCEL_CHECK.get()
+    if check is not None:
+        check()
+
+
 def predict_batch(method: Method, tiles: np.ndarray) -> np.ndarray:
     """Class probabilities ``(B, K, H, W)`` float32 for a batch of RGB tiles ``(B, 3, H, W)`` of one size.
 
     The batched entry point of the contract: a method that has its own ``predict_batch`` (one pass of its
     backbones over the whole batch) is called with the batch; any other method gets its tiles one by one
-    through ``predict``, so ``predict`` stays the batch of one. Both must give the same result (float32: 1e-5).
+    through ``predict``, so ``predict`` stays the batch of one, with a :func:`cancel_point` before each tile
+    after the first. Both must give the same result (float32: 1e-5).
     """
     import numpy as np
 
     own = getattr(method, "predict_batch", None)
     if own is not None:
         return own(tiles)
-    return np.stack([method.predict(tile) for tile in tiles])
+    results = []
+    for index, tile in enumerate(tiles):
+        if index:
+            cancel_point()
+        results.append(method.predict(tile))
+    return np.stack(results)
 
 
 def method_metadata(method: Method) -> dict[str, str]:

@@ -17,6 +17,7 @@ and turned into :class:`RasterError` with one line of message.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from collections.abc import Sequence
@@ -199,6 +200,8 @@ class Stretch:
         """``values`` of ``band`` mapped to float32 in 0..255."""
         import numpy as np
 
+        if band not in self.ranges and values.dtype == np.uint8:
+            return values.astype(np.float32)  # already 0..255: the same values, without the float64 round trip
         low, high = self.ranges.get(band, (0.0, 255.0))
         scale = 255.0 / (high - low) if high > low else 1.0
         out = (values.astype(np.float64) - low) * scale
@@ -215,6 +218,7 @@ class RasterReader:
         stretch: tuple[float, float] | None = (2.0, 98.0),
         window: Window | None = None,
     ) -> None:
+        self.path = os.fspath(path)
         self.dataset = open_raster(path)
         self.info = describe_raster(self.dataset)
         self.bands = resolve_bands(bands, self.info)
@@ -332,6 +336,15 @@ class RasterReader:
         if not valid.all() and valid.any():
             rgb = fill_invalid(rgb, valid)
         return rgb, valid
+
+    def reopened(self) -> RasterReader:
+        """The same reader (bands, region, stretch, masks) on a new GDAL dataset handle of the same raster.
+
+        GDAL dataset handles are not thread-safe: a thread that reads gets its own.
+        """
+        twin = copy.copy(self)
+        twin.dataset = open_raster(self.path)
+        return twin
 
     def release(self) -> None:
         """Drop the blocks GDAL cached for this dataset, so memory stays bounded on huge rasters."""

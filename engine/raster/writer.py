@@ -2,10 +2,12 @@
 
 Blocks are written as they are finished into a temporary *uncompressed* tiled GeoTIFF in the target's
 folder (random-access writes of any rectangle, no recompression of partly written blocks), flushed from
-GDAL's block cache as they go so memory stays bounded. :meth:`GeoTiffWriter.commit` then copies it strip
-by strip into a compressed second temporary file (DEFLATE, 256 x 256 tiles, horizontal or floating-point
-predictor; BigTIFF when needed), puts the colour table and category names into its ``.aux.xml`` sidecar,
-and renames both over the target, with the layer's QGIS style (``<stem>.qml``) when the spec has one. A
+GDAL's block cache as they go so memory stays bounded. As soon as every row of a strip of whole blocks is
+final (:meth:`GeoTiffWriter.compress_rows`, called by the pipeline's writing thread) the strip is copied into
+a compressed second temporary file (DEFLATE, 256 x 256 tiles, horizontal or floating-point predictor;
+BigTIFF when needed), so compression overlaps the run instead of following it. :meth:`GeoTiffWriter.commit`
+copies what is left, puts the colour table and category names into the ``.aux.xml`` sidecar, and renames
+both over the target, with the layer's QGIS style (``<stem>.qml``) when the spec has one. A
 failed or cancelled run calls :meth:`GeoTiffWriter.abort`: the temporary files go and an existing target is
 untouched. Temporary files are named after their owner process; the temporaries of killed runs are removed
 by the next writer into the folder (:mod:`.temporaries`).
@@ -58,15 +60,15 @@ def raster_bytes(width: int, height: int, bands: int, data_type: str) -> int:
 def disk_needs(outputs: Iterable[tuple[Path, int]]) -> dict[Path, int]:
     """Peak bytes on the file system of each output ``(target, uncompressed size)`` of one run.
 
-    All temporary files are written side by side during the run; :meth:`GeoTiffWriter.commit` then compresses
-    them one after another (compressed <= uncompressed) and deletes each one's temporary file, so the peak of
-    a file system is the sum of the uncompressed sizes of the outputs on it plus the largest one.
+    Every output's uncompressed temporary file and its compressed copy (compressed <= uncompressed) grow side
+    by side during the run (:meth:`GeoTiffWriter.compress_rows`), so the peak of a file system is twice the sum
+    of the uncompressed sizes of the outputs on it.
     """
     pairs = [(target, target.parent.stat().st_dev, size) for target, size in outputs]
-    sizes: dict[int, list[int]] = {}
+    sizes: dict[int, int] = {}
     for _, device, size in pairs:
-        sizes.setdefault(device, []).append(size)
-    return {target: sum(sizes[device]) + max(sizes[device]) for target, device, _ in pairs}
+        sizes[device] = sizes.get(device, 0) + size
+    return {target: 2 * sizes[device] for target, device, _ in pairs}
 
 
 def check_free_space(outputs: Iterable[tuple[Path, int]]) -> None:
@@ -221,6 +223,8 @@ class GeoTiffWriter:
         self.disk_need = disk_need if disk_need is not None else 2 * size
         remove_stale_temporaries(self.target.parent)
         self._style: Path | None = None
+        self._compressed: Any = None  # the compressed temporary, open while strips are copied into it
+        self._compressed_rows = 0  # rows copied into it so far
         self._raw = create_temporary(self.target, ".raw.tif")
         self._final = create_temporary(self.target, ".tif")
         gdal_type = gdal.GetDataTypeByName(spec.data_type)
@@ -300,10 +304,21 @@ class GeoTiffWriter:
         with self._checked():
             self._dataset.FlushCache()
 
-    def compress(self) -> None:
-        """Write the compressed raster (and its style) as temporary files and drop the uncompressed one.
+    def compress_rows(self, rows: int) -> None:
+        """Copy the strips of whole blocks above row ``rows`` into the compressed temporary (all rows when
+        ``rows`` is the height): the caller promises that no row above ``rows`` is written again."""
+        height = self._dataset.RasterYSize
+        end = height if rows >= height else rows // BLOCK_SIZE * BLOCK_SIZE
+        if end <= self._compressed_rows:
+            return
+        with self._checked():
+            self._copy_strips(end)
 
-        The only step of a commit that needs disk space: a run compresses all its outputs before it renames
+    def compress(self) -> None:
+        """Write the rest of the compressed raster (and its style) as temporary files and drop the uncompressed
+        one.
+
+        The last step of a commit that needs disk space: a run compresses all its outputs before it renames
         any into place, so a full disk leaves none of them (and every existing target as it was).
         """
         try:
@@ -343,15 +358,16 @@ class GeoTiffWriter:
         return self.target
 
     def _compress(self) -> None:
-        """Copy the temporary raster into the compressed one, one strip of whole blocks at a time.
+        """Copy every strip not copied yet and close both temporary rasters."""
+        self._copy_strips(self._dataset.RasterYSize)
+        self._compressed = None
+        self._dataset = None
 
-        Each strip is flushed out of GDAL's block cache on both sides (``gdal.Translate`` would let the
-        cache grow to its maximum, by default 5 % of RAM), so memory stays at one strip.
-        """
+    def _open_compressed(self) -> Any:
+        """Create the compressed temporary raster (georeferencing, nodata, descriptions, metadata)."""
         from osgeo import gdal
 
-        raw, width, height = self._dataset, self._dataset.RasterXSize, self._dataset.RasterYSize
-        raw.FlushCache()
+        raw = self._dataset
         predictor = 3 if self.spec.data_type.startswith("Float") else 2
         options = [
             f"COMPRESS={COMPRESS}",
@@ -364,8 +380,8 @@ class GeoTiffWriter:
         ]
         final = gdal.GetDriverByName("GTiff").Create(
             str(self._final),
-            width,
-            height,
+            raw.RasterXSize,
+            raw.RasterYSize,
             self.spec.band_count,
             gdal.GetDataTypeByName(self.spec.data_type),
             options,
@@ -374,17 +390,26 @@ class GeoTiffWriter:
             raise RasterError(f"cannot write {self.target}: {gdal.GetLastErrorMsg()}")
         self._georef.apply(final)
         self._describe(final)
-        for index in range(1, self.spec.band_count + 1):
-            source, target = raw.GetRasterBand(index), final.GetRasterBand(index)
-            for y in range(0, height, BLOCK_SIZE):
-                rows = min(BLOCK_SIZE, height - y)
-                strip = source.ReadAsArray(0, y, width, rows)
-                if strip is None or target.WriteArray(strip, 0, y) != 0:
+        return final
+
+    def _copy_strips(self, end: int) -> None:
+        """Copy the rows from the last copied one up to ``end`` into the compressed raster, one strip of whole
+        blocks (every band) at a time, each flushed out of GDAL's block cache on both sides (``gdal.Translate``
+        would let the cache grow to its maximum, by default 5 % of RAM), so memory stays at one strip."""
+        raw = self._dataset
+        if self._compressed is None:
+            self._compressed = self._open_compressed()
+        final, width = self._compressed, raw.RasterXSize
+        raw.FlushCache()
+        for y in range(self._compressed_rows, end, BLOCK_SIZE):
+            rows = min(BLOCK_SIZE, end - y)
+            for index in range(1, self.spec.band_count + 1):
+                strip = raw.GetRasterBand(index).ReadAsArray(0, y, width, rows)
+                if strip is None or final.GetRasterBand(index).WriteArray(strip, 0, y) != 0:
                     raise RasterError(f"cannot write {self.target}: GDAL failed at row {y}")
-                final.FlushCache()
-                raw.FlushCache()
-        final = None
-        self._dataset = None
+            final.FlushCache()
+            raw.FlushCache()
+            self._compressed_rows = y + rows
 
     def abort(self) -> None:
         """Remove the temporary files; the target is left as it was.
@@ -396,6 +421,7 @@ class GeoTiffWriter:
 
         gdal.PushErrorHandler("CPLQuietErrorHandler")
         try:
+            self._compressed = None
             self._dataset = None
         finally:
             gdal.PopErrorHandler()

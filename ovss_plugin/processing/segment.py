@@ -90,6 +90,7 @@ class SegmentRequest:
     device: str
     precision: str
     weights_dir: str | None
+    batch: int = 0
 
 
 class SegmentAlgorithm(OVSSAlgorithm):
@@ -102,6 +103,7 @@ class SegmentAlgorithm(OVSSAlgorithm):
     EXTENT = "EXTENT"
     TILE = "TILE"
     OVERLAP = "OVERLAP"
+    BATCH = "BATCH"
     DEVICE = "DEVICE"
     PRECISION = "PRECISION"
     WEIGHTS_DIR = "WEIGHTS_DIR"
@@ -136,6 +138,8 @@ class SegmentAlgorithm(OVSSAlgorithm):
             "<b>Extent</b>: segment only this part of the raster.<br>"
             "<b>Output</b>: a Byte GeoTIFF, value k+1 = class k, 0 = nodata, with colour table and class "
             "names. The optional confidence raster holds the top class probability in percent.<br>"
+            "<b>Batch size</b> (advanced): tiles per model call; 0 chooses as many as fit the free memory. "
+            "It changes the speed, not the result.<br>"
             "<b>Method parameters</b> (advanced): overrides of the chosen method's parameters, as "
             "<tt>key=value</tt> lines (or ';'-separated) or a JSON object, e.g. <tt>alpha=0.3</tt>; they "
             "replace the papers' defaults and a preset's per-dataset values. Defaults:<br>{defaults}<br>"
@@ -163,6 +167,15 @@ class SegmentAlgorithm(OVSSAlgorithm):
             self.OVERLAP, tr("Tile overlap (pixels)"), QgsProcessingParameterNumber.Integer, 64, False, 0
         )
         self.addParameter(overlap)
+        batch = QgsProcessingParameterNumber(
+            self.BATCH,
+            tr("Batch size (tiles per model call, 0 = automatic)"),
+            QgsProcessingParameterNumber.Integer,
+            0,
+            False,
+            0,
+        )
+        self.addParameter(advanced(batch))
         self.addParameter(static_enum(self.DEVICE, tr("Device"), DEVICE_CHOICES, "auto"))
         self.addParameter(static_enum(self.PRECISION, tr("Precision"), PRECISION_CHOICES, "auto"))
         self.addParameter(
@@ -204,6 +217,7 @@ class SegmentAlgorithm(OVSSAlgorithm):
 
     def request(self, parameters: Mapping[str, Any], context: QgsProcessingContext) -> SegmentRequest:
         """The run's inputs from the parameters, checked without loading any model."""
+        from ...engine.memory import check_batch
         from ...engine.raster.outputs import check_run_outputs
         from ...engine.raster.reader import describe_raster, open_raster, resolve_bands
         from ...engine.raster.tiles import validate_tiling
@@ -220,6 +234,8 @@ class SegmentAlgorithm(OVSSAlgorithm):
         tile = self.parameterAsInt(parameters, self.TILE, context)
         overlap = self.parameterAsInt(parameters, self.OVERLAP, context)
         validate_tiling(tile, overlap, info.min_tile)
+        batch = self.parameterAsInt(parameters, self.BATCH, context)
+        check_batch(batch)
         dataset = open_raster(layer.source())
         raster = describe_raster(dataset)
         bands = self._bands(parameters, context)
@@ -239,6 +255,7 @@ class SegmentAlgorithm(OVSSAlgorithm):
             device=self.parameterAsString(parameters, self.DEVICE, context) or "auto",
             precision=self.parameterAsString(parameters, self.PRECISION, context) or "auto",
             weights_dir=weights_dir or None,
+            batch=batch,
         )
 
     def _labels(
@@ -334,6 +351,7 @@ class SegmentAlgorithm(OVSSAlgorithm):
                 method=request.method,
                 params=request.params,
                 device=request.device,
+                batch=request.batch,
             )
             method = create_method(
                 request.method,
@@ -353,6 +371,7 @@ class SegmentAlgorithm(OVSSAlgorithm):
                 overlap=request.overlap,
                 window=request.window,
                 confidence_path=confidence,
+                batch=request.batch,
                 metadata={"weights": weights, "params": request.params},
                 progress=lambda progress: feedback.setProgress(100.0 * progress.fraction),
                 is_cancelled=feedback.isCanceled,

@@ -48,7 +48,9 @@ def test_write_error_at_the_first_flush_stops_the_run(tmp_path, monkeypatch):
     method = ColourMethod()
     with pytest.raises(RasterError, match=no_space(out)):
         run(src, out / "classes.tif", method, confidence_path=out / "conf.tif")
-    assert len(method.calls) == 1  # stopped at the first failed write, not after every tile
+    # stopped at the first failed write, not after every tile (16): the writing thread runs at most one
+    # batch (here of one tile) behind the method, so the method may have predicted one or two tiles more
+    assert len(method.calls) <= 3
     assert list(out.iterdir()) == []
 
 
@@ -89,8 +91,8 @@ def test_free_space_is_checked_against_all_outputs_before_model_work(tmp_path, m
     usage = namedtuple("usage", "total used free")
     classes = 100 * 100  # one Byte band
     probabilities = 100 * 100 * 3 * 4  # three Float32 bands
-    # peak: every temporary file at once plus the largest one being compressed
-    need = classes + probabilities + probabilities
+    # peak: every uncompressed temporary file at once, each with its compressed copy growing beside it
+    need = 2 * (classes + probabilities)
     monkeypatch.setattr(shutil, "disk_usage", lambda _: usage(10**9, 0, need - 1))
     method = ColourMethod()
     with pytest.raises(RasterError, match=no_space(out) + r", 0 MB free$"):

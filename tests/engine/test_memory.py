@@ -133,5 +133,6 @@ def test_methods_without_an_estimate_get_the_default(monkeypatch):
     plan = plan_tiles(256, 256, 256, 16)
     need = memory.estimate_run(plan, labels())
     pipeline = memory.pipeline_bytes(plan, 3, probabilities=False, confidence=False)
-    assert need.host == pipeline + memory.default_tile_bytes(256, 256, 3)
+    in_flight = memory.in_flight_bytes(plan, 3, 1)
+    assert need.host == pipeline + in_flight + memory.default_tile_bytes(256, 256, 3)
     assert np.isfinite(need.host) and need.device == 0

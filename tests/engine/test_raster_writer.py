@@ -100,3 +100,27 @@ def test_exception_inside_context_aborts(tmp_path):
     ):
         raise KeyError("boom")
     assert _files(tmp_path) == []
+
+
+def test_finished_strips_are_compressed_during_the_run(tmp_path):
+    """compress_rows copies only whole 256-row strips of finished rows (all rows at the height), every band;
+    the committed raster is exactly what was written, and the compressed copy holds each block once."""
+    height, width, bands = 600, 300, 3
+    data = np.random.default_rng(1).random((bands, height, width)).astype(np.float32)
+    spec = RasterSpec(bands, "Float32", -1.0)
+    writer = GeoTiffWriter(tmp_path / "p.tif", width, height, spec, Georeference(None, ""))
+    compressed = tmp_path / next(name for name in _files(tmp_path) if not name.endswith(".raw.tif"))
+    assert compressed.stat().st_size == 0  # the compressed temporary, not written yet
+    writer.write(Window(0, 0, width, 300), data[:, :300])
+    writer.compress_rows(300)
+    first = compressed.stat().st_size
+    assert first > 0 and writer._compressed_rows == 256  # rows 256..299 wait for the rest of their strip
+    writer.write(Window(0, 300, width, 300), data[:, 300:])
+    writer.compress_rows(height)
+    assert writer._compressed_rows == height and compressed.stat().st_size > first
+    writer.compress_rows(height)  # nothing left: no second copy
+    writer.commit()
+    out = gdal.Open(str(tmp_path / "p.tif"))
+    assert np.array_equal(out.ReadAsArray(), data)
+    assert out.GetMetadata_Dict("IMAGE_STRUCTURE")["COMPRESSION"] == "DEFLATE"
+    assert os.path.getsize(tmp_path / "p.tif") < 1.1 * data.nbytes  # random floats barely compress; no block twice

@@ -649,3 +649,32 @@ def test_device_is_found_without_loading_the_engine_in_the_main_thread(dock, imp
     wait_for(lambda: "finding" not in dock.device_label.text())
     assert dock.device_label.text().startswith("Runs on: ")
     assert import_threads and threading.main_thread() not in import_threads
+
+
+def test_batch_setting_is_remembered_and_reaches_the_run(dock, profile, tmp_path, monkeypatch, qgis_iface):
+    from ovss.engine.labels import parse_labels
+    from ovss.ovss_plugin.dock import OVSSDock
+    from ovss.ovss_plugin.settings import load_settings
+
+    assert dock.batch_spin.value() == 0 and dock.batch_spin.text() == "automatic"
+    monkeypatch.setenv("OVSS_WEIGHTS", "random")
+    layer = add_layer(tmp_path / "scene.tif")
+    dock.layer_combo.setLayer(layer)
+    dock.table.set_labels(parse_labels(LABELS))
+    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
+    dock.tile_spin.setValue(32)
+    dock.overlap_spin.setValue(0)
+    dock.batch_spin.setValue(3)
+    assert dock.start_run() is not None
+    wait_for(lambda: dock.task is None)
+    outcome = dock.last_outcome
+    assert outcome.ok and outcome.request.batch == 3 and outcome.result.batch == 3
+    assert load_settings().batch == 3  # saved when the run started
+    dock.shutdown()
+    again = OVSSDock(None, iface=qgis_iface)
+    try:
+        assert again.batch_spin.value() == 3
+    finally:
+        again.shutdown()
+    QgsSettings().setValue("ovss/dock/batch", -4)  # a damaged profile: automatic again
+    assert load_settings().batch == 0

@@ -397,3 +397,24 @@ def test_a_tile_too_big_for_the_memory_stops_with_the_estimate_and_the_limit(sou
     with pytest.raises(QgsProcessingException, match=r"needs about \d+\.\d GB of memory, only 0\.0 GB is free"):
         processing.run("ovss:segment", params(path, out))
     assert not out.exists() and built == []
+
+
+def test_batch_is_an_advanced_parameter_that_reaches_the_run(source, tmp_path):
+    import json
+
+    from osgeo import gdal
+    from qgis.core import QgsProcessingParameterDefinition
+
+    alg = QgsApplication.processingRegistry().algorithmById("ovss:segment")
+    definition = alg.parameterDefinition("BATCH")
+    assert definition.flags() & QgsProcessingParameterDefinition.FlagAdvanced
+    assert definition.defaultValue() == 0 and definition.minimum() == 0
+    path, image = source
+    for batch, expected in ((4, 4), (None, 1)):  # 0 (default): automatic, 1 for a method without predict_batch
+        out = tmp_path / f"batch_{batch}.tif"
+        extra = {} if batch is None else {"BATCH": batch}
+        processing.run("ovss:segment", params(path, out, **extra))
+        assert json.loads(gdal.Open(str(out)).GetMetadataItem("OVSS_SETTINGS"))["batch"] == expected
+        assert np.array_equal(read_band(out), expected_classes(image))
+    ok, _ = alg.checkParameterValues(params(path, tmp_path / "never.tif", BATCH=-1), QgsProcessingContext())
+    assert not ok
