@@ -4,8 +4,10 @@ The papers' runtime anchors are GPU numbers (AlignCLIP Table 11, RTX 3090: SegEa
 16 ms per image); this measures the same methods here on whatever CUDA GPU is available. SDCI gets a 512x512
 tile (its official input), the AlignCLIP family a 448x448 image (SegEarth-OV's long side). The image is a
 smooth synthetic scene: with random weights the content does not change the cost, except K-means iterations.
+``--batch 1,8,32`` times the batched entry point (:func:`engine.methods.base.predict_batch`) on batches of that
+many tiles (the scene and its shifted copies) and reports tiles per second.
 
-    python bench/bench_gpu.py [--runs 10] [--out FILE]
+    python bench/bench_gpu.py [--runs 10] [--batch 1] [--methods sdci-v2,...] [--out FILE]
 """
 
 from __future__ import annotations
@@ -41,31 +43,37 @@ def synthetic_tile(side: int):
     return np.clip(np.stack([r, g, b]), 0, 255).astype(np.float32)
 
 
-def measure(name: str, preset_name: str, side: int, precision: str, runs: int) -> dict[str, float]:
-    """Median seconds per predict and peak allocated GPU memory for one method and precision."""
+def measure(name: str, preset_name: str, side: int, precision: str, runs: int, *, batch: int) -> dict[str, float]:
+    """Median milliseconds per call on a batch of ``batch`` tiles, tiles per second and peak allocated GPU memory
+    for one method and precision."""
+    import numpy as np
     import torch
 
     from engine.labels import load_preset, preset_params
     from engine.methods import create_method
+    from engine.methods.base import predict_batch
 
     preset = load_preset(preset_name)
     method = create_method(name, weights="random", device="cuda", precision=precision,
                            params=preset_params(preset, name))
     method.prepare(preset.labels)
     tile = synthetic_tile(side)
-    method.predict(tile)
+    tiles = np.stack([np.roll(tile, 7 * i, axis=-1) for i in range(batch)])
+    predict_batch(method, tiles)
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        method.predict(tile)
+        predict_batch(method, tiles)
         torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     peak = torch.cuda.max_memory_allocated() / 2**20
     del method
     torch.cuda.empty_cache()
-    return {"median_ms": 1000 * statistics.median(times), "min_ms": 1000 * min(times), "peak_mib": peak}
+    median = statistics.median(times)
+    return {"median_ms": 1000 * median, "min_ms": 1000 * min(times), "peak_mib": peak,
+            "tile_ms": 1000 * median / batch, "tiles_per_s": batch / median}
 
 
 def main() -> int:
@@ -73,33 +81,38 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--batch", default="1", help="comma-separated batch sizes (default 1)")
+    parser.add_argument("--methods", default=",".join(case[0] for case in CASES), help="comma-separated names")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / f"gpu-{dt.date.today()}.md")
     args = parser.parse_args()
     if not torch.cuda.is_available():
         print("skipped: no CUDA device here")
         return 0
     rows = []
-    for name, preset, side in CASES:
+    chosen = args.methods.split(",")
+    for name, preset, side in (case for case in CASES if case[0] in chosen):
         for precision in ("bf16", "fp32"):
-            numbers = measure(name, preset, side, precision, args.runs)
-            rows.append((name, side, precision, numbers))
-            print(f"{name:12s} {side} {precision}: {numbers['median_ms']:.1f} ms, {numbers['peak_mib']:.0f} MiB",
-                  flush=True)
+            for batch in (int(b) for b in args.batch.split(",")):
+                numbers = measure(name, preset, side, precision, args.runs, batch=batch)
+                rows.append((name, side, precision, batch, numbers))
+                print(f"{name:12s} {side} {precision} batch {batch}: {numbers['tile_ms']:.1f} ms per tile, "
+                      f"{numbers['tiles_per_s']:.1f} tiles/s, {numbers['peak_mib']:.0f} MiB", flush=True)
     lines = [
-        "# Methods on a GPU (random weights, one tile per predict)",
+        "# Methods on a GPU (random weights, predict_batch on batches of tiles)",
         "",
         f"- date: {dt.date.today()}",
         f"- device: {torch.cuda.get_device_name(0)}, torch {torch.__version__}, {platform.python_version()}",
-        f"- command: `python bench/bench_gpu.py --runs {args.runs}`",
-        f"- median of {args.runs} predicts after one warm-up, synchronised; peak = torch max_memory_allocated",
+        f"- command: `python bench/bench_gpu.py --runs {args.runs} --batch {args.batch} --methods {args.methods}`",
+        f"- median of {args.runs} calls after one warm-up, synchronised; peak = torch max_memory_allocated",
         "- paper anchors (AlignCLIP Table 11, RTX 3090, per image): SegEarth-OV 12 ms / 1392 MB, "
         "AlignCLIP-D 16 ms / 2661 MB, AlignCLIP-S 18 ms / 2782 MB",
         "",
-        "| method | input | precision | median ms | min ms | peak GPU MiB |",
-        "|---|---|---|---|---|---|",
+        "| method | input | precision | batch | median ms per call | min ms | ms per tile | tiles/s | peak GPU MiB |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    lines += [f"| {name} | {side}x{side} | {precision} | {n['median_ms']:.1f} | {n['min_ms']:.1f} | "
-              f"{n['peak_mib']:.0f} |" for name, side, precision, n in rows]
+    lines += [f"| {name} | {side}x{side} | {precision} | {batch} | {n['median_ms']:.1f} | {n['min_ms']:.1f} | "
+              f"{n['tile_ms']:.1f} | {n['tiles_per_s']:.1f} | {n['peak_mib']:.0f} |"
+              for name, side, precision, batch, n in rows]
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
     return 0
