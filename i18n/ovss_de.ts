@@ -130,7 +130,7 @@ und starten Sie QGIS danach neu.</translation>
     <message>
       <location filename="../ovss_plugin/dock.py" line="348" />
       <source>Tiles per model call: larger batches keep a GPU busy; automatic takes as many as fit the free memory. The result does not change.</source>
-      <translation>Kacheln pro Modellaufruf: größere Stapel lasten eine GPU besser aus; automatisch nimmt so viele, wie in den freien Speicher passen. Das Ergebnis ändert sich nicht.</translation>
+      <translation>Kacheln pro Modellaufruf: größere Stapel lasten eine GPU aus; automatisch nimmt so viele, wie in den freien Speicher passen. Das Ergebnis ändert sich nicht.</translation>
     </message>
     <message>
       <location filename="../ovss_plugin/dock.py" line="351" />

@@ -18,135 +18,25 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, MissingWeightsError
-from .base import config_with_params, register_method
+from .alignclip_config import METHOD_CONFIGS, AlignClipConfig, make_config, tile_bytes
+from .base import register_method
 
 if TYPE_CHECKING:
     import numpy as np
     import torch
 
     from ..backbones.clip import LastBlockContext
+    from ..backbones.upsamplers import LowRankFeatures
     from ..labels import LabelSet
 
+__all__ = ["METHOD_CONFIGS", "AlignClipConfig", "AlignClipMethod", "class_probabilities", "dense_logits",
+           "make_config", "segearth_last_block", "tile_bytes"]
+
 LOGGER = logging.getLogger(__name__)
-
-_UPSAMPLERS = ("jbu_one", "jbu_stack", "bilinear")
-_SGA_SOURCES = ("patches", "upsampled")
-_CCE_GRIDS = ("clip", "vfm")
-
-
-@dataclass(frozen=True)
-class AlignClipConfig:
-    """Every setting of the family; the defaults are SegEarth-OV's code and the AlignCLIP paper's values.
-
-    Baseline (SegEarth-OV ``configs/base_config.py`` and ``segearth_segmentor.py``):
-    ``clip_arch`` ViT-B/16; ``templates`` the prompt template set (OpenAI's 80 for the baseline, the
-    remote-sensing set for AlignCLIP, paper Sec. 3.1 / A.2); ``long_side`` 448 (None: no resize), sliding
-    ``crop`` 224 and ``stride`` 112; ``cls_token_lambda`` -0.3: ``logits = cos(f, t) + lambda cos(CLS, t)``;
-    ``logit_scale`` 50; ``prob_thd``: pixels whose best class probability is below it go to the label set's
-    background class (0 = never, SegEarth-OV's default; the presets give the per-dataset values);
-    ``upsampler`` ``jbu_one`` (SimFeatUp, what both papers use), ``jbu_stack`` or ``bilinear``;
-    ``upsampler_checkpoint`` an explicit file for it (overrides the weights resolution, also with random
-    backbones); ``windows_per_call`` windows per forward pass (1 = the reference's loop, least memory).
-
-    AlignCLIP: ``alpha`` (SGA balance, Eq. 7) and ``beta`` (fusion weight, Eq. 14), per dataset in the
-    presets (Table 6); ``sga_top_n`` patches per prototype (1 = Eq. 6's argmax); ``sga_source`` where the
-    prototypes come from (``patches``: the CLIP patch features P of Eq. 5; ``upsampled``: the upsampled
-    features, Algorithm 1's ``image_features`` read literally in SegEarth-OV's code); ``sga_in_upsampled``
-    whether the upsampled logits S_up (Eq. 13) use the aligned text T' (True) or the original T;
-    ``vfm`` the vision foundation model (None: no CCE); ``vfm_input`` the side the window is resized to for
-    the VFM (None: so that the VFM's patch grid equals CLIP's, e.g. 112 px for DINO /8, 224 px for SAM /16);
-    ``cce_clusters`` K_c (Eq. 9); ``cce_affinity`` ``features`` (Algorithm 2) or ``attention`` (Sec. 3.3's
-    text: the VFM's last-layer attention); ``cce_grid`` the grid CCE runs on (``clip``: the paper's N CLIP
-    patches, VFM features resampled to it; ``vfm``: the VFM's grid, S' resampled to it);
-    ``cce_normalize``, ``cce_propagation``, ``kmeans_iters``: see ``ops.alignment``.
-    """
-
-    clip_arch: str = "ViT-B-16"
-    templates: str = "openai_imagenet"
-    long_side: int | None = 448
-    crop: int = 224
-    stride: int = 112
-    cls_token_lambda: float = -0.3
-    logit_scale: float = 50.0
-    prob_thd: float = 0.0
-    upsampler: str = "jbu_one"
-    upsampler_checkpoint: str | None = None
-    windows_per_call: int = 1
-    alpha: float = 0.0
-    beta: float = 0.0
-    sga_top_n: int = 1
-    sga_source: str = "patches"
-    sga_in_upsampled: bool = True
-    vfm: str | None = None
-    vfm_input: int | None = None
-    cce_clusters: int = 3
-    cce_affinity: str = "features"
-    cce_grid: str = "clip"
-    cce_normalize: bool = True
-    cce_propagation: str = "clamp"
-    kmeans_iters: int = 300
-
-    def __post_init__(self) -> None:
-        """Reject values no run could use, with one clear line (:class:`InputError`)."""
-        checks = (
-            (self.upsampler in _UPSAMPLERS, f"upsampler must be one of {', '.join(_UPSAMPLERS)}"),
-            (self.sga_source in _SGA_SOURCES, f"sga_source must be one of {', '.join(_SGA_SOURCES)}"),
-            (self.cce_grid in _CCE_GRIDS, f"cce_grid must be one of {', '.join(_CCE_GRIDS)}"),
-            (0.0 <= self.alpha <= 1.0 and 0.0 <= self.beta <= 1.0, "alpha and beta must be in [0, 1]"),
-            (0.0 <= self.prob_thd <= 1.0, "prob_thd must be in [0, 1]"),
-            (self.logit_scale > 0, "logit_scale must be positive"),
-            (min(self.crop, self.stride, self.windows_per_call, self.sga_top_n, self.cce_clusters) >= 1,
-             "crop, stride, windows_per_call, sga_top_n and cce_clusters must be at least 1"),
-            (self.long_side is None or self.long_side >= 1, "long_side must be positive (or null)"),
-            (self.vfm_input is None or self.vfm_input >= 1, "vfm_input must be positive (or null)"),
-            (not (self.cce_affinity == "attention" and self.cce_grid == "clip" and self.vfm_input is not None),
-             "cce_affinity 'attention' needs cce_grid 'vfm' or vfm_input null (grids must match)"),
-        )
-        for ok, message in checks:
-            if not ok:
-                raise InputError(f"AlignCLIP parameter error: {message}")
-
-
-METHOD_CONFIGS: dict[str, AlignClipConfig] = {
-    "segearth-ov": AlignClipConfig(),
-    # alpha/beta without a preset: Table 6's most frequent values (alpha 0.3: Potsdam, Vaihingen, UDD5;
-    # beta 0.2: LoveDA, iSAID, UDD5); the dataset presets carry the exact ones.
-    "alignclip-d": AlignClipConfig(templates="alignclip_rs", alpha=0.3, beta=0.2, vfm="dino_vitb8"),
-    "alignclip-s": AlignClipConfig(templates="alignclip_rs", alpha=0.3, beta=0.2, vfm="sam_vitb"),
-}
-
-
-def make_config(name: str, params: Mapping[str, Any] | None = None) -> AlignClipConfig:
-    """The config of method ``name`` with ``params`` overriding fields; an unknown key is an InputError."""
-    return config_with_params(METHOD_CONFIGS[name], params or {}, name)
-
-
-# working memory of one predict call (bytes), measured on the CPU in fp32 and rounded up (docs/ARCHITECTURE.md)
-_WINDOW_BYTES = 768 * 1024**2  # one sliding window through CLIP, the upsampler and the VFM (crop 224)
-_PER_PIXEL = 48  # the tile on the device, its normalised copy and the class maps' bookkeeping
-_PER_QUERY_PIXEL = 12  # query logits at tile size: resized back, scaled, softmax, per-class gathers
-_PER_CLASS_PIXEL = 12  # class maps, their sum and the returned array
-
-
-def tile_bytes(config: AlignClipConfig, height: int, width: int, labels: LabelSet) -> int:
-    """Peak working memory of :meth:`AlignClipMethod.predict` on a ``height`` x ``width`` tile (weights excluded).
-
-    The windows are ``crop``-sized whatever the tile (the tile is resized to ``long_side`` first), so their
-    part is fixed per window in a call; what grows with the tile are the query logits resized back to it
-    (one per prompt of every class) and the class maps. Without ``long_side`` the sliding sums run at tile
-    size too.
-    """
-    queries = sum(len(label.prompts) for label in labels)
-    per_pixel = _PER_PIXEL + _PER_QUERY_PIXEL * queries + _PER_CLASS_PIXEL * len(labels)
-    if config.long_side is None:
-        per_pixel += 8 * queries  # the window sums and their average at tile size
-    windows = config.windows_per_call * _WINDOW_BYTES * (config.crop / 224) ** 2
-    return int(height * width * per_pixel + windows)
 
 
 def segearth_last_block(ctx: LastBlockContext) -> torch.Tensor:
@@ -164,20 +54,26 @@ def segearth_last_block(ctx: LastBlockContext) -> torch.Tensor:
 
 
 def dense_logits(
-    feats: torch.Tensor, cls_token: torch.Tensor, text: torch.Tensor, cls_lambda: float
+    feats: torch.Tensor | LowRankFeatures, cls_token: torch.Tensor, text: torch.Tensor, cls_lambda: float
 ) -> torch.Tensor:
     """Patch or pixel logits with the CLS-token bias removal: ``cos(f, t) + lambda cos(CLS, t)``.
 
-    ``feats (n, M, D)``, ``cls_token (n, D)``, ``text (Q, D)`` or per window ``(n, Q, D)`` (unit rows) ->
-    ``(n, M, Q)`` float32 (AlignCLIP Eqs. 4, 8 and 13 with SegEarth-OV's ``cls_token_lambda`` term).
+    ``feats (n, M, D)`` (or the upsampler's :class:`LowRankFeatures` of that shape), ``cls_token (n, D)``,
+    ``text (Q, D)`` or per window ``(n, Q, D)`` (unit rows) -> ``(n, M, Q)`` float32 (AlignCLIP Eqs. 4, 8 and
+    13 with SegEarth-OV's ``cls_token_lambda`` term).
     """
+    import torch
     import torch.nn.functional as F
 
-    feats = feats.float()
     cls_unit = F.normalize(cls_token.float(), dim=-1)
     text_t = text.float().transpose(-1, -2)
     # cos(f, t) as (f . t) / |f|: no normalised copy of the (n, M, D) pixel features (~100 MB per window)
-    logits = (feats @ text_t).div_(feats.norm(dim=-1, keepdim=True).clamp_min(1e-12))
+    if isinstance(feats, torch.Tensor):
+        feats = feats.float()
+        dots, norms = feats @ text_t, feats.norm(dim=-1, keepdim=True)
+    else:
+        dots, norms = feats.dot(text.float()), feats.norms()
+    logits = dots.div_(norms.clamp_min(1e-12))
     if cls_lambda:
         cls_logits = (cls_unit[:, None, :] @ text_t) if text.ndim == 3 else (cls_unit @ text_t)[:, None, :]
         logits = logits + cls_lambda * cls_logits
@@ -193,7 +89,7 @@ def class_probabilities(
     prob_thd: float = 0.0,
     background: int | None = None,
 ) -> torch.Tensor:
-    """SegEarth-OV's ``postprocess_result`` as probabilities: query logits ``(Q, H, W)`` -> ``(K, H, W)``.
+    """SegEarth-OV's ``postprocess_result`` as probabilities: query logits ``(..., Q, H, W)`` -> ``(..., K, H, W)``.
 
     ``softmax(logit_scale * logits)`` over the Q queries (every prompt of every class is one query); per
     class the max over its queries' probabilities (``query_class[q]`` is the class of query q); pixels whose
@@ -201,17 +97,17 @@ def class_probabilities(
     divided by their sum so that the result sums to 1 (argmax unchanged); thresholded pixels are one-hot on
     the background class, so the argmax is exactly SegEarth-OV's prediction.
     """
-    import torch
-
-    probs = (logits.float() * logit_scale).softmax(dim=0)
-    owners = query_class.to(probs.device)
-    per_class = torch.stack([probs[owners == k].max(dim=0).values for k in range(n_classes)])
-    best = per_class.max(dim=0).values
-    per_class = per_class / per_class.sum(dim=0, keepdim=True)
+    probs = (logits.float() * logit_scale).softmax(dim=-3)
+    owners = query_class.to(probs.device).view(-1, 1, 1).expand_as(probs)
+    shape = (*probs.shape[:-3], n_classes, *probs.shape[-2:])
+    # per class the max over its queries in one scatter (probabilities are >= 0, so 0 is a neutral start)
+    per_class = probs.new_zeros(shape).scatter_reduce_(-3, owners, probs, reduce="amax")
+    best = per_class.amax(dim=-3, keepdim=True)
+    per_class = per_class / per_class.sum(dim=-3, keepdim=True)
     if background is not None and prob_thd > 0:
         low = best < prob_thd
-        per_class = torch.where(low[None], 0.0, per_class)
-        per_class[background][low] = 1.0
+        per_class = per_class.masked_fill(low, 0.0)
+        per_class.narrow(-3, background, 1).masked_fill_(low, 1.0)
     return per_class
 
 
@@ -308,34 +204,61 @@ class AlignClipMethod:
         self._labels = labels
 
     def predict(self, tile: np.ndarray) -> np.ndarray:
-        """Class probabilities ``(K, H, W)`` float32 for an RGB tile ``(3, H, W)`` in 0..255."""
-        import torch
+        """Class probabilities ``(K, H, W)`` float32 for an RGB tile ``(3, H, W)`` in 0..255: the batch of one."""
+        if tile.ndim != 3 or tile.shape[0] != 3:
+            raise InputError(f"{self.name} expects an RGB tile (3, H, W), got shape {tuple(tile.shape)}")
+        return self.predict_batch(tile[None])[0]
 
-        from ..ops.resize_u8 import resize_tile_8bit
-        from ..ops.sliding import resized_slide_inference
+    def predict_batch(self, tiles: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(B, K, H, W)`` float32 for RGB tiles ``(B, 3, H, W)`` in 0..255 of one size.
+
+        Each tile is resized on its own exactly as :meth:`predict` would (8-bit tiles in OpenCV's fixed point,
+        others in floating point), then the sliding windows of all tiles go through CLIP, the upsampler and
+        the VFM together (``windows_per_call`` at a time; 0: all at once). Every window is computed on its
+        own, so a tile's result does not depend on the others in the batch.
+        """
+        import torch
+        import torch.nn.functional as F
+
+        from ..ops.sliding import slide_inference
 
         if self._labels is None or self._text is None or self._query_class is None:
             raise RuntimeError("call prepare(labels) before predict(tile)")
-        if tile.ndim != 3 or tile.shape[0] != 3:
-            raise InputError(f"{self.name} expects an RGB tile (3, H, W), got shape {tuple(tile.shape)}")
+        if tiles.ndim != 4 or tiles.shape[1] != 3:
+            raise InputError(f"{self.name} expects RGB tiles (B, 3, H, W), got shape {tuple(tiles.shape)}")
         cfg = self.config
-        size = (int(tile.shape[1]), int(tile.shape[2]))
-        pixels, long_side = resize_tile_8bit(tile, cfg.long_side)
+        size = (int(tiles.shape[2]), int(tiles.shape[3]))
         with torch.no_grad():
-            image = torch.as_tensor(pixels, dtype=torch.float32, device=self.runtime.device) / 255.0
-            mean = torch.tensor(self.clip.mean, device=image.device)[:, None, None]
-            std = torch.tensor(self.clip.std, device=image.device)[:, None, None]
-            normed = ((image - mean) / std)[None]
-            logits = resized_slide_inference(
-                normed, self._window_logits, long_side=long_side, crop=cfg.crop, stride=cfg.stride,
-                pad_multiple=self.clip.patch_size, windows_per_call=cfg.windows_per_call, output_size=size,
+            images = torch.stack([self._normalised(tile) for tile in tiles])
+            logits = slide_inference(
+                images, self._window_logits, cfg.crop, cfg.stride, pad_multiple=self.clip.patch_size,
+                windows_per_call=cfg.windows_per_call or None,
             )
+            if tuple(logits.shape[-2:]) != size:
+                logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
             with self._stage("post"):
                 probs = class_probabilities(
-                    logits[0], self._query_class, len(self._labels), cfg.logit_scale,
+                    logits, self._query_class, len(self._labels), cfg.logit_scale,
                     prob_thd=cfg.prob_thd, background=self._labels.background,
                 )
         return probs.cpu().numpy().astype("float32", copy=False)
+
+    def _normalised(self, tile: np.ndarray) -> torch.Tensor:
+        """One tile resized to ``long_side`` and CLIP-normalised on the device, ``(3, h, w)`` float32.
+
+        8-bit tiles are resized in OpenCV's fixed point (``resize_tile_8bit``) before normalising; any other
+        tile is normalised and then resized in floating point (``resize_long_side``), SegEarth-OV's order."""
+        import torch
+
+        from ..ops.resize_u8 import resize_tile_8bit
+        from ..ops.sliding import resize_long_side
+
+        pixels, long_side = resize_tile_8bit(tile, self.config.long_side)
+        image = torch.as_tensor(pixels, dtype=torch.float32, device=self.runtime.device) / 255.0
+        mean = torch.tensor(self.clip.mean, device=image.device)[:, None, None]
+        std = torch.tensor(self.clip.std, device=image.device)[:, None, None]
+        normed = (image - mean) / std
+        return normed if long_side is None else resize_long_side(normed[None], long_side)[0]
 
     @contextmanager
     def _stage(self, name: str) -> Iterator[None]:
@@ -368,7 +291,7 @@ class AlignClipMethod:
             )
             tokens = self.clip.project(out.last).float()
         cls_token, patches = tokens[:, 0], tokens[:, 1:]
-        n, size = crops.shape[0], tuple(crops.shape[-2:])
+        size = tuple(crops.shape[-2:])
         with self._stage("upsampler"):
             upsampled = self._upsample(patches, out.grid, crops)
         with self._stage("sga"):
@@ -376,7 +299,7 @@ class AlignClipMethod:
             if cfg.alpha > 0:
                 from ..ops.alignment import self_guided_alignment
 
-                source = patches if cfg.sga_source == "patches" or upsampled is None else upsampled
+                source = patches if cfg.sga_source == "patches" or upsampled is None else upsampled.dense()
                 text = self_guided_alignment(source, self._text, cfg.alpha, cfg.sga_top_n)
         with self._stage("upsampler"):
             up_text = text if cfg.sga_in_upsampled else self._text
@@ -388,17 +311,20 @@ class AlignClipMethod:
         if self.vfm is None:
             return s_up
         s_prime = dense_logits(patches, cls_token, text, cfg.cls_token_lambda)
-        return self._enhance(crops, s_prime, out.grid, s_up, n)
+        return self._enhance(crops, s_prime, out.grid, s_up)
 
     def _upsample(
         self, patches: torch.Tensor, grid: tuple[int, int], crops: torch.Tensor
-    ) -> torch.Tensor | None:
-        """SimFeatUp features ``(n, h*w, D)`` guided by the normalised window, or None without upsampler."""
+    ) -> LowRankFeatures | None:
+        """SimFeatUp features ``(n, h*w, D)`` guided by the normalised windows, or None without upsampler.
+
+        They are kept in the basis of each window's patch features (``forward_low_rank``): the logits need
+        only their dot products with the text and their norms, which that gives exactly in h*w/16^2 < D
+        channels (196 instead of 512 for windows of 224)."""
         if self.upsampler is None:
             return None
         maps = patches.transpose(1, 2).reshape(patches.shape[0], -1, *grid)
-        up = self.upsampler(self.runtime.cast(maps), self.runtime.cast(crops)).float()
-        return up.flatten(2).transpose(1, 2)
+        return self.upsampler.forward_low_rank(maps, self.runtime.cast(crops))
 
     def _vfm_input(self, crops: torch.Tensor) -> torch.Tensor:
         """The windows re-normalised for the VFM and resized to its input size (see ``vfm_input``)."""
@@ -429,10 +355,9 @@ class AlignClipMethod:
         s_prime: torch.Tensor,
         grid: tuple[int, int],
         s_up: torch.Tensor,
-        n: int,
     ) -> torch.Tensor:
-        """CCE on each window's grid (Eqs. 9-12) and the fusion with the upsampled logits (Eq. 14)."""
-        import torch
+        """CCE on each window's grid (Eqs. 9-12), all windows at once, and the fusion with the upsampled logits
+        (Eq. 14)."""
         import torch.nn.functional as F
 
         from ..ops.alignment import cluster_constrained_enhancement, fuse_logits
@@ -455,19 +380,16 @@ class AlignClipMethod:
             cce_grid = vgrid
             maps = F.interpolate(_to_maps(s_prime, grid), size=vgrid, mode="bilinear", align_corners=False)
             logits = maps.flatten(2).transpose(1, 2)
-        fused = []
-        for index in range(n):
-            with self._stage("cce"):
-                s_hat = cluster_constrained_enhancement(
-                    feats[index], logits[index], cfg.cce_clusters,
-                    affinity=cfg.cce_affinity,  # type: ignore[arg-type]
-                    attention=None if attention is None else attention[index],
-                    normalize=cfg.cce_normalize, propagation=cfg.cce_propagation,  # type: ignore[arg-type]
-                    seed=self.seed, kmeans_iters=cfg.kmeans_iters,
-                )
-            with self._stage("fusion"):
-                fused.append(fuse_logits(_to_maps(s_hat[None], cce_grid)[0], s_up[index], cfg.beta))
-        return torch.stack(fused)
+        with self._stage("cce"):
+            s_hat = cluster_constrained_enhancement(
+                feats, logits, cfg.cce_clusters,
+                affinity=cfg.cce_affinity,  # type: ignore[arg-type]
+                attention=attention,
+                normalize=cfg.cce_normalize, propagation=cfg.cce_propagation,  # type: ignore[arg-type]
+                seed=self.seed, kmeans_iters=cfg.kmeans_iters,
+            )
+        with self._stage("fusion"):
+            return fuse_logits(_to_maps(s_hat, cce_grid), s_up, cfg.beta)
 
 
 def _to_maps(values: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:

@@ -62,12 +62,12 @@ def self_guided_alignment(patch_feats: torch.Tensor, text: torch.Tensor, alpha: 
 
 
 def cluster_mask(labels: torch.Tensor) -> torch.Tensor:
-    """Eq. 10: ``M[i, j] = G(i) == G(j)`` as a bool ``(N, N)`` matrix, by one broadcast comparison."""
-    return labels[:, None] == labels[None, :]
+    """Eq. 10: ``M[i, j] = G(i) == G(j)`` as a bool ``(..., N, N)`` matrix, by one broadcast comparison."""
+    return labels[..., :, None] == labels[..., None, :]
 
 
 def feature_affinity(feats: torch.Tensor, normalize: bool = True) -> torch.Tensor:
-    """Algorithm 2's affinity ``A = F F^T`` ``(N, N)`` of VFM patch features ``(N, C)``.
+    """Algorithm 2's affinity ``A = F F^T`` ``(..., N, N)`` of VFM patch features ``(..., N, C)``.
 
     ``normalize=True`` L2-normalises the rows first, so ``A`` is the cosine similarity in ``[-1, 1]`` with a
     unit diagonal (the pseudo code multiplies the features as given; see
@@ -76,7 +76,7 @@ def feature_affinity(feats: torch.Tensor, normalize: bool = True) -> torch.Tenso
     work = at_least_float32(feats)
     if normalize:
         work = F.normalize(work, dim=-1)
-    return work @ work.T
+    return work @ work.transpose(-1, -2)
 
 
 def propagate_logits(
@@ -90,7 +90,8 @@ def propagate_logits(
 ) -> torch.Tensor:
     """Eqs. 11-12: ``S_hat = Norm((A * M) S')``, a per-patch weighted average of same-cluster logits.
 
-    ``affinity (N, N)``, ``logits (N, K)``, ``mask (N, N)`` bool -> ``(N, K)``. ``Norm`` is read as row
+    ``affinity (..., N, N)``, ``logits (..., N, K)``, ``mask (..., N, N)`` bool -> ``(..., N, K)`` (leading
+    dimensions: independent windows). ``Norm`` is read as row
     normalisation of the masked affinity (the paper: "the logits maps are weighted and averaged based on
     affinity values within the same cluster"). Reading ``Norm`` as a normalisation of the product instead
     (e.g. over classes) would not give a weighted average and would put ``S_hat`` on another scale than
@@ -116,7 +117,7 @@ def propagate_logits(
         weights = work.clamp_min(0.0) * mask
         total = weights.sum(dim=-1, keepdim=True).clamp_min(torch.finfo(work.dtype).tiny)
         return ((weights @ values) / total).to(logits.dtype)
-    shifted = (work - proxy_shift * work.mean()) * proxy_scale
+    shifted = (work - proxy_shift * work.mean(dim=(-2, -1), keepdim=True)) * proxy_scale
     eye = torch.eye(work.shape[-1], dtype=torch.bool, device=work.device)
     keep = ((shifted >= 0) | eye) & mask
     weights = shifted.masked_fill(~keep, float("-inf")).softmax(dim=-1)
@@ -141,7 +142,9 @@ def cluster_constrained_enhancement(
     """Refine patch logits by propagation within K-means clusters of VFM features (CCE, Eqs. 9-12, Alg. 2).
 
     ``vfm_feats (N, C)`` patch features of the vision foundation model, ``logits (N, K)`` the SGA-aligned
-    patch logits ``S'`` on the same grid -> refined logits ``S_hat (N, K)``.
+    patch logits ``S'`` on the same grid -> refined logits ``S_hat (N, K)``; with a leading batch dimension
+    (``(B, N, C)``, ``(B, N, K)``, attention ``(B, N, N)``) every window is refined on its own, in one pass
+    (K-means batched, :func:`kmeans`).
 
     1. Eq. 9: ``labels = kmeans(features, n_clusters, seed=seed)`` (``kmeans_metric`` as in :func:`kmeans`).
     2. The affinity ``A``: ``affinity="features"`` (default, Algorithm 2: ``vfm_features @ vfm_features.T``)
@@ -161,9 +164,9 @@ def cluster_constrained_enhancement(
     """
     if affinity not in _AFFINITIES:
         raise InputError(f"unknown CCE affinity {affinity!r}; choose one of {', '.join(_AFFINITIES)}")
-    n = vfm_feats.shape[0]
-    if logits.shape[0] != n:
-        raise ValueError(f"{n} VFM patches but {logits.shape[0]} logit rows; resample them to one grid first")
+    n = vfm_feats.shape[-2]
+    if tuple(logits.shape[:-1]) != tuple(vfm_feats.shape[:-1]):
+        raise ValueError(f"{n} VFM patches but {logits.shape[-2]} logit rows; resample them to one grid first")
     feats = at_least_float32(vfm_feats)
     if normalize:
         feats = F.normalize(feats, dim=-1)
@@ -171,7 +174,7 @@ def cluster_constrained_enhancement(
     if affinity == "features":
         aff = feature_affinity(feats, normalize=False)
     else:
-        if attention is None or tuple(attention.shape) != (n, n):
+        if attention is None or tuple(attention.shape) != (*vfm_feats.shape[:-2], n, n):
             got = None if attention is None else tuple(attention.shape)
             raise ValueError(f"affinity='attention' needs an ({n}, {n}) attention matrix, got {got}")
         aff = attention

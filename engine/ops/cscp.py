@@ -71,9 +71,10 @@ class FastCscpSettings:
     ``tolerance`` (checked every ``check_every`` iterations) or after ``max_iterations``. The gap bounds the
     result's excess energy over the optimum, so ``tolerance`` is a guarantee, not a heuristic: 0.3 % is below
     the official 100-iteration PDHG's own distance from the optimum on every real tile measured (0.36-1.8 %,
-    ``bench/results/cscp-*.md``), so the result is never above the official solver's energy there. ``step`` fixes the dual gradient step (``a / 4`` is ``1 / L``, the inverse
-    Lipschitz constant of the dual gradient, for which FISTA's ``O(1/n^2)`` guarantee holds); ``None`` starts
-    at ``2 / L`` and falls back towards ``1 / L`` when the dual value drops (:func:`solve_cscp`).
+    ``bench/results/cscp-*.md``), so the result is never above the official solver's energy there. ``step``
+    fixes the dual gradient step (``a / 4`` is ``1 / L``, the inverse Lipschitz constant of the dual gradient,
+    for which FISTA's ``O(1/n^2)`` guarantee holds); ``None`` starts at ``2 / L`` and falls back towards
+    ``1 / L`` when the dual value drops (:func:`solve_cscp`).
     """
 
     tolerance: float = 0.003

@@ -47,43 +47,54 @@ def at_least_float32(t: torch.Tensor) -> torch.Tensor:
 
 
 def squared_distances(x: torch.Tensor, c: torch.Tensor, x_sq: torch.Tensor | None = None) -> torch.Tensor:
-    """Squared euclidean distances ``(N, M)`` between rows of ``x (N, D)`` and ``c (M, D)`` by one matmul.
+    """Squared euclidean distances ``(..., N, M)`` between rows of ``x (..., N, D)`` and ``c (..., M, D)`` by
+    one matmul.
 
-    ``x_sq`` (``(N, 1)`` squared row norms of ``x``) may be passed when it is reused across calls.
+    ``x_sq`` (``(..., N, 1)`` squared row norms of ``x``) may be passed when it is reused across calls.
     """
     if x_sq is None:
-        x_sq = (x * x).sum(dim=1, keepdim=True)
-    return (x_sq - 2.0 * (x @ c.T) + (c * c).sum(dim=1)).clamp_min(0.0)
+        x_sq = (x * x).sum(dim=-1, keepdim=True)
+    return (x_sq - 2.0 * (x @ c.transpose(-1, -2)) + (c * c).sum(dim=-1)[..., None, :]).clamp_min(0.0)
 
 
 def _assign(x: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:
-    """Lloyd's E-step: index of the nearest centroid (``|c|^2 - 2 x.c``; ``|x|^2`` does not change it)."""
-    return ((centroids * centroids).sum(dim=1) - 2.0 * (x @ centroids.T)).argmin(dim=1)
+    """Lloyd's E-step: index of the nearest centroid (``|c|^2 - 2 x.c``; ``|x|^2`` does not change it).
+
+    ``x (..., N, D)``, ``centroids (..., k, D)`` -> ``(..., N)``."""
+    return ((centroids * centroids).sum(dim=-1)[..., None, :] - 2.0 * (x @ centroids.transpose(-1, -2))).argmin(-1)
 
 
-def _kmeans_plusplus(x: torch.Tensor, x_sq: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
-    """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007, scikit-learn's variant): ``(k, D)`` centroids.
+def _kmeans_plusplus(x: torch.Tensor, x_sq: torch.Tensor, k: int, seed: int) -> torch.Tensor:
+    """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007, scikit-learn's variant): ``(B, k, D)`` centroids
+    of each of the ``B`` point sets ``x (B, N, D)``.
 
     Each new centre is drawn ``2 + ln(k)`` times with probability proportional to the squared distance to
     the nearest centre so far; the candidate that lowers the total potential most is kept. If every point
     already coincides with a centre (fewer distinct points than ``k``), candidates are drawn uniformly.
+    Every set draws from its own CPU generator seeded with ``seed``, so a set's centres do not depend on the
+    others in the batch; the distances go to the host once per centre for the whole batch.
     """
-    n = x.shape[0]
+    batch, n = x.shape[:2]
+    generator = torch.Generator().manual_seed(seed)
     n_trials = 2 + int(math.log(k))
     first = int(torch.randint(n, (1,), generator=generator))
-    centers = [x[first]]
-    closest = squared_distances(x, x[first : first + 1], x_sq)[:, 0]
+    generators = [torch.Generator().set_state(generator.get_state()) for _ in range(batch)]
+    sets = torch.arange(batch, device=x.device)
+    centers = [x[:, first]]
+    closest = squared_distances(x, x[:, first : first + 1], x_sq)[..., 0]
     for _ in range(1, k):
         weights = closest.detach().double().cpu()
-        if float(weights.sum()) <= 0.0:
-            weights = torch.ones_like(weights)
-        candidates = torch.multinomial(weights, n_trials, replacement=True, generator=generator)
-        candidates = candidates.to(x.device)
-        trial = torch.minimum(closest[:, None], squared_distances(x, x[candidates], x_sq))
-        best = int(trial.sum(dim=0).argmin())
-        centers.append(x[candidates[best]])
-        closest = trial[:, best]
-    return torch.stack(centers)
+        drawn = []
+        for row, rng in zip(weights, generators, strict=True):
+            probabilities = row if float(row.sum()) > 0.0 else torch.ones_like(row)
+            drawn.append(torch.multinomial(probabilities, n_trials, replacement=True, generator=rng))
+        candidates = torch.stack(drawn).to(x.device)  # (B, T)
+        chosen = x[sets[:, None], candidates]  # (B, T, D)
+        trial = torch.minimum(closest[:, :, None], squared_distances(x, chosen, x_sq))
+        best = trial.sum(dim=1).argmin(dim=1)
+        centers.append(chosen[sets, best])
+        closest = trial[sets, :, best]
+    return torch.stack(centers, dim=1)
 
 
 def _relocate_empty(
@@ -120,10 +131,11 @@ def kmeans(
     initialisation. The labels always come from a final assignment to the returned centroids. With
     ``k >= N`` every point is its own cluster (labels ``0..N-1``, centroids the points, ``(N, D)``).
     ``metric="cosine"`` clusters the L2-normalised rows (centroids then live in that space). Computes in
-    float32 at least; centroids come back in ``x``'s dtype, on ``x``'s device.
+    float32 at least; centroids come back in ``x``'s dtype, on ``x``'s device. ``x (B, N, D)`` clusters each
+    of the B sets on its own, as B calls would, in one pass: ``(labels (B, N), centroids (B, k, D))``.
     """
-    if x.ndim != 2 or x.shape[0] == 0:
-        raise ValueError(f"kmeans expects a non-empty (N, D) tensor, got shape {tuple(x.shape)}")
+    if x.ndim not in (2, 3) or 0 in x.shape[-2:] or x.shape[0] == 0:
+        raise ValueError(f"kmeans expects a non-empty (N, D) or (B, N, D) tensor, got shape {tuple(x.shape)}")
     if k < 1:
         raise InputError(f"the number of clusters must be at least 1, got {k}")
     if iters < 0:
@@ -132,31 +144,40 @@ def kmeans(
         raise InputError(f"unknown K-means initialisation {init!r}; choose one of {', '.join(_INITS)}")
     if metric not in _METRICS:
         raise InputError(f"unknown K-means metric {metric!r}; choose one of {', '.join(_METRICS)}")
+    if x.ndim == 2:
+        labels, centroids = kmeans(x[None], k, iters=iters, tol=tol, seed=seed, init=init, metric=metric)
+        return labels[0], centroids[0]
     work = at_least_float32(x)
     if metric == "cosine":
-        work = F.normalize(work, dim=1)
-    n = work.shape[0]
+        work = F.normalize(work, dim=-1)
+    batch, n = work.shape[:2]
     if k >= n:
-        return torch.arange(n, device=x.device), work.clone().to(x.dtype)
-    generator = torch.Generator().manual_seed(seed)
-    x_sq = (work * work).sum(dim=1, keepdim=True)
+        return torch.arange(n, device=x.device).expand(batch, n), work.clone().to(x.dtype)
+    x_sq = (work * work).sum(dim=-1, keepdim=True)
     if init == "k-means++":
-        centroids = _kmeans_plusplus(work, x_sq, k, generator)
+        centroids = _kmeans_plusplus(work, x_sq, k, seed)
     else:
-        centroids = work[torch.randperm(n, generator=generator)[:k].to(work.device)]
-    threshold = tol * float(((work - work.mean(dim=0)) ** 2).mean())
+        picked = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:k].to(work.device)
+        centroids = work[:, picked]
+    thresholds = (tol * ((work - work.mean(dim=1, keepdim=True)) ** 2).mean(dim=(1, 2))).tolist()
+    active = [True] * batch
+    offsets = torch.arange(batch, device=work.device)[:, None] * k
     for _ in range(iters):
         labels = _assign(work, centroids)
-        sums = torch.zeros_like(centroids).index_add_(0, labels, work)
-        counts = torch.bincount(labels, minlength=k)
-        updated = sums / counts.clamp_min(1).to(work.dtype)[:, None]
-        has_empty, shift = torch.stack(
-            [(counts == 0).any().to(work.dtype), ((updated - centroids) ** 2).sum()]
-        ).tolist()
-        if has_empty:
-            updated = _relocate_empty(work, x_sq, labels, centroids, updated)
-            shift = float(((updated - centroids) ** 2).sum())
-        centroids = updated
-        if shift <= threshold:
+        flat = (labels + offsets).flatten()
+        sums = torch.zeros((batch * k, work.shape[-1]), dtype=work.dtype, device=work.device)
+        sums = sums.index_add_(0, flat, work.flatten(0, 1)).view(batch, k, -1)
+        counts = torch.bincount(flat, minlength=batch * k).view(batch, k)
+        updated = sums / counts.clamp_min(1).to(work.dtype)[..., None]
+        state = torch.stack([(counts == 0).any(dim=1).to(work.dtype), ((updated - centroids) ** 2).sum(dim=(1, 2))])
+        has_empty, shifts = state.tolist()
+        for b in range(batch):
+            if active[b] and has_empty[b]:
+                updated[b] = _relocate_empty(work[b], x_sq[b], labels[b], centroids[b], updated[b])
+                shifts[b] = float(((updated[b] - centroids[b]) ** 2).sum())
+        keep = torch.tensor(active, device=work.device)[:, None, None]
+        centroids = torch.where(keep, updated, centroids)
+        active = [on and shift > limit for on, shift, limit in zip(active, shifts, thresholds, strict=True)]
+        if not any(active):
             break
     return _assign(work, centroids), centroids.to(x.dtype)

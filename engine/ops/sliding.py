@@ -92,7 +92,7 @@ def slide_inference(
     stride: int = 112,
     *,
     pad_multiple: int = 1,
-    windows_per_call: int = 1,
+    windows_per_call: int | None = None,
 ) -> torch.Tensor:
     """Average ``fn``'s logits over sliding windows: ``image (B, C, H, W)`` -> logits ``(B, K, H, W)``.
 
@@ -100,13 +100,14 @@ def slide_inference(
     the window's size the logits are resized to it bilinearly (as SegEarth-OV's ``forward_feature`` does).
     Windows are zero-padded (centred) to a multiple of ``pad_multiple`` (the patch size) before ``fn`` and the
     padding is cut from the logits. Overlapping logits are summed and divided by the count map of
-    :func:`coverage_count`. ``windows_per_call`` windows go through ``fn`` together (all windows share one
-    size): 1 reproduces the reference's one-window loop with the least memory, more is faster on a GPU.
-    The result is float32 (or float64 for float64 logits) on the image's device.
+    :func:`coverage_count`. The windows of all B images (all of one size) go through ``fn`` together,
+    ``windows_per_call`` at a time (None: all in one call; 1 reproduces the reference's one-window loop with
+    the least memory); ``fn`` must treat each window on its own. The result is float32 (or float64 for
+    float64 logits) on the image's device.
     """
     if image.ndim != 4:
         raise ValueError(f"slide_inference expects a (B, C, H, W) image, got shape {tuple(image.shape)}")
-    if windows_per_call < 1 or pad_multiple < 1:
+    if (windows_per_call is not None and windows_per_call < 1) or pad_multiple < 1:
         raise InputError("windows_per_call and pad_multiple must be at least 1")
     b, _, h, w = image.shape
     windows = plan_windows(h, w, crop, stride)
@@ -114,9 +115,15 @@ def slide_inference(
     left, right, top, bottom = centred_padding(win_h, win_w, pad_multiple)
     padded_size = (win_h + top + bottom, win_w + left + right)
     total: torch.Tensor | None = None
-    for start in range(0, len(windows), windows_per_call):
-        chunk = windows[start : start + windows_per_call]
-        crops = torch.cat([image[:, :, win.y1 : win.y2, win.x1 : win.x2] for win in chunk])
+    # the (window, image) pairs window-major: the pairs of one window are contiguous, so a call's crops and
+    # its logits' accumulation take one slice per window rather than one per crop
+    pairs = len(windows) * b
+    per_call = pairs if windows_per_call is None else windows_per_call
+    for start in range(0, pairs, per_call):
+        stop = min(start + per_call, pairs)
+        parts = [(win, slice(max(start - i * b, 0), min(stop - i * b, b)))
+                 for i, win in enumerate(windows) if i * b < stop and (i + 1) * b > start]
+        crops = torch.cat([image[images, :, win.y1 : win.y2, win.x1 : win.x2] for win, images in parts])
         if left or right or top or bottom:
             crops = F.pad(crops, (left, right, top, bottom))
         logits = fn(crops)
@@ -126,8 +133,11 @@ def slide_inference(
         if total is None:
             dtype = torch.promote_types(logits.dtype, torch.float32)
             total = torch.zeros((b, logits.shape[1], h, w), dtype=dtype, device=image.device)
-        for i, win in enumerate(chunk):
-            total[:, :, win.y1 : win.y2, win.x1 : win.x2] += logits[i * b : (i + 1) * b].to(total.dtype)
+        first = 0
+        for win, images in parts:
+            count = images.stop - images.start
+            total[images, :, win.y1 : win.y2, win.x1 : win.x2] += logits[first : first + count].to(total.dtype)
+            first += count
     assert total is not None
     return total / coverage_count(windows, h, w, device=image.device).to(total.dtype)
 
@@ -166,7 +176,7 @@ def resized_slide_inference(
     crop: int = 224,
     stride: int = 112,
     pad_multiple: int = 1,
-    windows_per_call: int = 1,
+    windows_per_call: int | None = None,
     output_size: tuple[int, int] | None = None,
 ) -> torch.Tensor:
     """SegEarth-OV's whole inference geometry: resize, slide, resize the logits back to ``(H, W)``.

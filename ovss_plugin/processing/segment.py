@@ -172,7 +172,7 @@ class SegmentAlgorithm(OVSSAlgorithm):
             tr("Batch size (tiles per model call, 0 = automatic)"),
             QgsProcessingParameterNumber.Integer,
             0,
-            True,  # optional: models and scripts saved before it existed still run (automatic)
+            True,  # optional: models and scripts written before the parameter existed keep working
             0,
         )
         self.addParameter(advanced(batch))

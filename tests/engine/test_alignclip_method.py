@@ -310,3 +310,56 @@ def test_full_geometry_on_real_loveda(shared_data: Path, name: str) -> None:
     probs = method.predict(read_png(shared_data / "loveda/img/0.png"))
     assert probs.shape == (7, 1024, 1024)
     np.testing.assert_allclose(probs.sum(axis=0), 1.0, atol=1e-5)
+
+
+def _mixed_batch(shared_data: Path) -> np.ndarray:
+    """Four 80 x 100 tiles: three real 8-bit crops (LoveDA, Vaihingen, Potsdam) and one with fractional values
+    (the float resize path), so that the batch mixes both per-tile resizes."""
+    crops = [read_png(shared_data / sample)[:, 40:120, 60:160] for sample in (
+        "loveda/img/0.png", "vaihingen/img/area1_0_0_512_512.png", "potsdam/img/2_10_0_0_512_512.png")]
+    return np.stack([*crops, rgb_tile(5) + 0.25]).astype(np.float32)
+
+
+def _check_batch_against_one_by_one(method: AlignClipMethod, tiles: np.ndarray) -> None:
+    """fp32: predict_batch equals predict tile by tile within 1e-5, all windows in one pass and in passes of
+    5 windows (which split tiles); bf16: the same labels."""
+    alone = np.stack([method.predict(tile) for tile in tiles])
+    batched = method.predict_batch(tiles)
+    assert batched.shape == alone.shape and batched.dtype == np.float32
+    if method.runtime.dtype == torch.float32:
+        np.testing.assert_allclose(batched, alone, atol=1e-5, rtol=0)
+        method.config = replace(method.config, windows_per_call=5)
+        np.testing.assert_allclose(method.predict_batch(tiles), alone, atol=1e-5, rtol=0)
+    else:
+        np.testing.assert_array_equal(batched.argmax(axis=1), alone.argmax(axis=1))
+
+
+@pytest.mark.usefixtures("restore_config")
+def test_batch_equals_tiles_one_by_one(shared_data: Path, baseline: AlignClipMethod, dino: AlignClipMethod) -> None:
+    for method in (baseline, dino):
+        _check_batch_against_one_by_one(method, _mixed_batch(shared_data))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "precision"), [
+    ("alignclip-s", "fp32"), ("segearth-ov", "bf16"), ("alignclip-d", "bf16"), ("alignclip-s", "bf16")])
+def test_batch_equals_tiles_one_by_one_for_every_method(shared_data: Path, labels, name: str, precision: str) -> None:
+    method = create_method(name, weights="random", precision=precision, params=SMALL)
+    method.prepare(labels)
+    _check_batch_against_one_by_one(method, _mixed_batch(shared_data)[:3 if precision == "bf16" else 4])
+
+
+def test_upsampled_logits_equal_those_of_the_dense_upsampled_features(baseline: AlignClipMethod) -> None:
+    """The method keeps the upsampled features in the windows' patch basis; their logits equal those of the
+    upsampler's own (B, C, H, W) output."""
+    assert baseline.upsampler is not None
+    grid, size = (4, 4), (64, 64)
+    patches = torch.randn(3, 16, baseline.clip.embed_dim, generator=torch.Generator().manual_seed(2))
+    crops = torch.randn(3, 3, *size, generator=torch.Generator().manual_seed(3))
+    cls_token, text = patches[:, 0], torch.nn.functional.normalize(baseline._text, dim=-1)
+    low_rank = baseline._upsample(patches, grid, crops)
+    assert low_rank is not None and low_rank.coords.shape == (3, 64 * 64, 16)
+    maps = patches.transpose(1, 2).reshape(3, -1, *grid)
+    dense = baseline.upsampler(maps, crops).flatten(2).transpose(1, 2)
+    torch.testing.assert_close(dense_logits(low_rank, cls_token, text, -0.3),
+                               dense_logits(dense, cls_token, text, -0.3), atol=1e-5, rtol=1e-5)

@@ -103,6 +103,7 @@ def test_the_method_reports_the_certified_solution(small_v2, shared_data: Path) 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # ViT-L/14 at 518 and 100 PDHG iterations: minutes on a busy 2-core machine
 @pytest.mark.parametrize(("variant", "name"), [("sdci-v2", n) for n in sorted(SAMPLES)] + [("sdci-v1", "vaihingen")])
 def test_official_geometry_512_tiles_end_below_the_reference_pdhg(shared_data: Path, variant: str, name: str) -> None:
     method = create_method(variant, weights="random", device="cpu", precision="bf16", params={"score_threshold": 0.0})
@@ -111,6 +112,7 @@ def test_official_geometry_512_tiles_end_below_the_reference_pdhg(shared_data: P
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_official_geometry_1024_tile_ends_below_the_reference_pdhg(shared_data: Path) -> None:
     method = create_method("sdci-v2", weights="random", device="cpu", precision="bf16", params={"score_threshold": 0.0})
     rgb = np.ascontiguousarray(np.asarray(Image.open(shared_data / "loveda/img/2.png").convert("RGB")))

@@ -238,3 +238,13 @@ def test_fuse_rejects_bad_beta_and_shapes() -> None:
         fuse_logits(torch.zeros(2, 3, 3), torch.zeros(2, 6, 6), -0.1)
     with pytest.raises(ValueError, match="cannot fuse"):
         fuse_logits(torch.zeros(2, 3, 3), torch.zeros(3, 6, 6), 0.5)
+
+
+@pytest.mark.parametrize("propagation", ["clamp", "proxy"])
+def test_cce_batch_equals_one_window_at_a_time(propagation: str) -> None:
+    gen = torch.Generator().manual_seed(8)
+    feats, logits = torch.randn(4, 49, 12, generator=gen), torch.randn(4, 49, 5, generator=gen)
+    batched = cluster_constrained_enhancement(feats, logits, 3, propagation=propagation, seed=2)
+    alone = torch.stack([cluster_constrained_enhancement(f, s, 3, propagation=propagation, seed=2)
+                         for f, s in zip(feats, logits, strict=True)])
+    torch.testing.assert_close(batched, alone, atol=1e-6, rtol=1e-6)

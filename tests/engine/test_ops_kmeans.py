@@ -157,3 +157,16 @@ def test_empty_cluster_moves_onto_the_farthest_point() -> None:
     means = torch.tensor([[0.5], [7.0], [100.0]])
     moved = _relocate_empty(x, (x * x).sum(dim=1, keepdim=True), labels, centroids, means)
     np.testing.assert_array_equal(moved.numpy(), [[0.5], [7.0], [4.0]])
+
+
+@pytest.mark.parametrize("init", ["k-means++", "random"])
+def test_batched_sets_equal_one_call_per_set(init: str) -> None:
+    """(B, N, D): each set clustered on its own, as B calls would (own seeded draws, own stopping)."""
+    gen = torch.Generator().manual_seed(21)
+    sets = torch.randn(5, 150, 16, generator=gen) * torch.rand(5, 1, 16, generator=gen) * 4
+    labels, centroids = kmeans(sets, 4, seed=3, init=init)
+    assert labels.shape == (5, 150) and centroids.shape == (5, 4, 16)
+    for b in range(5):
+        one_labels, one_centroids = kmeans(sets[b], 4, seed=3, init=init)
+        torch.testing.assert_close(labels[b], one_labels, atol=0, rtol=0)
+        torch.testing.assert_close(centroids[b], one_centroids, atol=1e-6, rtol=1e-6)

@@ -82,7 +82,7 @@ def test_average_of_window_dependent_logits_uses_the_count_map(device: str) -> N
         calls.append(len(calls))
         return torch.full((1, 2, *crops.shape[-2:]), float(len(calls)), device=crops.device)
 
-    out = slide_inference(image, fn, 224, 112)
+    out = slide_inference(image, fn, 224, 112, windows_per_call=1)
     expected_sum = np.zeros((h, w))
     windows = mmseg_windows(h, w, 224, 112)
     for i, (y1, y2, x1, x2) in enumerate(windows):
@@ -104,22 +104,28 @@ def test_constant_image_gives_position_independent_output() -> None:
 
 
 def test_windows_per_call_batches_give_the_same_result() -> None:
+    """The windows of both images go through ``fn`` one at a time, three at a time (calls splitting windows
+    and images) or all in one call, with the same result."""
     torch.manual_seed(1)
     conv = torch.nn.Conv2d(3, 5, 3, padding=1)
     image = torch.randn(2, 3, 130, 190)
-    sizes: list[int] = []
+    n_windows = len(plan_windows(130, 190, 64, 48))
+    results, sizes = {}, {}
+    for per_call in (1, 3, None):
+        calls: list[int] = []
 
-    def fn(crops: torch.Tensor) -> torch.Tensor:
-        sizes.append(crops.shape[0])
-        return conv(crops)
+        def fn(crops: torch.Tensor, calls: list[int] = calls) -> torch.Tensor:
+            calls.append(crops.shape[0])
+            return conv(crops)
 
-    with torch.no_grad():
-        one = slide_inference(image, fn, 64, 48)
-        n_windows = len(sizes)
-        sizes.clear()
-        four = slide_inference(image, fn, 64, 48, windows_per_call=4)
-    assert max(sizes) == 8 and sum(sizes) == 2 * n_windows
-    torch.testing.assert_close(one, four, atol=1e-5, rtol=1e-5)
+        with torch.no_grad():
+            results[per_call] = slide_inference(image, fn, 64, 48, windows_per_call=per_call)
+        sizes[per_call] = calls
+    assert sizes[1] == [1] * 2 * n_windows and sizes[None] == [2 * n_windows]
+    assert sizes[3] == [3] * 8 and n_windows == 12  # a call may hold one image of a window, the other in the next
+    for per_call in (3, None):
+        torch.testing.assert_close(results[per_call], results[1], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(results[None][1:], slide_inference(image[1:], conv, 64, 48), atol=1e-5, rtol=1e-5)
 
 
 def test_padding_to_the_patch_size_is_centred_and_cut_back() -> None:
@@ -183,10 +189,10 @@ def test_resized_slide_inference_returns_the_tile_size() -> None:
     seen: list[tuple[int, int]] = []
 
     def fn(crops: torch.Tensor) -> torch.Tensor:
-        seen.append(tuple(crops.shape[-2:]))
+        seen.append(tuple(crops.shape))
         return crops[:, :2] * 2
 
     out = resized_slide_inference(image, fn)
     assert out.shape == (1, 2, 600, 300)
-    assert seen == [(224, 224)] * 3  # 600 x 300 -> 448 x 224: three windows down, one across
+    assert seen == [(3, 3, 224, 224)]  # 600 x 300 -> 448 x 224: three windows down, one across, one call
     torch.testing.assert_close(out, torch.full_like(out, 6.0))

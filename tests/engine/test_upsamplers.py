@@ -238,3 +238,32 @@ def test_runs_in_the_modules_dtype():
         low = upsampler.to(torch.bfloat16)(features.bfloat16(), guidance.bfloat16())
     assert low.dtype == torch.bfloat16
     assert ((low.float() - reference).abs().max() / reference.abs().max()).item() < 0.05
+
+
+@pytest.mark.parametrize("kind", ["jbu_one", "jbu_stack"])
+def test_batch_equals_images_one_by_one_with_chunks_spanning_images(kind, monkeypatch):
+    """Three images, chunks of three tile rows (a chunk ends inside one image and goes on in the next)."""
+    upsampler = build_upsampler(kind, 8, seed=4)
+    monkeypatch.setattr(JBULearnedRange, "chunk_pixels", 3 * 8 * 48)
+    features, guidance = _randn(3, 8, 3, 3, seed=5), _randn(3, 3, 48, 48, seed=6)
+    with torch.no_grad():
+        batched = upsampler(features, guidance)
+        alone = torch.cat([upsampler(features[i:i + 1], guidance[i:i + 1]) for i in range(3)])
+    torch.testing.assert_close(batched, alone, atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize(("channels", "grid"), [(40, (3, 4)), (9, (3, 4))])
+def test_low_rank_output_equals_the_dense_output(channels, grid):
+    """Coordinates in the patch basis (12 < 40 channels) or the identity basis (12 >= 9): same features,
+    dot products and norms as ``forward``."""
+    upsampler = build_upsampler("jbu_one", channels, seed=7)
+    with torch.no_grad():
+        upsampler.fixup_proj[1].bias.normal_(generator=torch.Generator().manual_seed(1))
+        features, guidance = _randn(2, channels, *grid, seed=8), _randn(2, 3, 16 * grid[0], 16 * grid[1], seed=9)
+        dense = upsampler(features, guidance).flatten(2).transpose(1, 2)
+        low_rank = upsampler.forward_low_rank(features, guidance)
+    vectors = _randn(5, channels, seed=10)
+    assert low_rank.coords.shape[-1] == min(channels, grid[0] * grid[1])
+    torch.testing.assert_close(low_rank.dense(), dense, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(low_rank.dot(vectors), dense @ vectors.T, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(low_rank.norms(), dense.norm(dim=-1, keepdim=True), atol=1e-5, rtol=1e-5)
