@@ -301,6 +301,13 @@ def fuse_branches(clip_probs: torch.Tensor, dino_probs: torch.Tensor | None, con
     return torch.softmax(data_term(p_clip, p_dino, params) / params.a, dim=0)
 
 
+def _rgb8(tile: np.ndarray) -> np.ndarray:
+    """An RGB tile ``(3, H, W)`` in 0..255 as the 8-bit ``(H, W, 3)`` image the official loader reads."""
+    import numpy as np
+
+    return np.clip(np.rint(np.asarray(tile).transpose(1, 2, 0)), 0, 255).astype(np.uint8)
+
+
 def _on_grid(scores: torch.Tensor, grid: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
     """Token-major scores ``(N, C)`` as a map ``(C, gh, gw)`` and their final scores (maximum over patches,
     BCDR's rule for the branches that skip it)."""
@@ -384,7 +391,7 @@ class SdciMethod:
             self.timings[stage] = now - clock
             clock = now
 
-        rgb = np.clip(np.rint(tile.transpose(1, 2, 0)), 0, 255).astype(np.uint8)
+        rgb = _rgb8(tile)
         with torch.inference_mode():
             fg = self._refine(rgb, lap)
         labels = self._labels
@@ -420,12 +427,11 @@ class SdciMethod:
     def branch_maps(self, tile: np.ndarray) -> list[torch.Tensor]:
         """The branch probability maps ``(C, H, W)`` the last stage fuses (CSCP's ``p_C``, ``p_D`` for
         ``"full"``), foreground classes only; for stage tests and building real CSCP problems."""
-        import numpy as np
         import torch
 
         if self._bank is None:
             raise RuntimeError("SdciMethod.prepare(labels) must be called before branch_maps()")
-        rgb = np.clip(np.rint(np.asarray(tile).transpose(1, 2, 0)), 0, 255).astype(np.uint8)
+        rgb = _rgb8(tile)
         with torch.inference_mode():
             return self._branches(rgb, lambda stage: None)
 
