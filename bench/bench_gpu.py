@@ -4,11 +4,10 @@ The papers' runtime anchors are GPU numbers (AlignCLIP Table 11, RTX 3090: SegEa
 16 ms per image); this measures the same methods here on whatever CUDA GPU is available. SDCI gets a 512x512
 tile (its official input), the AlignCLIP family a 448x448 image (SegEarth-OV's long side). The image is a
 smooth synthetic scene: with random weights the content does not change the cost, except K-means iterations.
+``--batch 1,8,32`` times the batched entry point (:func:`engine.methods.base.predict_batch`) on batches of that
+many tiles (the scene and its shifted copies) and reports tiles per second.
 
-    python bench/bench_gpu.py [--runs 10] [--batch 1 8 32] [--out FILE]
-
-``--batch`` sizes go through the methods' ``predict_batch`` (engine.methods.base.predict_batch: a method's own
-batched pass, else one ``predict`` per tile); images/s = batch / median seconds per call.
+    python bench/bench_gpu.py [--runs 10] [--batch 1] [--methods sdci-v2,...] [--out FILE]
 """
 
 from __future__ import annotations
@@ -44,9 +43,9 @@ def synthetic_tile(side: int):
     return np.clip(np.stack([r, g, b]), 0, 255).astype(np.float32)
 
 
-def measure(name: str, preset_name: str, side: int, precision: str, *, runs: int, batch: int) -> dict[str, float]:
-    """Median milliseconds per tile, images/s and peak allocated GPU memory of ``predict_batch`` on ``batch``
-    tiles for one method and precision."""
+def measure(name: str, preset_name: str, side: int, precision: str, runs: int, *, batch: int) -> dict[str, float]:
+    """Median milliseconds per call on a batch of ``batch`` tiles, tiles per second and peak allocated GPU memory
+    for one method and precision."""
     import numpy as np
     import torch
 
@@ -58,7 +57,8 @@ def measure(name: str, preset_name: str, side: int, precision: str, *, runs: int
     method = create_method(name, weights="random", device="cuda", precision=precision,
                            params=preset_params(preset, name))
     method.prepare(preset.labels)
-    tiles = np.stack([synthetic_tile(side)] * batch)
+    tile = synthetic_tile(side)
+    tiles = np.stack([np.roll(tile, 7 * i, axis=-1) for i in range(batch)])
     predict_batch(method, tiles)
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
@@ -72,8 +72,8 @@ def measure(name: str, preset_name: str, side: int, precision: str, *, runs: int
     del method
     torch.cuda.empty_cache()
     median = statistics.median(times)
-    return {"median_ms": 1000 * median / batch, "min_ms": 1000 * min(times) / batch, "images_s": batch / median,
-            "peak_mib": peak}
+    return {"median_ms": 1000 * median, "min_ms": 1000 * min(times), "peak_mib": peak,
+            "tile_ms": 1000 * median / batch, "tiles_per_s": batch / median}
 
 
 def main() -> int:
@@ -81,36 +81,38 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--batch", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--batch", default="1", help="comma-separated batch sizes (default 1)")
+    parser.add_argument("--methods", default=",".join(case[0] for case in CASES), help="comma-separated names")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / f"gpu-{dt.date.today()}.md")
     args = parser.parse_args()
     if not torch.cuda.is_available():
         print("skipped: no CUDA device here")
         return 0
     rows = []
-    for name, preset, side in CASES:
+    chosen = args.methods.split(",")
+    for name, preset, side in (case for case in CASES if case[0] in chosen):
         for precision in ("bf16", "fp32"):
-            for batch in args.batch:
-                numbers = measure(name, preset, side, precision, runs=args.runs, batch=batch)
+            for batch in (int(b) for b in args.batch.split(",")):
+                numbers = measure(name, preset, side, precision, args.runs, batch=batch)
                 rows.append((name, side, precision, batch, numbers))
-                print(f"{name:12s} {side} {precision} batch {batch}: {numbers['images_s']:.1f} images/s, "
-                      f"{numbers['peak_mib']:.0f} MiB", flush=True)
+                print(f"{name:12s} {side} {precision} batch {batch}: {numbers['tile_ms']:.1f} ms per tile, "
+                      f"{numbers['tiles_per_s']:.1f} tiles/s, {numbers['peak_mib']:.0f} MiB", flush=True)
     lines = [
-        "# Methods on a GPU (random weights, predict_batch at several batch sizes)",
+        "# Methods on a GPU (random weights, predict_batch on batches of tiles)",
         "",
         f"- date: {dt.date.today()}",
         f"- device: {torch.cuda.get_device_name(0)}, torch {torch.__version__}, {platform.python_version()}",
-        f"- command: `python bench/bench_gpu.py --runs {args.runs} --batch {' '.join(map(str, args.batch))}`",
-        f"- median of {args.runs} predict_batch calls after one warm-up, synchronised, per tile; "
-        "peak = torch max_memory_allocated",
+        f"- command: `python bench/bench_gpu.py --runs {args.runs} --batch {args.batch} --methods {args.methods}`",
+        f"- median of {args.runs} calls after one warm-up, synchronised; peak = torch max_memory_allocated",
         "- paper anchors (AlignCLIP Table 11, RTX 3090, per image): SegEarth-OV 12 ms / 1392 MB, "
         "AlignCLIP-D 16 ms / 2661 MB, AlignCLIP-S 18 ms / 2782 MB",
         "",
-        "| method | input | precision | batch | images/s | median ms per tile | min ms per tile | peak GPU MiB |",
-        "|---|---|---|---|---|---|---|---|",
+        "| method | input | precision | batch | median ms per call | min ms | ms per tile | tiles/s | peak GPU MiB |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    lines += [f"| {name} | {side}x{side} | {precision} | {batch} | {n['images_s']:.1f} | {n['median_ms']:.1f} | "
-              f"{n['min_ms']:.1f} | {n['peak_mib']:.0f} |" for name, side, precision, batch, n in rows]
+    lines += [f"| {name} | {side}x{side} | {precision} | {batch} | {n['median_ms']:.1f} | {n['min_ms']:.1f} | "
+              f"{n['tile_ms']:.1f} | {n['tiles_per_s']:.1f} | {n['peak_mib']:.0f} |"
+              for name, side, precision, batch, n in rows]
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
     return 0

@@ -1,15 +1,18 @@
-"""Benchmark of one 512x512 tile through ``sdci-v2`` and ``sdci-v1`` (random weights, real architectures).
+"""Benchmark of 512x512 tiles through ``sdci-v2`` and ``sdci-v1`` (random weights, real architectures).
 
 Run from the repository root:
 
-    .venv/bin/python bench/bench_sdci.py [--runs 3] [--threads 2] [--out bench/results/sdci-DATE.md]
+    .venv/bin/python bench/bench_sdci.py [--runs 3] [--threads 2] [--batches 1,2] [--configs sdci-v2:bf16]
+        [--out bench/results/sdci-DATE.md]
 
-Each (method, precision) runs in its own process, so its peak RSS is its own. Per stage (the method's
-``timings``: CLIP backbone, VFM backbone, CAF levels, CAF fusion, BCDR, superpixels + CSCP) the median wall
-time over ``--runs`` predictions after one warm-up, the total, "beyond the backbones" (everything except the
-two backbone passes), the process CPU time, and the peak RSS while predicting (``VmHWM`` reset after the
-build, whose fp32 construction peak is reported apart). Targets (issue 4): sdci-v2 bf16 beyond-backbones <= 1.5 s, total
-<= 7 s, peak RSS <= 3 GB.
+Each (method, precision, batch size) runs in its own process, so its peak RSS is its own. A batch of ``B``
+goes through ``predict_batch`` (``B = 1``: ``predict``); its tiles are the Potsdam and Vaihingen samples and
+their mirror images, in turn. Per stage (the method's ``timings``: CLIP backbone, VFM backbone, CAF levels,
+CAF fusion, BCDR, superpixels + CSCP) the median wall time over ``--runs`` calls after one warm-up, PER TILE
+(the batch's seconds divided by ``B``), the total per tile, "beyond the backbones" (everything except the
+two backbone passes), the process CPU time per tile, and the peak RSS while predicting (``VmHWM`` reset after
+the build, whose fp32 construction peak is reported apart). Targets (issue 4): sdci-v2 bf16 beyond-backbones
+<= 1.5 s, total <= 7 s, peak RSS <= 3 GB; issue 13: no slower than that per tile.
 """
 
 from __future__ import annotations
@@ -27,8 +30,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TILE = ROOT.parent / "shared" / "data" / "potsdam" / "img" / "2_10_0_0_512_512.png"
+DATA = ROOT.parent / "shared" / "data"
+TILES = (DATA / "potsdam" / "img" / "2_10_0_0_512_512.png", DATA / "vaihingen" / "img" / "area1_0_0_512_512.png")
 BACKBONES = ("clip_backbone", "vfm_backbone")
+COUNTS = ("cscp_iterations", "cscp_relative_gap")  # timings entries that are not seconds
+CONFIGS = ("sdci-v2:bf16", "sdci-v2:fp32", "sdci-v1:bf16", "sdci-v1:fp32")
 
 
 def _peak_rss_gb() -> float:
@@ -44,37 +50,54 @@ def _reset_peak_rss() -> None:
     Path("/proc/self/clear_refs").write_text("5")
 
 
-def measure(method_name: str, precision: str, runs: int, threads: int) -> dict[str, object]:
-    """Build, prepare and time ``runs`` predictions (after a warm-up) in this process."""
+def batch_of(size: int):
+    """``size`` 512x512 tiles ``(B, 3, 512, 512)`` float32: the samples and their mirror images, in turn."""
     import numpy as np
-    import torch
     from PIL import Image
+
+    images = [np.asarray(Image.open(path).convert("RGB")) for path in TILES]
+    images += [image[:, ::-1] for image in images]
+    return np.stack([images[i % len(images)] for i in range(size)]).transpose(0, 3, 1, 2).astype(np.float32)
+
+
+def measure(method_name: str, precision: str, runs: int, threads: int, batch: int) -> dict[str, object]:
+    """Build, prepare and time ``runs`` calls on a batch of ``batch`` tiles (after a warm-up) in this process."""
+    import torch
 
     sys.path.insert(0, str(ROOT))
     from engine.labels import load_preset
     from engine.methods import create_method
 
     torch.set_num_threads(threads)
-    tile = np.asarray(Image.open(TILE).convert("RGB")).transpose(2, 0, 1).astype(np.float32)
+    tiles = batch_of(batch)
     method = create_method(method_name, weights="random", device="cpu", precision=precision, seed=0)
     method.prepare(load_preset("potsdam-gen").labels)
     build_peak = _peak_rss_gb()
     _reset_peak_rss()
-    method.predict(tile)
+
+    def call() -> None:
+        if batch == 1:
+            method.predict(tiles[0])
+        else:
+            method.predict_batch(tiles)
+
+    call()
     stages: dict[str, list[float]] = {}
     totals, cpu = [], []
     for _ in range(runs):
         start, cpu_start = time.perf_counter(), time.process_time()
-        method.predict(tile)
-        totals.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - cpu_start)
+        call()
+        totals.append((time.perf_counter() - start) / batch)
+        cpu.append((time.process_time() - cpu_start) / batch)
         for stage, seconds in method.timings.items():
-            stages.setdefault(stage, []).append(seconds)
+            if stage not in COUNTS:
+                stages.setdefault(stage, []).append(seconds / batch)
     medians = {stage: statistics.median(values) for stage, values in stages.items()}
     beyond = [sum(v[i] for s, v in stages.items() if s not in BACKBONES) for i in range(runs)]
     return {
         "method": method_name,
         "precision": precision,
+        "batch": batch,
         "stages": medians,
         "total": statistics.median(totals),
         "cpu_total": statistics.median(cpu),
@@ -89,38 +112,50 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batches", default="1", help="comma-separated batch sizes (default 1)")
+    parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated METHOD:PRECISION")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / f"sdci-{dt.date.today()}.md")
-    parser.add_argument("--child", nargs=2, metavar=("METHOD", "PRECISION"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, metavar=("METHOD", "PRECISION", "BATCH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.child[0], args.child[1], args.runs, args.threads)))
+        name, precision, batch = args.child
+        print(json.dumps(measure(name, precision, args.runs, args.threads, int(batch))))
         return
+    load_start = os.getloadavg()[0]
     results = []
-    for name, precision in (("sdci-v2", "bf16"), ("sdci-v2", "fp32"), ("sdci-v1", "bf16"), ("sdci-v1", "fp32")):
-        cmd = [sys.executable, __file__, "--runs", str(args.runs), "--threads", str(args.threads)]
-        proc = subprocess.run([*cmd, "--child", name, precision], capture_output=True, text=True, check=True)
-        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-        print(results[-1], flush=True)
+    batches = [int(b) for b in args.batches.split(",")]
+    for config in args.configs.split(","):
+        name, precision = config.split(":")
+        for batch in batches:
+            cmd = [sys.executable, __file__, "--runs", str(args.runs), "--threads", str(args.threads)]
+            child = [*cmd, "--child", name, precision, str(batch)]
+            proc = subprocess.run(child, capture_output=True, text=True, check=True)
+            results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            print(results[-1], flush=True)
     stages = list(results[0]["stages"])
     lines = [
         f"# SDCI benchmark, {dt.date.today()}",
         "",
         f"Machine: {platform.node()}, {platform.processor() or platform.machine()}, "
-        f"{args.threads} torch threads; the CPU column is this process's CPU time; load average at the end "
-        f"{os.getloadavg()[0]:.1f} (a load above the thread count inflates the wall times).",
-        f"Command: `.venv/bin/python bench/bench_sdci.py --runs {args.runs} --threads {args.threads}`",
-        f"Input: {TILE.name} (512x512), preset potsdam-gen, random weights, medians of {args.runs} runs after a "
-        "warm-up.",
+        f"{args.threads} torch threads; the CPU column is this process's CPU time; load average at the start "
+        f"{load_start:.1f}, at the end {os.getloadavg()[0]:.1f} (a load above the thread count inflates the "
+        "wall times).",
+        f"Command: `.venv/bin/python bench/bench_sdci.py --runs {args.runs} --threads {args.threads} "
+        f"--batches {args.batches} --configs {args.configs}`",
+        f"Input: batches of {', '.join(p.name for p in TILES)} and their mirror images (512x512), preset "
+        f"potsdam-gen, random weights, medians of {args.runs} runs after a warm-up; seconds PER TILE (a batch's "
+        "time divided by its size).",
         "",
-        "| method | precision | "
+        "| method | precision | batch | "
         + " | ".join(stages)
         + " | beyond backbones | total | CPU | peak RSS GB predict | build |",
-        "|---" * (len(stages) + 7) + "|",
+        "|---" * (len(stages) + 8) + "|",
     ]
     for r in results:
         cells = " | ".join(f"{r['stages'][s]:.2f}" for s in stages)
         lines.append(
-            f"| {r['method']} | {r['precision']} | {cells} | {r['beyond_backbones']:.2f} | {r['total']:.2f} | "
+            f"| {r['method']} | {r['precision']} | {r['batch']} | {cells} | {r['beyond_backbones']:.2f} | "
+            f"{r['total']:.2f} | "
             f"{r['cpu_total']:.2f} | {r['peak_rss_gb']:.2f} | {r['build_peak_rss_gb']:.2f} |"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)

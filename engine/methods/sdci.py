@@ -22,7 +22,11 @@ methods); torch and the backbones are imported when a method is built.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+import os
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -165,32 +169,59 @@ def bcdr(
     dino_grid: tuple[int, int],
     config: SdciConfig,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """BCDR (Eqs. 11-15) as ``ovs/pipeline.py`` runs it.
+    """BCDR (Eqs. 11-15) as ``ovs/pipeline.py`` runs it, on one tile or a batch.
 
-    ``clip_scores`` ``(N_clip, C)`` = S'_clip, ``dino_scores`` ``(N_dino, C)`` = S'_dino; the graphs come
-    from the last CLIP level's projected patch features and the last DINO layer's patch features. S'_clip is
-    resampled to the DINO grid and diffused with T_dino; S'_dino to the CLIP grid and diffused with T_clip.
-    Returns the two diffused maps ``(C, gh, gw)`` (CLIP branch on the DINO grid, DINO branch on the CLIP
-    grid) and the two final scores ``(C,)``: each resampled (undiffused) score's maximum over patches.
+    ``clip_scores`` ``(N_clip, C)`` = S'_clip, ``dino_scores`` ``(N_dino, C)`` = S'_dino (a batch: ``(B, N,
+    C)``, the features likewise); the graphs come from the last CLIP level's projected patch features and
+    the last DINO layer's patch features. S'_clip is resampled to the DINO grid and diffused with T_dino;
+    S'_dino to the CLIP grid and diffused with T_clip. Returns the two diffused maps ``(C, gh, gw)`` (CLIP
+    branch on the DINO grid, DINO branch on the CLIP grid) and the two final scores ``(C,)``: each resampled
+    (undiffused) score's maximum over patches (with a leading batch dimension for a batch). The diffusion of
+    every graph of the batch runs as one: 40 sparse products on their block-diagonal union
+    (:func:`engine.ops.graph.block_diagonal`), row for row the sums of one graph alone.
     """
     import torch
 
-    from ..ops.graph import diffuse, diffuse_closed_form, knn_transition, resample_grid
+    from ..ops.graph import KnnTransition, block_diagonal, diffuse, diffuse_closed_form, knn_transition, resample_grid
 
+    single = clip_scores.ndim == 2
+    if single:
+        clip_scores, dino_scores = clip_scores[None], dino_scores[None]
+        clip_features, dino_features = clip_features[None], dino_features[None]
     t_dino = knn_transition(dino_features.float(), k=config.knn_k, tau=config.knn_tau)
     t_clip = knn_transition(clip_features.float(), k=config.knn_k, tau=config.knn_tau)
-    clip_on_dino = resample_grid(clip_scores.float(), clip_grid, dino_grid)
-    dino_on_clip = resample_grid(dino_scores.float(), dino_grid, clip_grid)
-    dtype = getattr(torch, config.diffusion_dtype)
-
-    def run(graph: Any, scores: torch.Tensor) -> torch.Tensor:
-        if config.diffusion_closed_form:
-            return diffuse_closed_form(graph, scores, alpha=config.diffusion_alpha)
-        return diffuse(graph, scores, alpha=config.diffusion_alpha, steps=config.diffusion_steps, dtype=dtype)
-
-    clip_map = run(t_dino, clip_on_dino).T.reshape(-1, *dino_grid)
-    dino_map = run(t_clip, dino_on_clip).T.reshape(-1, *clip_grid)
-    return clip_map, dino_map, clip_on_dino.amax(dim=0), dino_on_clip.amax(dim=0)
+    clip_on_dino = resample_grid(_on_grid(clip_scores.float(), clip_grid)[0], clip_grid, dino_grid)
+    dino_on_clip = resample_grid(_on_grid(dino_scores.float(), dino_grid)[0], dino_grid, clip_grid)
+    starts = [clip_on_dino.flatten(-2).transpose(-2, -1), dino_on_clip.flatten(-2).transpose(-2, -1)]  # (B, N, C)
+    if config.diffusion_closed_form:
+        diffused = [
+            torch.stack(
+                [
+                    diffuse_closed_form(KnnTransition(v, i), s, alpha=config.diffusion_alpha)
+                    for v, i, s in zip(graph.values, graph.indices, start, strict=True)
+                ]
+            )
+            for graph, start in zip((t_dino, t_clip), starts, strict=True)
+        ]
+    else:
+        dtype = getattr(torch, config.diffusion_dtype)
+        stacked = torch.cat([start.reshape(-1, start.shape[-1]) for start in starts])
+        both = diffuse(
+            block_diagonal([t_dino, t_clip]),
+            stacked,
+            alpha=config.diffusion_alpha,
+            steps=config.diffusion_steps,
+            dtype=dtype,
+        )
+        diffused = list(both.split([start.shape[0] * start.shape[1] for start in starts]))
+    clip_map, dino_map = (
+        scores.reshape(start.shape).transpose(-2, -1).reshape(*maps.shape)
+        for scores, start, maps in zip(diffused, starts, (clip_on_dino, dino_on_clip), strict=True)
+    )
+    finals = clip_on_dino.amax(dim=(-2, -1)), dino_on_clip.amax(dim=(-2, -1))
+    if single:
+        return clip_map[0], dino_map[0], finals[0][0], finals[1][0]
+    return clip_map, dino_map, *finals
 
 
 # working memory of one predict call (bytes), measured on the CPU in fp32 and rounded up (docs/ARCHITECTURE.md)
@@ -215,7 +246,8 @@ def tile_bytes(config: SdciConfig, height: int, width: int, labels: LabelSet) ->
 def branch_probabilities(
     score_map: torch.Tensor, final_score: torch.Tensor, size: tuple[int, int], config: SdciConfig
 ) -> torch.Tensor:
-    """One branch's class maps at image size ``(C, H, W)``, as ``ovs/main.py`` + ``cam_to_label`` do.
+    """One branch's class maps at image size ``(C, H, W)``, as ``ovs/main.py`` + ``cam_to_label`` do (a batch:
+    ``(B, C, gh, gw)`` maps and ``(B, C)`` scores give ``(B, C, H, W)``).
 
     Bilinear upsampling to ``size``; each class divided by its spatial maximum (``+1e-5``) and multiplied by
     its final score; min-max normalised per class (``+1e-6``; ``is_normalize`` is true in every official
@@ -223,61 +255,100 @@ def branch_probabilities(
     """
     import torch
 
-    up = torch.nn.functional.interpolate(score_map[None].float(), size=size, mode="bilinear", align_corners=False)[0]
-    up = up / (up.amax(dim=(-1, -2), keepdim=True) + config.score_max_eps) * final_score[:, None, None]
-    flat = up.reshape(up.shape[0], -1)
+    maps = score_map.reshape(-1, *score_map.shape[-3:]).float()
+    up = torch.nn.functional.interpolate(maps, size=size, mode="bilinear", align_corners=False)
+    up = up.reshape(*score_map.shape[:-2], *size)
+    up = up / (up.amax(dim=(-1, -2), keepdim=True) + config.score_max_eps) * final_score[..., None, None]
+    flat = up.flatten(-2)
     flat = flat - flat.amin(dim=-1, keepdim=True)
     flat = flat / (flat.amax(dim=-1, keepdim=True) + config.minmax_eps)
     keep = (final_score > config.score_threshold).to(flat.dtype)
-    return (flat * keep[:, None]).reshape(up.shape)
+    return (flat * keep[..., None]).reshape(up.shape)
 
 
-def cscp_problem(
-    clip_probs: torch.Tensor, dino_probs: torch.Tensor, rgb: np.ndarray, config: SdciConfig
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """CSCP's inputs (Eqs. 16-17): ``prep_prob`` of both branches and the edge weights from Felzenszwalb
-    superpixels of the 8-bit tile ``(H, W, 3)``: ``(p_C, p_D, w_h, w_v)``, as the official code builds them."""
-    from ..ops.cscp import edge_weights, prep_prob
+def superpixel_weights(rgb: np.ndarray, config: SdciConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eq. 16's edge weights ``(H, W-1)``, ``(H-1, W)`` (CPU, float32) from Felzenszwalb superpixels of the
+    8-bit tile ``(H, W, 3)``, as the official code builds them; CPU work the method overlaps with its
+    backbones (:func:`superpixels_in_background`)."""
+    from ..ops.cscp import edge_weights
     from ..ops.superpixels import felzenszwalb
 
     labels = felzenszwalb(
         rgb, scale=config.felzenszwalb_scale, sigma=config.felzenszwalb_sigma, min_size=config.felzenszwalb_min_size
     )
-    wh, wv = (w.to(clip_probs.device) for w in edge_weights(labels, w_in=config.w_in, w_cross=config.w_cross))
+    return edge_weights(labels, w_in=config.w_in, w_cross=config.w_cross)
+
+
+@contextmanager
+def superpixels_in_background(rgb: np.ndarray, config: SdciConfig) -> Iterator[list[Future[Any]]]:
+    """Start :func:`superpixel_weights` of every tile of ``rgb`` ``(B, H, W, 3)`` in worker threads (one per
+    tile, at most one per CPU core) and yield their futures; on exit the pool is shut down, pending work
+    cancelled. Felzenszwalb (scikit-image) releases the GIL, so it runs while torch computes the backbones."""
+    workers = max(1, min(len(rgb), os.cpu_count() or 1))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sdci-superpixels")
+    try:
+        yield [pool.submit(superpixel_weights, image, config) for image in rgb]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def cscp_problem(
+    clip_probs: torch.Tensor, dino_probs: torch.Tensor, rgb: np.ndarray, config: SdciConfig
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """CSCP's inputs (Eqs. 16-17) for one tile: ``prep_prob`` of both branches and the edge weights of
+    :func:`superpixel_weights`: ``(p_C, p_D, w_h, w_v)``, as the official code builds them."""
+    from ..ops.cscp import prep_prob
+
+    wh, wv = (w.to(clip_probs.device) for w in superpixel_weights(rgb, config))
     return prep_prob(clip_probs, eps=config.prep_eps), prep_prob(dino_probs, eps=config.prep_eps), wh, wv
 
 
-def cscp_refine(
-    clip_probs: torch.Tensor, dino_probs: torch.Tensor, rgb: np.ndarray, config: SdciConfig
-) -> CscpSolution:
-    """CSCP (Eqs. 16-18): :func:`cscp_problem`, then the configured solver. Returns its solution: ``q``
+def cscp_refine_batch(
+    clip_probs: torch.Tensor, dino_probs: torch.Tensor, weights: tuple[torch.Tensor, torch.Tensor], config: SdciConfig
+) -> list[CscpSolution]:
+    """CSCP (Eqs. 16-18) on a batch: branch maps ``(B, C, H, W)``, edge weights ``(B, H, W-1)`` and
+    ``(B, H-1, W)``; ``prep_prob``, then the configured solver. Returns one solution per tile: ``q``
     ``(C, H, W)`` on the simplex, iterations and energy; the relative duality gap for the fast solver (the
-    reference PDHG has no certificate: NaN)."""
+    batched :func:`engine.ops.cscp.solve_cscp_batch`, each tile with its own certificate); the reference
+    PDHG runs tile by tile and has no certificate (NaN)."""
     from ..ops.cscp import (
         CscpParams,
         CscpSolution,
         FastCscpSettings,
         ReferencePdhgSettings,
         cscp_energy,
-        solve_cscp,
+        prep_prob,
+        solve_cscp_batch,
         solve_cscp_reference,
     )
 
-    problem = cscp_problem(clip_probs, dino_probs, rgb, config)
+    p_clip, p_dino = prep_prob(clip_probs, eps=config.prep_eps), prep_prob(dino_probs, eps=config.prep_eps)
     params = CscpParams(lambda_c=config.lambda_c, lambda_d=config.lambda_d, beta=config.beta)
-    if config.solver == "reference":
-        settings = ReferencePdhgSettings(
-            iterations=config.pdhg_iterations,
-            tau=config.pdhg_tau,
-            sigma=config.pdhg_sigma,
-            theta=config.pdhg_theta,
-            newton_steps=config.pdhg_newton_steps,
-            bisection_steps=config.pdhg_bisection_steps,
-        )
+    if config.solver == "fast":
+        fast = FastCscpSettings(config.cscp_tolerance, config.cscp_max_iterations, config.cscp_check_every)
+        return solve_cscp_batch(p_clip, p_dino, *weights, params=params, settings=fast)
+    settings = ReferencePdhgSettings(
+        iterations=config.pdhg_iterations,
+        tau=config.pdhg_tau,
+        sigma=config.pdhg_sigma,
+        theta=config.pdhg_theta,
+        newton_steps=config.pdhg_newton_steps,
+        bisection_steps=config.pdhg_bisection_steps,
+    )
+    solutions = []
+    for problem in zip(p_clip, p_dino, *weights, strict=True):
         q = solve_cscp_reference(*problem, params=params, settings=settings)
-        return CscpSolution(q, config.pdhg_iterations, cscp_energy(q, *problem, params=params), float("nan"))
-    fast = FastCscpSettings(config.cscp_tolerance, config.cscp_max_iterations, config.cscp_check_every)
-    return solve_cscp(*problem, params=params, settings=fast)
+        solutions.append(CscpSolution(q, config.pdhg_iterations, cscp_energy(q, *problem, params=params), math.nan))
+    return solutions
+
+
+def cscp_refine(
+    clip_probs: torch.Tensor, dino_probs: torch.Tensor, rgb: np.ndarray, config: SdciConfig
+) -> CscpSolution:
+    """CSCP (Eqs. 16-18) on one tile: :func:`superpixel_weights` of the 8-bit tile ``(H, W, 3)``, then
+    :func:`cscp_refine_batch` of one."""
+    weights = tuple(w.to(clip_probs.device)[None] for w in superpixel_weights(rgb, config))
+    return cscp_refine_batch(clip_probs[None], dino_probs[None], weights, config)[0]  # type: ignore[arg-type]
 
 
 def fuse_branches(clip_probs: torch.Tensor, dino_probs: torch.Tensor | None, config: SdciConfig) -> torch.Tensor:
@@ -289,7 +360,7 @@ def fuse_branches(clip_probs: torch.Tensor, dino_probs: torch.Tensor | None, con
     the full method returns with the TV term switched off (the solvers' ``beta = 0`` result), so adding CSCP
     changes exactly one thing, the superpixel-weighted smoothing. ``dino_probs=None`` (one branch: the
     baseline, late fusion) gives the branch's own ``prep_prob`` map, the same rule with both terms on it.
-    Returns ``(C, H, W)`` on the simplex.
+    Returns ``(C, H, W)`` (``(B, C, H, W)`` for a batch of maps) on the simplex.
     """
     import torch
 
@@ -298,20 +369,20 @@ def fuse_branches(clip_probs: torch.Tensor, dino_probs: torch.Tensor | None, con
     params = CscpParams(lambda_c=config.lambda_c, lambda_d=config.lambda_d, beta=0.0)
     p_clip = prep_prob(clip_probs, eps=config.prep_eps)
     p_dino = p_clip if dino_probs is None else prep_prob(dino_probs, eps=config.prep_eps)
-    return torch.softmax(data_term(p_clip, p_dino, params) / params.a, dim=0)
+    return torch.softmax(data_term(p_clip, p_dino, params) / params.a, dim=-3)
 
 
-def _rgb8(tile: np.ndarray) -> np.ndarray:
-    """An RGB tile ``(3, H, W)`` in 0..255 as the 8-bit ``(H, W, 3)`` image the official loader reads."""
+def _rgb8(tiles: np.ndarray) -> np.ndarray:
+    """RGB tiles ``(..., 3, H, W)`` in 0..255 as the 8-bit ``(..., H, W, 3)`` images the official loader reads."""
     import numpy as np
 
-    return np.clip(np.rint(np.asarray(tile).transpose(1, 2, 0)), 0, 255).astype(np.uint8)
+    return np.clip(np.rint(np.moveaxis(np.asarray(tiles), -3, -1)), 0, 255).astype(np.uint8)
 
 
 def _on_grid(scores: torch.Tensor, grid: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token-major scores ``(N, C)`` as a map ``(C, gh, gw)`` and their final scores (maximum over patches,
-    BCDR's rule for the branches that skip it)."""
-    return scores.T.reshape(-1, *grid), scores.amax(dim=0)
+    """Token-major scores ``(..., N, C)`` as maps ``(..., C, gh, gw)`` and their final scores ``(..., C)``
+    (maximum over patches, BCDR's rule for the branches that skip it)."""
+    return scores.transpose(-2, -1).reshape(*scores.shape[:-2], -1, *grid), scores.amax(dim=-2)
 
 
 class SdciMethod:
@@ -368,9 +439,26 @@ class SdciMethod:
         self._labels = labels
 
     def predict(self, tile: np.ndarray) -> np.ndarray:
-        """Refined class probabilities ``(K, H, W)`` float32 for an RGB tile ``(3, H, W)`` in 0..255.
+        """Refined class probabilities ``(K, H, W)`` float32 for an RGB tile ``(3, H, W)`` in 0..255: the
+        batch of one of :meth:`predict_batch`.
 
         The background class of the label set (if any) gets probability 0, as SDCI never predicts it.
+        """
+        import numpy as np
+
+        tile = np.asarray(tile)
+        if tile.ndim != 3 or tile.shape[0] != 3 or min(tile.shape[1:]) < self.min_tile:
+            raise InputError(f"SDCI needs an RGB tile (3, H, W) with H, W >= {self.min_tile}, got {tile.shape}")
+        return self.predict_batch(tile[None])[0]
+
+    def predict_batch(self, tiles: np.ndarray) -> np.ndarray:
+        """Refined class probabilities ``(B, K, H, W)`` float32 for RGB tiles ``(B, 3, H, W)`` in 0..255.
+
+        Each backbone runs once on the batch; CAF, BCDR and CSCP run on the batch as a whole; the superpixels
+        are computed in worker threads started before the backbones. Every tile's result is the one it gets
+        alone (up to float rounding). ``timings`` then holds the seconds of each stage for the whole batch,
+        and ``cscp_iterations`` / ``cscp_relative_gap`` the largest over the batch's tiles (every tile's
+        certificate is at most that gap).
         """
         import time
 
@@ -379,9 +467,9 @@ class SdciMethod:
 
         if self._labels is None or self._bank is None:
             raise RuntimeError("SdciMethod.prepare(labels) must be called before predict()")
-        tile = np.asarray(tile)
-        if tile.ndim != 3 or tile.shape[0] != 3 or min(tile.shape[1:]) < self.min_tile:
-            raise InputError(f"SDCI needs an RGB tile (3, H, W) with H, W >= {self.min_tile}, got {tile.shape}")
+        tiles = np.asarray(tiles)
+        if tiles.ndim != 4 or tiles.shape[1] != 3 or min(tiles.shape[2:]) < self.min_tile:
+            raise InputError(f"SDCI needs RGB tiles (B, 3, H, W) with H, W >= {self.min_tile}, got {tiles.shape}")
         self.timings = {}
         clock = time.perf_counter()
 
@@ -391,20 +479,20 @@ class SdciMethod:
             self.timings[stage] = now - clock
             clock = now
 
-        rgb = _rgb8(tile)
-        with torch.inference_mode():
-            fg = self._refine(rgb, lap)
+        rgb = _rgb8(tiles)
         labels = self._labels
-        out = np.zeros((len(labels), *rgb.shape[:2]), dtype=np.float32)
-        out[list(labels.foreground_indices)] = fg.cpu().numpy()
+        out = np.zeros((len(rgb), len(labels), *rgb.shape[1:3]), dtype=np.float32)
+        with torch.inference_mode():
+            out[:, list(labels.foreground_indices)] = self._refine(rgb, lap).cpu().numpy()
         return out
 
     def _semantic_branch(
         self, pixels: torch.Tensor, n_fg: int, lap: Any
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tuple[int, int]]:
-        """CLIP's side of CAF on normalised ``pixels``: the level scores ``(L, N, C)``, the last level's
-        projected patch features ``(N, D)`` (BCDR's CLIP graph), ``A_N,clip`` ``(N, N)`` and the grid.
-        Its large intermediates (levels, attention maps) are freed on return, before the VFM runs."""
+        """CLIP's side of CAF on normalised ``pixels`` ``(B, 3, h, w)``: the level scores ``(B, L, N, C)``, the
+        last level's projected patch features ``(B, N, D)`` (BCDR's CLIP graph), ``A_N,clip`` ``(B, N, N)``
+        and the grid. Its large intermediates (levels, attention maps) are freed on return, before the VFM
+        runs."""
         import torch
 
         from . import sdci_caf as caf
@@ -419,10 +507,10 @@ class SdciMethod:
         )
         grid = levels.grid
         del levels
-        features = self.clip.project(tokens)[:, 1:]
+        features = self.clip.project(tokens)[..., 1:, :]
         scores = caf.class_probabilities(features, self._bank, n_fg, self.config.logit_scale)
         lap("caf_levels")
-        return scores, features[-1].float(), last_attention.float().mean(dim=0)[1:, 1:], grid
+        return scores, features[:, -1].float(), last_attention.float().mean(dim=1)[:, 1:, 1:], grid
 
     def branch_maps(self, tile: np.ndarray) -> list[torch.Tensor]:
         """The branch probability maps ``(C, H, W)`` the last stage fuses (CSCP's ``p_C``, ``p_D`` for
@@ -433,27 +521,35 @@ class SdciMethod:
             raise RuntimeError("SdciMethod.prepare(labels) must be called before branch_maps()")
         rgb = _rgb8(tile)
         with torch.inference_mode():
-            return self._branches(rgb, lambda stage: None)
+            return [probs[0] for probs in self._branches(rgb[None], lambda stage: None)]
 
     def _refine(self, rgb: np.ndarray, lap: Any) -> torch.Tensor:
-        """The per-tile computation on an 8-bit tile ``(H, W, 3)``; foreground ``q`` ``(C, H, W)``.
+        """The computation on 8-bit tiles ``(B, H, W, 3)``; foreground ``q`` ``(B, C, H, W)``.
 
-        The parts that run are those of ``config.stages`` (:data:`STAGES`); ``"full"`` is the method.
+        The parts that run are those of ``config.stages`` (:data:`STAGES`); ``"full"`` is the method. With
+        CSCP the superpixels start in worker threads before the backbones and are collected after BCDR.
         """
-        probs = self._branches(rgb, lap)
-        if STAGES[self.config.stages].cscp:
-            solution = cscp_refine(probs[0], probs[1], rgb, self.config)
-            lap("cscp")
-            self.timings["cscp_iterations"] = float(solution.iterations)
-            self.timings["cscp_relative_gap"] = solution.relative_gap
-            return solution.q.float()
-        q = fuse_branches(probs[0], probs[1] if len(probs) > 1 else None, self.config)
-        lap("fusion")
-        return q.float()
+        import torch
+
+        if not STAGES[self.config.stages].cscp:
+            probs = self._branches(rgb, lap)
+            q = fuse_branches(probs[0], probs[1] if len(probs) > 1 else None, self.config)
+            lap("fusion")
+            return q.float()
+        with superpixels_in_background(rgb, self.config) as pending:
+            probs = self._branches(rgb, lap)
+            weights = [future.result() for future in pending]
+        device = probs[0].device
+        wh, wv = (torch.stack(parts).to(device, non_blocking=True) for parts in zip(*weights, strict=True))
+        solutions = cscp_refine_batch(probs[0], probs[1], (wh, wv), self.config)
+        lap("cscp")
+        self.timings["cscp_iterations"] = float(max(solution.iterations for solution in solutions))
+        self.timings["cscp_relative_gap"] = max(solution.relative_gap for solution in solutions)
+        return torch.stack([solution.q for solution in solutions]).float()
 
     def _branches(self, rgb: np.ndarray, lap: Any) -> list[torch.Tensor]:
-        """CAF, BCDR and post-processing of ``config.stages`` on an 8-bit tile ``(H, W, 3)``: one or two
-        branch maps ``(C, H, W)`` at tile size."""
+        """CAF, BCDR and post-processing of ``config.stages`` on 8-bit tiles ``(B, H, W, 3)``: one or two
+        branch maps ``(B, C, H, W)`` at tile size."""
         import torch
 
         from ..ops.graph import resample_grid
@@ -463,24 +559,24 @@ class SdciMethod:
         stages = STAGES[cfg.stages]
         assert self._bank is not None
         n_fg = self._bank.shape[0] - 2
-        height, width = rgb.shape[:2]
+        height, width = rgb.shape[1:3]
         clip, vfm, rt = self.clip, self.vfm, self.runtime
 
         size = caf.scaled_size(height, width, cfg.clip_short_side, clip.patch_size)
-        clip_scores, clip_last, a_clip, cgrid = self._semantic_branch(
-            rt.cast(caf.clip_pixels(rgb, size, clip.mean, clip.std)), n_fg, lap
-        )
+        pixels = torch.cat([caf.clip_pixels(image, size, clip.mean, clip.std) for image in rgb])
+        clip_scores, clip_last, a_clip, cgrid = self._semantic_branch(rt.cast(pixels), n_fg, lap)
         if not stages.vfm:
             s_clip = caf.cross_fuse(a_clip, None, clip_scores, cfg.last_level_ratio, cfg.lambda_1)
             lap("caf_fusion")
             return [branch_probabilities(*_on_grid(s_clip, cgrid), (height, width), cfg)]
         vsize = caf.scaled_size(height, width, cfg.vfm_short_side, vfm.patch_size)
-        vfm_out = vfm.forward_layers(rt.cast(caf.vfm_pixels(rgb, vsize, vfm.mean, vfm.std)))
+        vpixels = torch.cat([caf.vfm_pixels(image, vsize, vfm.mean, vfm.std) for image in rgb])
+        vfm_out = vfm.forward_layers(rt.cast(vpixels))
         lap("vfm_backbone")
 
-        dino_layers = torch.stack([layer[0] for layer in vfm_out.layers])  # (12, N, 768)
+        dino_layers = torch.stack(vfm_out.layers, dim=1)  # (B, 12, N, 768)
         dino_scores = caf.class_probabilities(dino_layers, self._bank, n_fg, cfg.logit_scale)
-        a_dino = vfm_out.mean_attention(patch_only=True)[0].float()
+        a_dino = vfm_out.mean_attention(patch_only=True).float()
         dgrid = vfm_out.grid
         del vfm_out
         to_clip = caf.align_attention(a_dino, dgrid, cgrid) if stages.cross else None
@@ -491,14 +587,14 @@ class SdciMethod:
 
         if stages.late_fusion:
             w = cfg.late_fusion_weight
-            fused = (1.0 - w) * s_clip + w * resample_grid(s_dino, dgrid, cgrid)
-            branches = [_on_grid(fused, cgrid)]
+            fused = (1.0 - w) * _on_grid(s_clip, cgrid)[0] + w * resample_grid(_on_grid(s_dino, dgrid)[0], dgrid, cgrid)
+            branches = [(fused, fused.amax(dim=(-2, -1)))]
         elif stages.bcdr:
             clip_map, dino_map, clip_final, dino_final = bcdr(
                 s_clip,
                 s_dino,
                 clip_features=clip_last,
-                dino_features=dino_layers[-1],
+                dino_features=dino_layers[:, -1],
                 clip_grid=cgrid,
                 dino_grid=dgrid,
                 config=cfg,

@@ -75,10 +75,10 @@ def vfm_pixels(rgb: np.ndarray, size: tuple[int, int], mean: tuple[float, ...], 
 class ClipLevels:
     """The semantic branch's inputs to the last block.
 
-    ``levels`` ``(L, 1+N, C)``: level ``i < L-1`` is block ``i``'s ``ln_1`` output (the official code
-    collects ``ln_1(x)`` of blocks ``0..L-2``), level ``L-1`` is the raw input of the last block;
-    ``attention_sum`` ``(heads, 1+N, 1+N)``: the per-head softmax attention of blocks ``0..L-2`` summed
-    (Eq. 4 without the ``1/(N-1)``, which the normalisations below cancel); ``grid`` the patch grid.
+    ``levels`` ``(B, L, 1+N, C)``: per image, level ``i < L-1`` is block ``i``'s ``ln_1`` output (the
+    official code collects ``ln_1(x)`` of blocks ``0..L-2``), level ``L-1`` is the raw input of the last
+    block; ``attention_sum`` ``(B, heads, 1+N, 1+N)``: the per-head softmax attention of blocks ``0..L-2``
+    summed (Eq. 4 without the ``1/(N-1)``, which the normalisations below cancel); ``grid`` the patch grid.
     """
 
     levels: Tensor
@@ -90,8 +90,9 @@ class ClipLevels:
 def clip_levels(
     backbone: ClipBackbone, pixels: Tensor, attention_dtype: torch.dtype, pos_embed_fp16: bool = True
 ) -> ClipLevels:
-    """Run CLIP's blocks ``0..L-2`` normally (Eqs. 1-3) on normalised ``pixels`` ``(1, 3, H, W)`` and collect
-    the levels and the summed attention (accumulated in ``attention_dtype``, one map at a time).
+    """Run CLIP's blocks ``0..L-2`` normally (Eqs. 1-3) on normalised ``pixels`` ``(B, 3, H, W)`` (one pass for
+    the batch) and collect the levels and the summed attention (accumulated in ``attention_dtype``, one map
+    at a time).
 
     Position embeddings are resized bilinearly to the grid and, with ``pos_embed_fp16``, rounded to float16,
     as the official ``upsample_pos_emb(...).half()``.
@@ -104,25 +105,26 @@ def clip_levels(
         levels.append(block.ln_1(x))
         x, probs = block_with_attention(block, x, attention_dtype)
         if attention_sum is None:
-            attention_sum = probs[0]
+            attention_sum = probs
         else:
-            attention_sum.add_(probs[0])
+            attention_sum.add_(probs)
     levels.append(x)
     assert attention_sum is not None
-    return ClipLevels(torch.cat(levels, dim=0), attention_sum, grid)
+    return ClipLevels(torch.stack(levels, dim=1), attention_sum, grid)
 
 
-def sinkhorn_step_(state: Tensor) -> float:
+def sinkhorn_step_(state: Tensor, batch_dims: int = 0) -> Tensor:
     """One Sinkhorn iteration IN PLACE: divide ``state`` by its column sums, then by its row sums.
 
-    Returns how far the column-normalised map was from having unit row sums (``max |row sum - 1|``): at a
-    fixed point of the iteration (a doubly stochastic map) it is 0, and the next iteration changes every
-    entry by a relative amount of the same order.
+    Returns how far the column-normalised map was from having unit row sums (``max |row sum - 1|``), a
+    tensor (no host sync) with one value per item of the first ``batch_dims`` dimensions: at a fixed point of
+    the iteration (a doubly stochastic map) it is 0, and the next iteration changes every entry by a
+    relative amount of the same order.
     """
     state.div_(state.sum(dim=-2, keepdim=True))
     rows = state.sum(dim=-1, keepdim=True)
     state.div_(rows)
-    return float((rows - 1.0).abs().max())
+    return (rows - 1.0).abs().flatten(batch_dims).amax(dim=-1)
 
 
 def centred_symmetric(state: Tensor) -> Tensor:
@@ -162,38 +164,62 @@ def fused_level_tokens(
     :func:`process_attention_` (one more normalisation per level, in level order) times each head's own
     values, heads merged, ``out_proj``; no residual, no MLP. The row normalisation is applied after the
     product: ``M [V, 1]`` gives ``M V`` and the row sums of ``M`` in one matrix product (exact in exact
-    arithmetic). Returns the tokens ``(L, 1+N, C)`` (in the block's dtype) and the last level's processed
-    attention ``(heads, 1+N, 1+N)`` (the ``last_attn`` the official code returns, whose head mean is
-    ``A_N,clip`` of Eq. 6).
+    arithmetic). ``levels`` ``(L, 1+N, C)`` with ``attention_sum`` ``(heads, 1+N, 1+N)``, or a batch
+    ``(B, L, 1+N, C)`` with ``(B, heads, 1+N, 1+N)``. Returns the tokens ``(L, 1+N, C)`` (``(B, L, 1+N, C)``;
+    in the block's dtype) and the last level's processed attention ``(heads, 1+N, 1+N)`` (``(B, ...)``; the
+    ``last_attn`` the official code returns, whose head mean is ``A_N,clip`` of Eq. 6).
 
-    The compounding normalisation is a Sinkhorn iteration, which converges: once one step changes the map by
-    at most ``sinkhorn_tolerance`` (relative, see :func:`sinkhorn_step_`), every later level's map equals
-    this one to that tolerance, and the remaining levels share one batched product instead of one pass
-    each over the ``heads x T x T`` map. ``0`` runs every level's normalisation as the official loop does.
+    The compounding normalisation is a Sinkhorn iteration, which converges: once one step changes an image's
+    map by at most ``sinkhorn_tolerance`` (relative, see :func:`sinkhorn_step_`), every later level's map
+    equals this one to that tolerance, and that image's remaining levels share one product instead of one
+    pass each over the ``heads x T x T`` map. ``0`` runs every level's normalisation as the official loop
+    does. In a batch every image decides for itself (its result is the one it gets alone); the images still
+    iterating share one batched step and product per level, and the batch costs one host sync per level.
     """
+    single = levels.ndim == 3
+    if single:
+        levels, attention_sum = levels[None], attention_sum[None]
     attn = block.attn
     width = attn.embed_dim
     w_v = attn.in_proj_weight[2 * width :]
     b_v = attn.in_proj_bias[2 * width :]
-    count, tokens, _ = levels.shape
+    batch, count, tokens, _ = levels.shape
     values = F.linear(block.ln_1(levels), w_v, b_v)
-    values = values.view(count, tokens, attn.num_heads, attn.head_dim).transpose(1, 2)  # (L, H, T, hd)
+    values = values.view(batch, count, tokens, attn.num_heads, attn.head_dim).transpose(2, 3)  # (B, L, H, T, hd)
     values = torch.cat([values, values.new_ones(*values.shape[:-1], 1)], dim=-1)
+    outputs = values.new_empty(*values.shape[:-1], attn.head_dim)
+    last: list[Tensor | None] = [None] * batch
     state = attention_sum.clone()
-    outputs = []
+    active = list(range(batch))  # the images whose map still changes, in the order of state's rows
     index = 0
-    while index < count:
-        drift = sinkhorn_step_(state)
+
+    def apply(fused: Tensor, images: Tensor | int, levels_from: int, levels_to: int) -> None:
+        """``outputs[images, levels]`` = each level's values through ``fused`` ``(..., H, T, T)``, one product."""
+        group = values[images, levels_from:levels_to]  # (..., n, H, T, hd + 1)
+        n, heads, _, width1 = group.shape[-4:]
+        stacked = group.movedim(-4, -2).reshape(*group.shape[:-4], heads, tokens, n * width1)
+        product = torch.matmul(fused.to(values.dtype), stacked).view(*stacked.shape[:-1], n, width1).movedim(-2, -4)
+        outputs[images, levels_from:levels_to] = product[..., :-1] / product[..., -1:]
+
+    while active:
+        drift = sinkhorn_step_(state, batch_dims=1)
         fused = centred_symmetric(state)
-        shared = count - index if drift <= sinkhorn_tolerance else 1
-        group = values[index : index + shared]  # (n, H, T, hd + 1): one (H, T, T) x (H, T, n (hd + 1)) product
-        n, heads, _, width1 = group.shape
-        stacked = group.permute(1, 2, 0, 3).reshape(heads, tokens, n * width1)
-        product = torch.matmul(fused.to(values.dtype), stacked).view(heads, tokens, n, width1).permute(2, 0, 1, 3)
-        outputs.append(product[..., :-1] / product[..., -1:])
-        index += shared
-    merged = merge_heads_and_project(block, torch.cat(outputs))
-    return merged, fused.div_(fused.sum(dim=-1, keepdim=True))
+        apply(fused, torch.tensor(active, device=values.device), index, index + 1)
+        finished = [index == count - 1 or d <= sinkhorn_tolerance for d in drift.tolist()]
+        for row, image in enumerate(active):
+            if finished[row]:
+                if index + 1 < count:
+                    apply(fused[row], image, index + 1, count)
+                last[image] = fused[row].div_(fused[row].sum(dim=-1, keepdim=True))
+        keep = [row for row, done in enumerate(finished) if not done]
+        if len(keep) < len(active):
+            rows = torch.tensor(keep, device=state.device, dtype=torch.long)
+            state = state.index_select(0, rows)
+            active = [active[row] for row in keep]
+        index += 1
+    merged = merge_heads_and_project(block, outputs.flatten(0, 1)).view(batch, count, tokens, -1)
+    attention = torch.stack([a for a in last if a is not None])
+    return (merged[0], attention[0]) if single else (merged, attention)
 
 
 def text_bank(foreground: Tensor, other: Tensor) -> Tensor:
@@ -213,23 +239,25 @@ def class_probabilities(features: Tensor, bank: Tensor, n_classes: int, logit_sc
 
 
 def threshold_last(scores: Tensor, ratio: float) -> Tensor:
-    """Zero the scores ``(N, C)`` below ``ratio`` times their class's maximum over patches (a new tensor)."""
-    return scores.masked_fill(scores < scores.amax(dim=0, keepdim=True) * ratio, 0.0)
+    """Zero the scores ``(..., N, C)`` below ``ratio`` times their class's maximum over patches (a new tensor)."""
+    return scores.masked_fill(scores < scores.amax(dim=-2, keepdim=True) * ratio, 0.0)
 
 
 def align_attention(attention: Tensor, src_grid: tuple[int, int], dst_grid: tuple[int, int]) -> Tensor:
-    """``Align()`` of Eqs. 8-9: an ``(N1, N1)`` patch attention on ``src_grid`` to ``(N2, N2)`` on ``dst_grid``.
+    """``Align()`` of Eqs. 8-9: an ``(N1, N1)`` patch attention on ``src_grid`` to ``(N2, N2)`` on ``dst_grid``
+    (a batch ``(B, N1, N1)`` to ``(B, N2, N2)``, each map alone).
 
     The official ``CLIP.resample``: bilinear (``align_corners=False``) over the key dimension, seen as an
     image per query, then over the query dimension; no renormalisation; float32.
     """
     (h1, w1), (h2, w2) = src_grid, dst_grid
     n1, n2 = h1 * w1, h2 * w2
-    x = attention.float().reshape(1, n1, h1, w1)
-    x = F.interpolate(x, size=(h2, w2), mode="bilinear", align_corners=False).reshape(n1, n2)
-    x = x.T.reshape(1, n2, h1, w1)
-    x = F.interpolate(x, size=(h2, w2), mode="bilinear", align_corners=False).reshape(n2, n2)
-    return x.T
+    lead = attention.shape[:-2]
+    x = attention.float().reshape(-1, n1, h1, w1)
+    x = F.interpolate(x, size=(h2, w2), mode="bilinear", align_corners=False).reshape(-1, n1, n2)
+    x = x.transpose(-2, -1).reshape(-1, n2, h1, w1)
+    x = F.interpolate(x, size=(h2, w2), mode="bilinear", align_corners=False).reshape(*lead, n2, n2)
+    return x.transpose(-2, -1)
 
 
 def cross_fuse(
@@ -237,10 +265,11 @@ def cross_fuse(
 ) -> Tensor:
     """Eqs. 8-9: ``(A_own + lambda_1 Align(A_other)) @ threshold(S_last) + mean(S_0 .. S_{L-2})``.
 
-    ``level_scores`` ``(L, N, C)``; the last level is thresholded at ``ratio`` x its class maximum
-    (:func:`threshold_last`), the mean runs over all other levels (CLIP levels 0..22, DINO layers 0..10).
+    ``level_scores`` ``(L, N, C)`` with ``own`` ``(N, N)`` (or a batch: ``(B, L, N, C)``, ``(B, N, N)``); the
+    last level is thresholded at ``ratio`` x its class maximum (:func:`threshold_last`), the mean runs over
+    all other levels (CLIP levels 0..22, DINO layers 0..10).
     ``other_aligned=None`` drops the cross term: one model's own multi-level fusion, the CLIPer-like
     baseline of SDCI's Table 2 (``A_N S_N + mean``, Eq. 6's attention on the last level).
     """
     fused = own.float() if other_aligned is None else own.float() + lambda_1 * other_aligned.float()
-    return fused @ threshold_last(level_scores[-1], ratio) + level_scores[:-1].mean(dim=0)
+    return fused @ threshold_last(level_scores[..., -1, :, :], ratio) + level_scores[..., :-1, :, :].mean(dim=-3)

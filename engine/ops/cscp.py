@@ -74,7 +74,7 @@ class FastCscpSettings:
     ``bench/results/cscp-*.md``), so the result is never above the official solver's energy there. ``step``
     fixes the dual gradient step (``a / 4`` is ``1 / L``, the inverse Lipschitz constant of the dual gradient,
     for which FISTA's ``O(1/n^2)`` guarantee holds); ``None`` starts at ``2 / L`` and falls back towards
-    ``1 / L`` when the dual value drops (:func:`solve_cscp`).
+    ``1 / L`` when the dual value drops (:func:`solve_cscp_batch`).
     """
 
     tolerance: float = 0.003
@@ -136,17 +136,18 @@ def prep_prob(p: np.ndarray | torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
 
     If any score is negative or the mean per-pixel class sum exceeds 1.5 the map is treated as logits (softmax
     over classes, temperature 1); then it is clamped to ``[eps, 1]`` and renormalised per pixel (the official
-    solver renormalises its inputs on entry). Returns float32.
+    solver renormalises its inputs on entry). A batch ``(B, K, H, W)`` is decided map by map, on the device
+    (no host sync). Returns float32.
     """
     import torch
 
     x = _as_tensor(p, torch.float32)
-    if x.ndim != 3:
-        raise InputError(f"class scores must be (K, H, W), got shape {tuple(x.shape)}")
-    if x.min() < 0 or x.sum(dim=0).mean() > 1.5:
-        x = torch.softmax(x, dim=0)
+    if x.ndim not in (3, 4):
+        raise InputError(f"class scores must be (K, H, W) or (B, K, H, W), got shape {tuple(x.shape)}")
+    logits = (x.amin(dim=(-3, -2, -1)) < 0) | (x.sum(dim=-3).mean(dim=(-2, -1)) > 1.5)
+    x = torch.where(logits[..., None, None, None], torch.softmax(x, dim=-3), x)
     x = x.clamp(min=eps, max=1.0)
-    return x / x.sum(dim=0, keepdim=True)
+    return x / x.sum(dim=-3, keepdim=True)
 
 
 def data_term(
@@ -155,7 +156,8 @@ def data_term(
     params: CscpParams,
     dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
-    """``b = lambda_C log p_C + lambda_D log p_D`` ``(K, H, W)`` (Eq. 17), after the solver's entry step.
+    """``b = lambda_C log p_C + lambda_D log p_D`` ``(K, H, W)`` or ``(B, K, H, W)`` (Eq. 17), after the
+    solver's entry step.
 
     The solver clamps each map at 1e-12 and renormalises it per pixel before taking logs; the energy and both
     solvers go through this one function so they see the same problem.
@@ -165,22 +167,23 @@ def data_term(
     dt = dtype or torch.float32
     pc = _as_tensor(p_clip, dt).clamp_min(_PROB_FLOOR)
     pd = _as_tensor(p_dino, dt).clamp_min(_PROB_FLOOR)
-    if pc.shape != pd.shape or pc.ndim != 3:
+    if pc.shape != pd.shape or pc.ndim not in (3, 4):
         raise InputError(
             f"probability maps must be (K, H, W) of one shape, got {tuple(pc.shape)} and {tuple(pd.shape)}"
         )
-    pc = pc / pc.sum(dim=0, keepdim=True)
-    pd = pd / pd.sum(dim=0, keepdim=True)
+    pc = pc / pc.sum(dim=-3, keepdim=True)
+    pd = pd / pd.sum(dim=-3, keepdim=True)
     return params.lambda_c * torch.log(pc) + params.lambda_d * torch.log(pd)
 
 
 def _check_weights(b: torch.Tensor, wh: torch.Tensor, wv: torch.Tensor) -> None:
-    """Raise :class:`InputError` unless the edge weights fit the ``(K, H, W)`` data term."""
-    _, h, w = b.shape
-    if tuple(wh.shape) != (h, w - 1) or tuple(wv.shape) != (h - 1, w):
+    """Raise :class:`InputError` unless the edge weights fit the data term ``(K, H, W)`` (``(B, K, H, W)``:
+    weights ``(B, H, W-1)`` and ``(B, H-1, W)``)."""
+    *lead, _, h, w = b.shape
+    if list(wh.shape) != [*lead, h, w - 1] or list(wv.shape) != [*lead, h - 1, w]:
         raise InputError(
             f"edge weights {tuple(wh.shape)} and {tuple(wv.shape)} do not fit a {h}x{w} image "
-            f"(expected {(h, w - 1)} and {(h - 1, w)})"
+            f"(expected {(*lead, h, w - 1)} and {(*lead, h - 1, w)})"
         )
 
 
@@ -205,7 +208,7 @@ def cscp_energy(
     whd = _as_tensor(wh, torch.float64)
     wvd = _as_tensor(wv, torch.float64)
     _check_weights(b, whd, wvd)
-    if qd.shape != b.shape:
+    if qd.shape != b.shape or qd.ndim != 3:
         raise InputError(f"q has shape {tuple(qd.shape)}, the probability maps {tuple(b.shape)}")
     data = prm.a * torch.special.xlogy(qd, qd).sum() - (b * qd).sum()
     tv_h = (whd * (qd[:, :, 1:] - qd[:, :, :-1]).abs()).sum()
@@ -214,16 +217,16 @@ def cscp_energy(
 
 
 def _grad(q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Forward differences ``K q``: horizontal ``(K, H, W-1)`` and vertical ``(K, H-1, W)``."""
-    return q[:, :, 1:] - q[:, :, :-1], q[:, 1:, :] - q[:, :-1, :]
+    """Forward differences ``K q``: horizontal ``(..., K, H, W-1)`` and vertical ``(..., K, H-1, W)``."""
+    return q[..., :, 1:] - q[..., :, :-1], q[..., 1:, :] - q[..., :-1, :]
 
 
 def _sub_adjoint_(out: torch.Tensor, yh: torch.Tensor, yv: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
     """``out -= scale * K^T y`` in place, ``K`` the forward differences (``K^T`` is minus the divergence)."""
-    out[:, :, :-1].add_(yh, alpha=scale)
-    out[:, :, 1:].sub_(yh, alpha=scale)
-    out[:, :-1, :].add_(yv, alpha=scale)
-    out[:, 1:, :].sub_(yv, alpha=scale)
+    out[..., :, :-1].add_(yh, alpha=scale)
+    out[..., :, 1:].sub_(yh, alpha=scale)
+    out[..., :-1, :].add_(yv, alpha=scale)
+    out[..., 1:, :].sub_(yv, alpha=scale)
     return out
 
 
@@ -282,7 +285,7 @@ def _prepare(
     whd = _as_tensor(wh, dtype)
     wvd = _as_tensor(wv, dtype)
     _check_weights(b, whd, wvd)
-    return b, (params.beta * whd).unsqueeze(0), (params.beta * wvd).unsqueeze(0)
+    return b, (params.beta * whd).unsqueeze(-3), (params.beta * wvd).unsqueeze(-3)
 
 
 def solve_cscp_reference(
@@ -328,8 +331,8 @@ def _grad_into(q: torch.Tensor, out: tuple[torch.Tensor, torch.Tensor]) -> tuple
     """Forward differences ``K q`` written into the preallocated pair ``out`` (horizontal, vertical)."""
     import torch
 
-    torch.sub(q[:, :, 1:], q[:, :, :-1], out=out[0])
-    torch.sub(q[:, 1:, :], q[:, :-1, :], out=out[1])
+    torch.sub(q[..., :, 1:], q[..., :, :-1], out=out[0])
+    torch.sub(q[..., 1:, :], q[..., :-1, :], out=out[1])
     return out
 
 
@@ -342,8 +345,28 @@ def solve_cscp(
     params: CscpParams | None = None,
     settings: FastCscpSettings | None = None,
 ) -> CscpSolution:
+    """Fast CSCP solver on one problem (maps ``(K, H, W)``): :func:`solve_cscp_batch` of one."""
+    import torch
+
+    maps = [torch.as_tensor(x) for x in (p_clip, p_dino)]
+    if maps[0].ndim != 3:
+        raise InputError(f"probability maps must be (K, H, W), got shape {tuple(maps[0].shape)}")
+    batch = [x[None] for x in (*maps, torch.as_tensor(wh), torch.as_tensor(wv))]
+    return solve_cscp_batch(*batch, params=params, settings=settings)[0]
+
+
+def solve_cscp_batch(
+    p_clip: torch.Tensor,
+    p_dino: torch.Tensor,
+    wh: torch.Tensor,
+    wv: torch.Tensor,
+    *,
+    params: CscpParams | None = None,
+    settings: FastCscpSettings | None = None,
+) -> list[CscpSolution]:
     """Fast CSCP solver: accelerated dual ascent with the closed-form softmax primal step, stopped by a
-    duality-gap certificate. Returns a :class:`CscpSolution`.
+    duality-gap certificate. ``B`` problems at once (maps ``(B, K, H, W)``, weights ``(B, H, W-1)`` and
+    ``(B, H-1, W)``); returns one :class:`CscpSolution` per problem.
 
     Same problem as :func:`solve_cscp_reference`. The TV term is ``max_{|y| <= beta w} <y, K q>``, so
     ``E* = max_y min_{q in simplex} a sum q log q - <b - K^T y, q>``. The inner minimisation is an entropic
@@ -378,63 +401,97 @@ def solve_cscp(
     a few additions on top of the primal step. Every ``check_every`` iterations the gap of the current
     ``y`` is computed; the solver returns ``q(y)`` once ``gap <= tolerance * E(q(y))`` or after
     ``max_iterations``. ``beta = 0`` returns ``softmax(b / a)`` exactly (gap 0 at the first check).
+
+    Batch: every problem keeps its own step, momentum, restarts and certificate, so each gets exactly the
+    iterations and result it gets alone (up to float rounding); a problem whose gap is below the tolerance
+    stops there and leaves the batch, the others go on. One host sync per check for the whole batch (the
+    certificates and the next ``check_every`` momentum weights go across once), none per iteration.
     """
     import torch
 
     prm = params or CscpParams()
     st = settings or FastCscpSettings()
     b, lim_h, lim_v = _prepare(p_clip, p_dino, wh, wv, params=prm, dtype=torch.float32)
+    if b.ndim != 4:
+        raise InputError(f"a batch of probability maps must be (B, K, H, W), got shape {tuple(b.shape)}")
     a = prm.a
     b.div_(a)
-    lim = (lim_h.div_(a), lim_v.div_(a))
-    neg_lim = (-lim[0], -lim[1])
+    lim = [lim_h.div_(a), lim_v.div_(a)]
+    neg_lim = [-x for x in lim]
     safe_step = 0.25  # 1 / L for the duals divided by a: (a / 4) / a
-    step = st.step / a if st.step is not None else 2.0 * safe_step
-    k, h, w = b.shape
-    # every buffer is allocated once: fresh multi-megabyte tensors per iteration cost page faults
-    logits = torch.empty_like(b)
-    total = torch.empty((h, w), dtype=b.dtype, device=b.device)
+    count, k, h, w = b.shape
+    images = list(range(count))  # the problem each row still iterating holds
+    steps = [st.step / a if st.step is not None else 2.0 * safe_step] * count
+    moments, best_dual = [1.0] * count, [-math.inf] * count
+    solutions: list[CscpSolution | None] = [None] * count
 
-    def pair() -> tuple[torch.Tensor, torch.Tensor]:
-        return (b.new_zeros((k, h, w - 1)), b.new_zeros((k, h - 1, w)))
+    def pair(rows: int) -> list[torch.Tensor]:
+        return [b.new_zeros((rows, k, h, w - 1)), b.new_zeros((rows, k, h - 1, w))]
 
-    y, z, spare = pair(), pair(), pair()
+    # every buffer is allocated once (again only when a problem leaves): fresh multi-megabyte tensors per
+    # iteration cost page faults
+    y, z, spare, scratch = pair(count), pair(count), pair(count), pair(count)
+    logits, total = torch.empty_like(b), b.new_empty((count, h, w))
 
-    def primal(duals: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    def primal(duals: list[torch.Tensor]) -> torch.Tensor:
         """``q(y)`` in the logits buffer; ``total`` keeps the per-pixel sums of ``exp`` (their log is lse)."""
         _sub_adjoint_(logits.copy_(b), *duals)
-        torch.sum(logits.exp_(), dim=0, out=total)
-        return logits.div_(total)
+        torch.sum(logits.exp_(), dim=-3, out=total)
+        return logits.div_(total.unsqueeze(-3))
 
-    def certificate() -> tuple[torch.Tensor, float, float]:
-        """``q(y)``, the dual value ``D(y)`` and the duality gap ``E(q(y)) - D(y)`` (``spare`` is free)."""
+    def window(length: int) -> tuple[torch.Tensor, torch.Tensor, list[float]]:
+        """Each row's step ``(R, 1, 1, 1)`` and extrapolation weights ``(length, R, 1, 1, 1)`` for the next
+        ``length`` iterations (FISTA's ``1 + (t_n - 1) / t_{n+1}``) on the device, and each row's ``t`` after."""
+        weights, ends = [], []
+        for start in moments:
+            row, t = [], start
+            for _ in range(length):
+                t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
+                row.append(1.0 + (t - 1.0) / t_next)
+                t = t_next
+            weights.append(row)
+            ends.append(t)
+        step = torch.tensor(steps, dtype=b.dtype).view(-1, 1, 1, 1).to(b.device, non_blocking=True)
+        extrapolation = torch.tensor(weights, dtype=b.dtype).T.reshape(length, -1, 1, 1, 1)
+        return step, extrapolation.to(b.device, non_blocking=True), ends
+
+    n = 0
+    while images:
+        length = min(st.check_every, st.max_iterations - n)
+        step, extrapolation, moments = window(length)
+        for weight in extrapolation:
+            new = _grad_into(primal(z), spare)
+            for i in range(2):
+                torch.addcmul(z[i], new[i], step, out=new[i]).clamp_(min=neg_lim[i], max=lim[i])
+                torch.lerp(y[i], new[i], weight, out=z[i])
+            y, spare = new, y
+        n += length
         q = primal(y)
-        gap = 0.0
-        for g, dual, bound in zip(_grad_into(q, spare), y, lim, strict=True):
-            flat = g.reshape(k, -1)
-            gap -= float(torch.dot(dual.reshape(-1), g.reshape(-1)))
-            gap += float(torch.mv(flat.abs_(), bound.reshape(-1)).sum())
-        return q, -a * float(torch.log(total).sum(dtype=torch.float64)), a * gap
-
-    t = 1.0
-    best_dual = -math.inf
-    for n in range(1, st.max_iterations + 1):
-        new = _grad_into(primal(z), spare)
-        t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
-        extrapolation = 1.0 + (t - 1.0) / t_next
-        for i in range(2):
-            torch.add(z[i], new[i], alpha=step, out=new[i]).clamp_(min=neg_lim[i], max=lim[i])
-            torch.lerp(y[i], new[i], extrapolation, out=z[i])
-        y, spare, t = new, y, t_next
-        if n % st.check_every and n < st.max_iterations:
-            continue
-        q, dual, gap = certificate()
-        energy = dual + gap
-        if gap <= st.tolerance * abs(energy):
-            break
-        if dual < best_dual and st.step is None:
-            step, t = max(step / 2.0, safe_step), 1.0
-            z[0].copy_(y[0])
-            z[1].copy_(y[1])
-        best_dual = max(best_dual, dual)
-    return CscpSolution(q.clone(), n, energy, gap / abs(energy) if energy else 0.0)
+        gaps = q.new_zeros(len(images), dtype=torch.float64)
+        for g, dual, bound, edge in zip(_grad_into(q, spare), y, lim, scratch, strict=True):
+            # per edge beta w |K q| - y K q >= 0 (|y| <= beta w): a sum without cancellation, in float64
+            torch.abs(g, out=edge).mul_(bound).addcmul_(dual, g, value=-1.0)
+            gaps += edge.sum(dim=(1, 2, 3), dtype=torch.float64)
+        gaps *= a
+        duals = -a * torch.log(total).sum(dim=(-2, -1), dtype=torch.float64)
+        keep = []
+        for row, (dual_value, gap) in enumerate(torch.stack([duals, gaps], dim=1).tolist()):
+            energy = dual_value + gap
+            if gap <= st.tolerance * abs(energy) or n >= st.max_iterations:
+                relative = gap / abs(energy) if energy else 0.0
+                solutions[images[row]] = CscpSolution(q[row].clone(), n, energy, relative)
+                continue
+            keep.append(row)
+            if dual_value < best_dual[row] and st.step is None:
+                steps[row], moments[row] = max(steps[row] / 2.0, safe_step), 1.0
+                z[0][row].copy_(y[0][row])
+                z[1][row].copy_(y[1][row])
+            best_dual[row] = max(best_dual[row], dual_value)
+        if len(keep) < len(images):
+            index = torch.tensor(keep, dtype=torch.long).to(b.device, non_blocking=True)
+            b = b.index_select(0, index)
+            lim, neg_lim, y, z = ([x.index_select(0, index) for x in group] for group in (lim, neg_lim, y, z))
+            spare, scratch, logits = pair(len(keep)), pair(len(keep)), torch.empty_like(b)
+            total = b.new_empty((len(keep), h, w))
+            images, steps, moments, best_dual = ([v[r] for r in keep] for v in (images, steps, moments, best_dual))
+    return [solution for solution in solutions if solution is not None]

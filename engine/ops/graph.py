@@ -26,7 +26,8 @@ class KnnTransition:
     """A sparse ``N x N`` transition matrix with exactly ``k`` stored entries per row.
 
     ``values[i, j]`` is the weight of the edge from node ``i`` to node ``indices[i, j]``; rows sum to
-    ``s / (s + eps)`` (one, up to the official ``+1e-6`` in the denominator).
+    ``s / (s + eps)`` (one, up to the official ``+1e-6`` in the denominator). A batch of graphs has a leading
+    batch dimension (``(B, N, k)``, indices per graph); :func:`block_diagonal` turns it into one graph.
     """
 
     values: torch.Tensor
@@ -35,7 +36,7 @@ class KnnTransition:
     @property
     def size(self) -> int:
         """Number of nodes ``N``."""
-        return int(self.values.shape[0])
+        return int(self.values.shape[-2])
 
     def to_sparse_csr(self) -> torch.Tensor:
         """The matrix as a ``torch.sparse_csr_tensor`` (N x N, ``k`` non-zeros per row).
@@ -61,7 +62,8 @@ class KnnTransition:
 
 
 def knn_transition(features: torch.Tensor, k: int = 30, tau: float = 0.07, eps: float = 1e-6) -> KnnTransition:
-    """Row-stochastic KNN transition matrix of token features ``(N, C)`` (Eqs. 11-12), stored sparse.
+    """Row-stochastic KNN transition matrix of token features ``(N, C)`` (Eqs. 11-12), stored sparse; for a
+    batch ``(B, N, C)`` one graph per batch item, computed together (values and indices ``(B, N, k)``).
 
     ``T_ij = exp(s_ij / tau) / (sum_l exp(s_il / tau) + eps)`` over the ``k`` most similar tokens ``j != i``,
     ``s`` the cosine similarity (float32). For numerical safety the row maximum ``m_i`` (the first top-k
@@ -75,19 +77,40 @@ def knn_transition(features: torch.Tensor, k: int = 30, tau: float = 0.07, eps: 
     """
     import torch
 
-    if features.ndim != 2:
-        raise InputError(f"features must be (N, C), got shape {tuple(features.shape)}")
-    n = features.shape[0]
+    if features.ndim not in (2, 3):
+        raise InputError(f"features must be (N, C) or (B, N, C), got shape {tuple(features.shape)}")
+    n = features.shape[-2]
     if not 0 < k < n:
         raise InputError(f"k must be between 1 and N - 1 = {n - 1}, got {k}")
     f = torch.nn.functional.normalize(features.float(), p=2, dim=-1)
-    sim = f @ f.T
-    sim.fill_diagonal_(_DIAGONAL)
-    top, idx = torch.topk(sim, k=k, dim=1)
-    row_max = top[:, :1]
+    sim = f @ f.transpose(-2, -1)
+    sim.diagonal(dim1=-2, dim2=-1).fill_(_DIAGONAL)
+    top, idx = torch.topk(sim, k=k, dim=-1)
+    row_max = top[..., :1]
     e = torch.exp((top - row_max) / tau)
     scaled_eps = (eps * torch.exp(-row_max.double() / tau)).float()
-    return KnnTransition(values=e / (e.sum(dim=1, keepdim=True) + scaled_eps), indices=idx)
+    return KnnTransition(values=e / (e.sum(dim=-1, keepdim=True) + scaled_eps), indices=idx)
+
+
+def block_diagonal(graphs: list[KnnTransition]) -> KnnTransition:
+    """One graph whose nodes are those of every graph in ``graphs`` (each ``(N, k)`` or a batch ``(B, N, k)``,
+    one ``k``), in order, with no edge between them: the block-diagonal matrix.
+
+    Diffusing the stacked scores on it is diffusing each graph's scores on its own graph, row for row the
+    same sums (:func:`diffuse`), in one sparse product per step for a whole batch and both BCDR graphs.
+    """
+    import torch
+
+    values, indices = [], []
+    offset = 0
+    for graph in graphs:
+        n, k = graph.values.shape[-2:]
+        count = graph.values.reshape(-1, n, k).shape[0]
+        starts = offset + n * torch.arange(count, device=graph.indices.device).view(-1, 1, 1)
+        values.append(graph.values.reshape(-1, k))
+        indices.append((graph.indices.reshape(-1, n, k) + starts).reshape(-1, k))
+        offset += count * n
+    return KnnTransition(values=torch.cat(values), indices=torch.cat(indices))
 
 
 def diffuse(
@@ -142,10 +165,10 @@ def resample_grid(
 ) -> torch.Tensor:
     """Resample scores from one patch grid to another (CLIP 37x37 <-> DINOv2 38x38 or DINO 48x48).
 
-    ``scores`` is token-major ``(h1 * w1, K)`` or a map ``(K, h1, w1)``; the result has the same layout on
-    ``dst_grid``. Bilinear, ``align_corners=False``, no antialiasing, as the official ``upsample_seq``;
-    computed in float32 and returned in the input's dtype (half in, half out, as PyTorch's half interpolation
-    rounds).
+    ``scores`` is token-major ``(h1 * w1, K)``, a map ``(K, h1, w1)`` or a batch of maps ``(B, K, h1, w1)``;
+    the result has the same layout on ``dst_grid``. Bilinear, ``align_corners=False``, no antialiasing, as
+    the official ``upsample_seq``; computed in float32 and returned in the input's dtype (half in, half out,
+    as PyTorch's half interpolation rounds).
     """
     import torch
 
@@ -153,9 +176,12 @@ def resample_grid(
     token_major = scores.ndim == 2
     if token_major and scores.shape[0] != h1 * w1:
         raise InputError(f"scores have {scores.shape[0]} tokens, the source grid {h1}x{w1} has {h1 * w1}")
-    if not token_major and (scores.ndim != 3 or tuple(scores.shape[1:]) != (h1, w1)):
-        raise InputError(f"scores must be (N, K) or (K, {h1}, {w1}), got shape {tuple(scores.shape)}")
-    maps = scores.T.reshape(1, -1, h1, w1) if token_major else scores.unsqueeze(0)
-    out = torch.nn.functional.interpolate(maps.float(), size=(h2, w2), mode="bilinear", align_corners=False)[0]
-    out = out.reshape(out.shape[0], h2 * w2).T if token_major else out
-    return out.to(scores.dtype)
+    if not token_major and (scores.ndim not in (3, 4) or tuple(scores.shape[-2:]) != (h1, w1)):
+        raise InputError(
+            f"scores must be (N, K), (K, {h1}, {w1}) or (B, K, {h1}, {w1}), got shape {tuple(scores.shape)}"
+        )
+    maps = scores.T.reshape(1, -1, h1, w1) if token_major else scores.reshape(-1, *scores.shape[-3:])
+    out = torch.nn.functional.interpolate(maps.float(), size=(h2, w2), mode="bilinear", align_corners=False)
+    if token_major:
+        return out[0].reshape(-1, h2 * w2).T.to(scores.dtype)
+    return out.reshape(*scores.shape[:-2], h2, w2).to(scores.dtype)

@@ -180,7 +180,7 @@ def test_clip_levels_add_the_fp16_rounded_position_embedding_by_default() -> Non
     exact = caf.clip_levels(clip, pixels, torch.float32, pos_embed_fp16=False)
     x_rounded, _ = clip.embed(pixels, "bilinear_fp16")
     x_exact, _ = clip.embed(pixels, "bilinear")
-    assert torch.equal(rounded.levels[0], clip.blocks[0].ln_1(x_rounded)[0])
-    assert torch.equal(exact.levels[0], clip.blocks[0].ln_1(x_exact)[0])
+    assert torch.equal(rounded.levels[0, 0], clip.blocks[0].ln_1(x_rounded)[0])
+    assert torch.equal(exact.levels[0, 0], clip.blocks[0].ln_1(x_exact)[0])
     relative = (rounded.levels - exact.levels).norm() / exact.levels.norm()
     assert 0 < relative < 1e-3
