@@ -111,21 +111,23 @@ def test_predict_batch_runs_each_backbone_once_and_matches_one_by_one(shared_dat
             iterations.append(method.timings["cscp_iterations"])
     assert clip_spy.batches == [3, 1, 1, 1] and vfm_spy.batches == [3, 1, 1, 1]  # one pass per batch
 
-    # the continuous stages agree to float rounding, tile by tile
+    # the continuous stages agree to float rounding, tile by tile: the CAF scores (probabilities) to 1e-5, the
+    # graph features (24 CLIP blocks deep, entries up to ~10) to 1e-4 of their largest entry
     for index in range(3):
         for key, value in stages[0].items():
             single = stages[index + 1][key][0]
-            scale = float(single.abs().max())
-            torch.testing.assert_close(value[index], single, rtol=0, atol=1e-5 * max(scale, 1.0), msg=key)
+            bound = 1e-5 if key.startswith("s_") else 1e-4 * float(single.abs().max())
+            torch.testing.assert_close(value[index], single, rtol=0, atol=bound, msg=key)
     # the results: float32 probabilities, the same labels (near-ties aside), close probabilities
     alone_array = np.stack(alone)
     assert batch.shape == alone_array.shape == (3, 6, 160, 192) and batch.dtype == np.float32
     np.testing.assert_allclose(batch.sum(axis=1), 1.0, atol=1e-4)
     assert float((batch.argmax(1) == alone_array.argmax(1)).mean()) > 0.995
-    assert float(np.median(np.abs(batch - alone_array))) < 1e-5
-    # per batch: stage seconds for the whole batch, the largest iteration count and gap of its tiles
+    assert float(np.abs(batch - alone_array).mean()) < 1e-3
+    # per batch: stage seconds for the whole batch, the largest iteration count and gap of its tiles (the
+    # problems differ by rounding, so a tile may stop one check earlier or later than alone)
     assert set(batch_timings) == set(method.timings)
-    assert batch_timings["cscp_iterations"] == max(iterations)
+    assert abs(batch_timings["cscp_iterations"] - max(iterations)) <= 2 * method.config.cscp_check_every
     assert 0 < batch_timings["cscp_relative_gap"] <= method.config.cscp_tolerance
 
 
@@ -139,7 +141,7 @@ def test_rows_without_cscp_batch_like_one_by_one(shared_data: Path, stages: str)
     batch = method.predict_batch(tiles)
     alone = np.stack([method.predict(tile) for tile in tiles])
     assert float((batch.argmax(1) == alone.argmax(1)).mean()) > 0.995
-    assert float(np.median(np.abs(batch - alone))) < 1e-5
+    assert float(np.abs(batch - alone).mean()) < 1e-3
     # the tiles really differ: a mix-up of tiles in the batch would show
     assert float(np.abs(alone[0] - alone[1]).max()) > 1e-2
 
@@ -185,4 +187,4 @@ def test_official_geometry_bf16_batch_gives_the_labels_of_one_by_one(shared_data
     tiles = np.stack([potsdam, vaihingen]).transpose(0, 3, 1, 2).astype(np.float32)
     batch = method.predict_batch(tiles)
     alone = np.stack([method.predict(tile) for tile in tiles])
-    assert float((batch.argmax(1) == alone.argmax(1)).mean()) > 0.995
+    np.testing.assert_array_equal(batch.argmax(1), alone.argmax(1))  # measured: bitwise the same maps
