@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, MissingWeightsError
 from .alignclip_config import METHOD_CONFIGS, AlignClipConfig, make_config, tile_bytes
-from .base import register_method
+from .base import cancel_point, register_method
 
 if TYPE_CHECKING:
     import numpy as np
@@ -262,7 +262,9 @@ class AlignClipMethod:
 
     @contextmanager
     def _stage(self, name: str) -> Iterator[None]:
-        """Accumulate the wall time of a stage into :attr:`stage_times` when it is set."""
+        """Accumulate the wall time of a stage into :attr:`stage_times` when it is set; each stage starts at a
+        :func:`~.base.cancel_point`, so a cancel acts within a batch."""
+        cancel_point()
         if self.stage_times is None:
             yield
             return

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
-from .base import config_with_params, register_method
+from .base import cancel_point, config_with_params, register_method
 
 if TYPE_CHECKING:
     import numpy as np
@@ -474,10 +474,12 @@ class SdciMethod:
         clock = time.perf_counter()
 
         def lap(stage: str) -> None:
+            """End a stage: record its time, then a cancel point (a cancel acts within a batch)."""
             nonlocal clock
             now = time.perf_counter()
             self.timings[stage] = now - clock
             clock = now
+            cancel_point()
 
         rgb = _rgb8(tiles)
         labels = self._labels
