@@ -44,7 +44,7 @@ def test_a_huge_tile_is_refused_before_any_model_work(tmp_path, monkeypatch):
 
 
 def test_the_cli_says_it_in_one_line_before_building_the_method(tmp_path, monkeypatch, capsys):
-    from engine import cli_segment
+    from engine.cli import segment as cli_segment
 
     monkeypatch.setattr(memory, "available_memory", lambda: 16 * GB)
     monkeypatch.setattr(cli_segment, "build_method", lambda *_: pytest.fail("the method was built"))

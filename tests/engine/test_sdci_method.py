@@ -202,7 +202,7 @@ def other_vfm(small_v2):
 
 
 def test_stages_and_late_fusion_weight_are_checked() -> None:
-    from engine.cli_common import parse_param
+    from engine.cli.common import parse_param
 
     assert SdciConfig().stages == "full" and SdciConfig().late_fusion_weight == 0.5
     given = dict(parse_param(text) for text in ("stages=late_fusion", "late_fusion_weight=0"))

@@ -9,8 +9,8 @@ import pytest
 from test_weights_store import NAME, PAYLOAD, LocalServer, register_test_checkpoint, unused_port
 
 from engine.cli import EXIT_USER_ERROR, main
+from engine.cli.weights import EXIT_PROBLEM, ByteProgressBar
 from engine.weights import registry
-from engine.weights.cli import EXIT_PROBLEM, ByteProgressBar
 
 
 @pytest.fixture

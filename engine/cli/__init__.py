@@ -17,11 +17,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
 
-from . import __version__
-from .errors import CancelledError, OVSSError
+from .. import __version__
+from ..errors import CancelledError, OVSSError
 
 # sub-command modules, each with ``register(subparsers)``; relative to this package
-COMMAND_MODULES = (".cli_segment", ".cli_evaluate", ".weights.cli", ".cli_presets")
+COMMAND_MODULES = (".segment", ".evaluate", ".weights", ".presets")
 
 EXIT_USER_ERROR = 2
 EXIT_CANCELLED = 130

@@ -6,8 +6,8 @@ import argparse
 from typing import TextIO
 
 from ..progress import TerminalLine
-from .registry import CHECKPOINTS, Checkpoint, get_checkpoint
-from .store import Status, find_local, resolve_checkpoint, search_dirs, verify
+from ..weights.registry import CHECKPOINTS, Checkpoint, get_checkpoint
+from ..weights.store import Status, find_local, resolve_checkpoint, search_dirs, verify
 
 EXIT_PROBLEM = 1
 MIB = 1 << 20

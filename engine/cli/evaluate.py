@@ -11,8 +11,8 @@ import argparse
 import sys
 from typing import Any
 
-from .cli_common import add_method_arguments, build_method, labels_and_params, parse_bands
-from .errors import InputError
+from ..errors import InputError
+from .common import add_method_arguments, build_method, labels_and_params, parse_bands
 
 
 def register(subparsers: Any) -> None:
@@ -59,14 +59,14 @@ def register(subparsers: Any) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Handle ``evaluate``: validate everything, build the method, run, print and write the reports."""
-    from .evaluate.datasets import load_dataset, plain_encoding
-    from .evaluate.protocols import ClassSpace, get_protocol
-    from .evaluate.report import Scores, format_table, report_dict, write_json, write_png
-    from .evaluate.runner import encoding_chooser, evaluate_pairs, find_pairs
-    from .models import weights_choice
-    from .progress import TerminalProgressBar
-    from .raster.tiles import validate_tiling
-    from .raster.writer import check_output_path
+    from ..evaluate.datasets import load_dataset, plain_encoding
+    from ..evaluate.protocols import ClassSpace, get_protocol
+    from ..evaluate.report import Scores, format_table, report_dict, write_json, write_png
+    from ..evaluate.runner import encoding_chooser, evaluate_pairs, find_pairs
+    from ..models import weights_choice
+    from ..progress import TerminalProgressBar
+    from ..raster.tiles import validate_tiling
+    from ..raster.writer import check_output_path
 
     weights = weights_choice(args.weights)
     protocol = get_protocol(args.protocol)

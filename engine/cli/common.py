@@ -6,13 +6,13 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .device import DEVICE_CHOICES, PRECISION_CHOICES
-from .errors import InputError
-from .methods.params import parse_param
+from ..device import DEVICE_CHOICES, PRECISION_CHOICES
+from ..errors import InputError
+from ..methods.params import parse_param
 
 if TYPE_CHECKING:
-    from .labels import LabelSet
-    from .methods.base import Method
+    from ..labels import LabelSet
+    from ..methods.base import Method
 
 
 def parse_bands(text: str) -> tuple[int, ...]:
@@ -42,8 +42,8 @@ def add_method_arguments(parser: argparse.ArgumentParser, labels_help: str) -> N
 
 def labels_and_params(args: argparse.Namespace) -> tuple[LabelSet, dict[str, Any]]:
     """The label set (``--labels`` or ``--preset``) and the method parameters (the preset's, then ``--param``)."""
-    from .labels import load_preset, parse_labels, preset_params
-    from .methods.base import method_info
+    from ..labels import load_preset, parse_labels, preset_params
+    from ..methods.base import method_info
 
     method_info(args.method)
     if args.labels is not None:
@@ -57,8 +57,8 @@ def labels_and_params(args: argparse.Namespace) -> tuple[LabelSet, dict[str, Any
 
 def build_method(args: argparse.Namespace, weights: str, params: dict[str, Any]) -> Method:
     """Build the method the arguments name; random weights are announced on stderr first."""
-    from .methods.base import create_method
-    from .models import RANDOM_WEIGHTS_WARNING
+    from ..methods.base import create_method
+    from ..models import RANDOM_WEIGHTS_WARNING
 
     if weights == "random":
         print(RANDOM_WEIGHTS_WARNING, file=sys.stderr)

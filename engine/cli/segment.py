@@ -12,8 +12,8 @@ import argparse
 import sys
 from typing import Any
 
-from .cli_common import add_method_arguments, build_method, labels_and_params, parse_bands
-from .raster.stitch import BLEND_MODES
+from ..raster.stitch import BLEND_MODES
+from .common import add_method_arguments, build_method, labels_and_params, parse_bands
 
 
 def register(subparsers: Any) -> None:
@@ -57,10 +57,10 @@ def register(subparsers: Any) -> None:
 
 def run_segment(args: argparse.Namespace) -> int:
     """Handle ``segment``: validate, build the method, run the pipeline, print a one-line summary."""
-    from .methods.base import method_info
-    from .models import weights_choice
-    from .pipeline import segment_raster, validate_run
-    from .progress import TerminalProgressBar
+    from ..methods.base import method_info
+    from ..models import weights_choice
+    from ..pipeline import segment_raster, validate_run
+    from ..progress import TerminalProgressBar
 
     weights = weights_choice(args.weights)
     labels, params = labels_and_params(args)

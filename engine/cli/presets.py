@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .labels import color_to_hex, list_presets, load_preset, load_presets_from, preset_to_json
+from ..labels import color_to_hex, list_presets, load_preset, load_presets_from, preset_to_json
 
 
 def register(subparsers: Any) -> None:
