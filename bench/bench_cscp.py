@@ -96,7 +96,7 @@ def real_problems(
 
     from engine.labels import load_preset
     from engine.methods import create_method
-    from engine.methods.sdci import cscp_problem
+    from engine.methods.sdci_refine import cscp_problem
 
     ref = np.load(shared / "reference" / "sdci_potsdam_cscp.npz")
     problems = {

@@ -19,7 +19,7 @@ from PIL import Image
 
 from engine.labels import load_preset
 from engine.methods import create_method
-from engine.methods.sdci import cscp_problem, cscp_refine
+from engine.methods.sdci_refine import cscp_problem, cscp_refine
 from engine.ops.cscp import FastCscpSettings, cscp_energy, solve_cscp, solve_cscp_reference
 
 SMALL = {"clip_short_side": 224, "vfm_short_side": 224, "knn_k": 10, "score_threshold": 0.0}

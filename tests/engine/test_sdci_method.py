@@ -11,7 +11,8 @@ from engine.errors import InputError
 from engine.labels import load_preset
 from engine.methods import available_methods, create_method, method_info
 from engine.methods.base import config_with_params
-from engine.methods.sdci import VARIANTS, SdciConfig, bcdr, branch_probabilities
+from engine.methods.sdci_config import VARIANTS, SdciConfig
+from engine.methods.sdci_refine import bcdr, branch_probabilities
 
 # Real architectures at a reduced input geometry keep the default run fast; the official one is @slow.
 SMALL = {"clip_short_side": 224, "vfm_short_side": 224, "knn_k": 10}
@@ -215,7 +216,7 @@ def test_stages_and_late_fusion_weight_are_checked() -> None:
 
 
 def test_fuse_branches_is_the_weighted_geometric_mean() -> None:
-    from engine.methods.sdci import fuse_branches
+    from engine.methods.sdci_refine import fuse_branches
 
     gen = torch.Generator().manual_seed(5)
     # per-pixel sums below prep_prob's 1.5, so the maps are read as probabilities (not logits)
@@ -241,7 +242,7 @@ def test_every_ablation_row_gives_probabilities(ablation, stages: str) -> None:
     np.testing.assert_allclose(out.sum(axis=0), 1.0, atol=1e-4)
     assert out.min() >= 0.0 and np.all(out[5] == 0.0)
     ran = {"bcdr": "bcdr" in timings, "cscp": "cscp" in timings, "vfm": "vfm_backbone" in timings}
-    from engine.methods.sdci import STAGES
+    from engine.methods.sdci_config import STAGES
 
     row = STAGES[stages]
     assert ran == {"bcdr": row.bcdr, "cscp": row.cscp, "vfm": row.vfm}
