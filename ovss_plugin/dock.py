@@ -77,7 +77,7 @@ from .classes_table import ClassesTable
 from .heavy_imports import EngineWarmupTask, engine_packages_loaded
 from .i18n import tr
 from .layer_source import extent_in_layer_crs, plan_source
-from .model_cache import ModelCache
+from ..engine.methods.cache import ModelCache
 from .settings import DEFAULT_LABELS, DockSettings, load_settings, save_settings, user_presets_dir
 from .task import (
     RESULT_PROPERTY,

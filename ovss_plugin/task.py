@@ -37,7 +37,7 @@ from ..engine.progress import Progress
 from .heavy_imports import import_engine_packages
 from .i18n import tr
 from .layer_source import SourcePlan, export_to_geotiff
-from .model_cache import MethodKey, ModelCache
+from ..engine.methods.cache import MethodKey, ModelCache
 from .styling import style_classified_layer
 
 LOG_TAG = "OVSS"
