@@ -240,7 +240,7 @@ class WorkerServer:
             str(fields.get("device") or "auto"),
             probabilities=bool(fields.get("probabilities")),
             confidence=bool(fields.get("confidence")),
-            batch=int(fields.get("batch") or 0),
+            batch=min(int(fields.get("batch") or 0), plan.n_tiles),
         )
         return Message("result")
 
