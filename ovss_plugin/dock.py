@@ -464,6 +464,9 @@ class OVSSDock(QDockWidget):
         """
         if not self.ready:
             return
+        if engine_runtime.run_mode() == engine_runtime.WORKER:  # torch is in the worker's Python, not here
+            self.device_label.setText(engine_runtime.worker_status())
+            return
         if self._engine_problem:
             self.device_label.setText(tr("Device: {problem}").format(problem=self._engine_problem))
             return

@@ -24,6 +24,7 @@ from ..engine.methods import base
 from ..engine.pipeline import validate_run
 from ..engine.raster.reader import RasterInfo, resolve_window
 from ..engine.worker.client import RemoteMethod, WorkerClient
+from .i18n import tr
 
 PYTHON_SETTING = "ovss/environment/python"
 PYTHON_ENV = "OVSS_PYTHON"
@@ -101,6 +102,16 @@ def free_models() -> None:
             worker.free_models()
         except WorkerError as exc:
             _log("warning", str(exc))
+
+
+def worker_status() -> str:
+    """One line for the dock: the worker's Python and, once it has started, the device it found."""
+    with _lock:
+        worker = _shared.get("worker")
+    device = worker.hello.get("device") if worker is not None and worker.running else None
+    return tr("Runs in a separate Python ({python}); device: {device}").format(
+        python=configured_python(), device=device or tr("known after the first run")
+    )
 
 
 def uses_qgis_python() -> bool:

@@ -104,6 +104,26 @@ def test_a_crashed_worker_is_one_message_no_output_and_the_next_run_works(worker
     np.testing.assert_array_equal(read_band(result["OUTPUT"]), expected_classes(image))
 
 
+def test_the_dock_names_the_worker_instead_of_importing_torch(worker_env, qgis_iface, tmp_path):
+    from ovss.ovss_plugin.dock import OVSSDock
+
+    dock = OVSSDock(None, iface=qgis_iface)
+    try:
+        assert dock.ready  # no "install these packages" message: the worker's Python has them
+        dock.refresh_device()
+        assert dock.device_label.text() == (
+            f"Runs in a separate Python ({sys.executable}); device: known after the first run"
+        )
+        worker_env.shared_worker().ensure_started()
+        dock.refresh_device()
+        assert dock.device_label.text().endswith("device: cpu")
+        dock.free_models()
+    finally:
+        dock.shutdown()
+        dock.deleteLater()
+        QgsSettings().remove("ovss/dock")  # what the dock saved on shutdown
+
+
 def test_the_worker_stops_with_the_plugin(worker_env, recording_iface):
     import ovss
 
