@@ -31,6 +31,7 @@ PYTHON_ENV = "OVSS_PYTHON"
 IDLE_FREE_SETTING = "ovss/environment/idle_free_s"  # free the worker's models after this idle time (0: never)
 IDLE_FREE_DEFAULT_S = 1800.0
 IMPORTS_ENV = "OVSS_WORKER_IMPORTS"  # comma-separated modules the worker imports first (extra methods)
+PATH_ENV = "OVSS_WORKER_PATH"  # folders (os.pathsep-separated) added to the worker's import path, for those modules
 LOG_TAG = "OVSS"
 WORKER, IN_PROCESS, MISSING = "worker", "in-process", "missing"
 _LOG_LEVELS = {"error": Qgis.Critical, "warning": Qgis.Warning}
@@ -80,7 +81,10 @@ def shared_worker() -> WorkerClient:
                 worker.close()
             idle = QgsSettings().value(IDLE_FREE_SETTING, IDLE_FREE_DEFAULT_S, type=float)
             imports = [name.strip() for name in os.environ.get(IMPORTS_ENV, "").split(",") if name.strip()]
-            worker = WorkerClient.for_python(python, plugin_root(), idle_free_s=idle, imports=imports, log=_log)
+            paths = [path for path in os.environ.get(PATH_ENV, "").split(os.pathsep) if path]
+            worker = WorkerClient.for_python(
+                python, plugin_root(), idle_free_s=idle, imports=imports, paths=paths, log=_log
+            )
             _shared["worker"] = worker
         return worker
 

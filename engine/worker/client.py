@@ -110,17 +110,22 @@ class WorkerClient:
         *,
         idle_free_s: float = 0.0,
         imports: Sequence[str] = (),
+        paths: Sequence[str | os.PathLike[str]] = (),
         env: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> WorkerClient:
         """A client whose worker is ``python -m engine worker`` run from ``root`` (the folder holding
-        ``engine/``), which is also put first on its ``PYTHONPATH``."""
+        ``engine/``) and importing ``imports`` first.
+
+        Its ``PYTHONPATH`` is ``root`` and ``paths`` only, and ``PYTHONHOME`` is dropped: QGIS sets both for its
+        own Python (OSGeo4W), and the worker's interpreter must find its own packages, not QGIS's.
+        """
         command = [str(python), "-m", "engine", "worker", "--idle-free", str(idle_free_s)]
         for module in imports:
             command += ["--import", module]
         environment = dict(os.environ if env is None else env)
-        paths = [str(root), *filter(None, environment.get("PYTHONPATH", "").split(os.pathsep))]
-        environment["PYTHONPATH"] = os.pathsep.join(paths)
+        environment.pop("PYTHONHOME", None)
+        environment["PYTHONPATH"] = os.pathsep.join(str(path) for path in (root, *paths))
         environment["PYTHONUNBUFFERED"] = "1"
         return cls(command, cwd=root, env=environment, **kwargs)
 
@@ -150,6 +155,7 @@ class WorkerClient:
                     stderr=subprocess.PIPE,
                     cwd=self.cwd,
                     env=self.env,
+                    creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),  # no console window on Windows
                 )
             except OSError as exc:
                 raise WorkerError(f"cannot start the worker {self.command[0]}: {exc}") from None

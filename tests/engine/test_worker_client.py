@@ -32,9 +32,10 @@ HERE = Path(__file__).resolve().parent
 def make_client(delay: float = 0.0, **kwargs) -> tuple[WorkerClient, list[tuple[str, str]]]:
     """A client of a worker run by this Python from the repository, with the test methods; and its log."""
     logs: list[tuple[str, str]] = []
-    env = {**os.environ, "PYTHONPATH": str(HERE), DELAY_ENV: str(delay), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, DELAY_ENV: str(delay), "OMP_NUM_THREADS": "1"}
     client = WorkerClient.for_python(
-        sys.executable, ROOT, imports=["worker_methods"], env=env, log=lambda *item: logs.append(item), **kwargs
+        sys.executable, ROOT, imports=["worker_methods"], paths=[HERE], env=env, log=lambda *item: logs.append(item),
+        **kwargs,
     )
     return client, logs
 
@@ -254,8 +255,8 @@ sys.path[:0] = [{str(ROOT)!r}, {str(HERE)!r}]
 from raster_fixtures import TEST_METHOD, labels, pattern, write_raster
 from engine.pipeline import segment_raster
 from engine.worker.client import RemoteMethod, WorkerClient
-client = WorkerClient.for_python(sys.executable, {str(ROOT)!r}, imports=["raster_fixtures"],
-                                 env={{"PYTHONPATH": {str(HERE)!r}, "OMP_NUM_THREADS": "1"}})
+client = WorkerClient.for_python(sys.executable, {str(ROOT)!r}, imports=["raster_fixtures"], paths=[{str(HERE)!r}],
+                                 env={{"OMP_NUM_THREADS": "1", "PYTHONPATH": "/nowhere"}})
 source = write_raster(__import__("pathlib").Path({str(tmp_path)!r}) / "in.tif", pattern(40, 40))
 method = RemoteMethod(client, TEST_METHOD)
 result = segment_raster(source, {str(tmp_path / "out.tif")!r}, method, labels(), tile=16, overlap=4)

@@ -35,7 +35,7 @@ def worker_env(monkeypatch, qgis_app):
 
     monkeypatch.setenv("OVSS_PYTHON", sys.executable)
     monkeypatch.setenv("OVSS_WORKER_IMPORTS", "worker_doubles")
-    monkeypatch.setenv("PYTHONPATH", str(HERE))
+    monkeypatch.setenv("OVSS_WORKER_PATH", str(HERE))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     yield engine_runtime
     engine_runtime.stop_worker()
@@ -175,7 +175,7 @@ engine_runtime.stop_worker()
         **os.environ,
         "OVSS_PYTHON": sys.executable,
         "OVSS_WORKER_IMPORTS": "worker_doubles",
-        "PYTHONPATH": str(HERE),
+        "OVSS_WORKER_PATH": str(HERE),
         "QT_QPA_PLATFORM": "offscreen",
         "OMP_NUM_THREADS": "1",
     }
