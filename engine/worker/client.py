@@ -327,7 +327,7 @@ class WorkerClient:
     def _cancel(self, ident: int | None) -> None:
         """Send ``cancel``; a worker that has not answered within the grace period is killed."""
         try:
-            self._send(Message("cancel"))
+            self._send(Message("cancel", {"target": ident}))
         except OSError:
             self._discard()
             return

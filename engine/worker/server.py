@@ -3,9 +3,10 @@
 Started as ``python -m engine worker`` by :mod:`.client`. It takes stdin and stdout for the frames and points
 file descriptors 0 and 1 elsewhere (``/dev/null`` and stderr), so a library that prints cannot corrupt the
 stream; Python's ``logging`` and ``warnings`` go to the client as ``log`` messages. A reading thread takes
-the frames in: ``cancel`` acts at once (the running request stops at its next :func:`cancel_point`), every
-other request is answered in order by the main thread. Built methods are kept in a :class:`ModelCache`
-(one at a time, keyed by everything that shapes them) until ``free``, an idle time or ``shutdown``.
+the frames in: ``cancel`` (naming its ``target`` request) acts at once (that request stops at its start or
+at its next :func:`cancel_point`), every other request is answered in order by the main thread. Built
+methods are kept in a :class:`ModelCache` (one at a time, keyed by everything that shapes them) until
+``free``, an idle time or ``shutdown``.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ class WorkerServer:
         self.frames_out = frames_out
         self.idle_free_s = idle_free_s
         self.cache = ModelCache()
-        self.cancelled = threading.Event()
+        self.cancelled: set[Any] = set()  # ids of the requests the client cancelled
+        self.current: Any = None  # id of the request being answered
         self.requests: queue.Queue[Message | None] = queue.Queue()
         self._write_lock = threading.Lock()
         self._handlers: dict[str, Callable[[Message], Message]] = {
@@ -103,7 +105,7 @@ class WorkerServer:
             while True:
                 message = read_message(self.frames_in)
                 if message.kind == "cancel":
-                    self.cancelled.set()
+                    self.cancelled.add(message.fields.get("target"))
                 elif message.kind == "shutdown":
                     return
                 else:
@@ -116,7 +118,8 @@ class WorkerServer:
             self.requests.put(None)
 
     def _check_cancelled(self) -> None:
-        if self.cancelled.is_set():
+        """The cancel check of the running request (a ``cancel`` may arrive before the request starts)."""
+        if self.current in self.cancelled:
             raise CancelledError("cancelled in the worker")
 
     def serve(self) -> None:
@@ -140,10 +143,11 @@ class WorkerServer:
         """Run one request and send its ``result`` or ``error`` (with the request's ``id``)."""
         ident = request.fields.get("id")
         handler = self._handlers.get(request.kind)
-        self.cancelled.clear()
+        self.current = ident
         try:
             if handler is None:
                 raise InputError(f"the worker does not know the request {request.kind!r}")
+            self._check_cancelled()
             with cancellation(self._check_cancelled):
                 reply = handler(request)
         except BaseException as exc:  # every failure goes back to the client, the worker stays up
@@ -154,6 +158,7 @@ class WorkerServer:
                 {"error": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()},
             )
         reply.fields["id"] = ident
+        self.cancelled.discard(ident)
         self.send(reply)
 
     def _method(self, request: Message) -> Method:
