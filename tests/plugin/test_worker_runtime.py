@@ -7,6 +7,7 @@ same test methods (``ovss_provider``), so the registry lookups in QGIS's process
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from processing_doubles import (
     read_band,
     write_raster,
 )
-from qgis.core import QgsProcessingException, QgsRasterLayer, QgsSettings
+from qgis.core import QgsProcessingException, QgsSettings
 
 HERE = Path(__file__).resolve().parent
 CRASH_METHOD = "test-crash"
@@ -135,39 +136,47 @@ def test_the_worker_stops_with_the_plugin(worker_env, recording_iface):
     assert not worker.running
 
 
-def test_the_task_runs_in_a_qgis_python_without_torch(tmp_path):
-    """/usr/bin/python3 has QGIS and no torch: the dock's task runs with the worker in the repository's Python."""
-    system_python = Path("/usr/bin/python3")
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+
+
+def qgis_python_without_torch() -> Path:
+    """/usr/bin/python3 when it has QGIS and no torch (QGIS as a distribution installs it); else skip."""
     check = "import importlib.util, qgis.core; print(importlib.util.find_spec('torch') is None)"
-    probe = __import__("subprocess").run([system_python, "-c", check], capture_output=True, text=True, check=False)
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", check], capture_output=True, text=True, check=False)
     if probe.stdout.strip() != "True":
         pytest.skip("needs a system Python with QGIS and without torch")
-    image = pattern(30, 40)
-    source = write_raster(tmp_path / "scene.tif", image)
+    return SYSTEM_PYTHON
+
+
+def run_task_without_torch(tmp_path: Path, source: Path, method: str, **request: object) -> str:
+    """Run the dock's task (and add its styled layer) in a QGIS Python without torch, with the worker in this
+    Python; returns what the run printed: its mode and outcome, whether torch was loaded, the layer's renderer."""
     package = tmp_path / "plugins"
     package.mkdir()
     (package / "ovss").symlink_to(HERE.parents[1], target_is_directory=True)
     script = f"""
-import sys
+import sys, types
+from pathlib import Path
 sys.path[:0] = [{str(package)!r}, {str(HERE)!r}]
-from qgis.core import QgsApplication, QgsRasterLayer
+from qgis.core import QgsApplication, QgsProject, QgsRasterLayer
 app = QgsApplication([], False)
 app.initQgis()
-import types
 sys.modules["pytest"] = types.SimpleNamespace(fixture=lambda function: function)  # the doubles' fixtures only
-from processing_doubles import register_test_methods, TEST_METHOD, LABEL_TEXT
+from processing_doubles import register_test_methods, LABEL_TEXT
 register_test_methods()
 from ovss.engine.labels import parse_labels
 from ovss.engine.methods.cache import ModelCache
 from ovss.ovss_plugin import engine_runtime
 from ovss.ovss_plugin.layer_source import plan_source
-from ovss.ovss_plugin.task import RunRequest, SegmentTask
+from ovss.ovss_plugin.task import RunRequest, SegmentTask, add_result_layer
 layer = QgsRasterLayer({str(source)!r}, "scene", "gdal")
-request = RunRequest(layer_name="scene", source=plan_source(layer), output_path=__import__("pathlib").Path(
-    {str(tmp_path / "out.tif")!r}), labels=parse_labels(LABEL_TEXT), method=TEST_METHOD, tile=16, overlap=4)
+request = RunRequest(layer_name="scene", source=plan_source(layer), output_path=Path({str(tmp_path / "out.tif")!r}),
+                     labels=parse_labels(LABEL_TEXT), method={method!r}, **{request!r})
 task = SegmentTask(request, ModelCache())
 ok = task.run()
 print("mode", engine_runtime.run_mode(), "ok", ok, "error", task.outcome.error)
+if ok:
+    print("renderer", add_result_layer(task.outcome, QgsProject.instance()).renderer().type())
 print("torch loaded in QGIS:", "torch" in sys.modules)
 engine_runtime.stop_worker()
 """
@@ -179,10 +188,30 @@ engine_runtime.stop_worker()
         "QT_QPA_PLATFORM": "offscreen",
         "OMP_NUM_THREADS": "1",
     }
-    done = __import__("subprocess").run(
-        [system_python, "-c", script], capture_output=True, text=True, env=env, timeout=180, check=False
+    done = subprocess.run(
+        [qgis_python_without_torch(), "-c", script], capture_output=True, text=True, env=env, timeout=900, check=False
     )
     assert "mode worker ok True error None" in done.stdout, done.stdout + done.stderr
-    assert "torch loaded in QGIS: False" in done.stdout
+    assert "renderer paletted" in done.stdout and "torch loaded in QGIS: False" in done.stdout
+    return done.stdout
+
+
+def test_the_task_runs_in_a_qgis_python_without_torch(tmp_path):
+    """/usr/bin/python3 has QGIS and no torch: the dock's task runs with the worker in the repository's Python."""
+    image = pattern(30, 40)
+    source = write_raster(tmp_path / "scene.tif", image)
+    run_task_without_torch(tmp_path, source, TEST_METHOD, tile=16, overlap=4)
     np.testing.assert_array_equal(read_band(tmp_path / "out.tif"), expected_classes(image))
-    assert QgsRasterLayer(str(tmp_path / "out.tif"), "out").isValid()
+
+
+@pytest.mark.slow
+def test_segearth_ov_with_random_weights_on_the_demo_raster_without_torch_in_qgis(tmp_path, shared_data):
+    """The issue's end-to-end check, on a 128 x 128 crop of the demo raster: segearth-ov, random weights."""
+    from osgeo import gdal
+
+    crop = tmp_path / "demo_crop.tif"
+    gdal.Translate(str(crop), str(shared_data / "geotiff" / "oem_koeln_50.tif"), srcWin=[400, 400, 128, 128])
+    run_task_without_torch(tmp_path, crop, "segearth-ov", weights="random", tile=128, overlap=0)
+    metadata = gdal.Open(str(tmp_path / "out.tif")).GetMetadata()
+    assert metadata["OVSS_METHOD"] == "segearth-ov" and "random weights" in metadata["OVSS_WARNING"]
+    assert read_band(tmp_path / "out.tif").shape == (128, 128)
