@@ -96,6 +96,21 @@ def test_a_real_method_with_random_weights_gives_the_same_probabilities(client):
     assert remote.tile_memory(64, 64, labels()) == local.tile_memory(64, 64, labels())
 
 
+def test_prints_go_to_stderr_and_log_records_to_the_client():
+    client, logs = make_client()
+    try:
+        method = RemoteMethod(client, PRINTS)
+        method.prepare(labels())
+        tile = tile_batch(1)[0]
+        assert np.array_equal(method.predict(tile), colour_probabilities(tile))  # the stream survived the prints
+        assert ("warning", "worker_methods: a log record from the method") in logs
+        client.close()  # joins the stderr reader: every line is in
+        assert ("stderr", "a library chatting on stdout") in logs
+        assert ("stderr", "raw bytes on file descriptor 1") in logs
+    finally:
+        client.close()
+
+
 def test_the_batched_method_s_memory_estimate_comes_from_the_worker(client):
     remote = RemoteMethod(client, BATCHED)
     assert remote.tile_memory(10, 20, labels()) == 1000 * 10 * 20 * 3

@@ -7,6 +7,7 @@ that never returns, one that runs out of memory, one whose libraries print to st
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -74,4 +75,5 @@ class PrintingMethod(ColourMethod):
         print("a library chatting on stdout")
         sys.stdout.flush()
         os.write(1, b"raw bytes on file descriptor 1\n")
+        logging.getLogger("worker_methods").warning("a log record from the method")
         return colour_probabilities(tile)
