@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import errors
+from .. import __version__, errors
 from ..errors import CancelledError, OVSSError, WorkerError
 from ..methods.base import cancel_point
 from .protocol import PROTOCOL_VERSION, Message, ProtocolError, StreamClosedError, read_message, write_message
@@ -175,6 +175,11 @@ class WorkerClient:
                 raise self._failure(
                     f"the worker ({self.command[0]}) speaks protocol version {version}, this plugin needs "
                     f"version {PROTOCOL_VERSION}: set up the environment again"
+                )
+            if hello.fields.get("engine") != __version__:
+                raise self._failure(
+                    f"the worker ({self.command[0]}) runs engine {hello.fields.get('engine')}, this plugin is "
+                    f"{__version__}: it imported another copy of the engine"
                 )
             self.hello = hello.fields
             self.log("info", f"worker started: {self.describe()}")

@@ -202,6 +202,17 @@ def test_another_protocol_version_is_refused():
     assert not client.running
 
 
+def test_another_engine_version_is_refused():
+    client = _fake_worker(
+        "from engine.worker.protocol import Message, write_message; "
+        "write_message(sys.stdout.buffer, Message('hello', "
+        f"{{'protocol': {PROTOCOL_VERSION}, 'engine': '0.0.1-other'}}))"
+    )
+    with pytest.raises(WorkerError, match=r"runs engine 0.0.1-other, this plugin is .*another copy of the engine"):
+        client.ensure_started()
+    assert not client.running
+
+
 def test_a_worker_that_cannot_start_says_why():
     client = WorkerClient([sys.executable, "-c", "import no_such_module_for_the_worker"])
     with pytest.raises(WorkerError, match=r"before it was ready \(exit code 1\).*No module named"):
