@@ -69,15 +69,16 @@ from ..engine.labels import (
     read_preset_file,
     save_user_preset,
 )
+from ..engine.methods.cache import ModelCache
 from ..engine.models import weights_choice
 from ..engine.progress import format_duration
 from ..engine.raster.outputs import check_run_outputs
 from ..engine.raster.reader import open_raster
+from . import engine_runtime
 from .classes_table import ClassesTable
 from .heavy_imports import EngineWarmupTask, engine_packages_loaded
 from .i18n import tr
 from .layer_source import extent_in_layer_crs, plan_source
-from .model_cache import ModelCache
 from .settings import DEFAULT_LABELS, DockSettings, load_settings, save_settings, user_presets_dir
 from .task import (
     RESULT_PROPERTY,
@@ -100,9 +101,10 @@ SHUTDOWN_WAIT_MS = 30_000  # a run stops between tiles; wait that long for the c
 
 
 def missing_packages_message() -> str | None:
-    """A message naming the missing packages and the command that installs them; None when all are there."""
+    """A message naming the missing packages and the command that installs them; None when all are there
+    (or when the models run in a worker process of a configured Python)."""
     missing = missing_requirements()
-    if not missing:
+    if not missing or engine_runtime.configured_python() is not None:
         return None
     names = ", ".join(req.pip_name for req in missing)
     return tr("Some Python packages this plugin needs are missing: {names}. Install them with:\n{command}\n"
@@ -462,6 +464,9 @@ class OVSSDock(QDockWidget):
         """
         if not self.ready:
             return
+        if engine_runtime.run_mode() == engine_runtime.WORKER:  # torch is in the worker's Python, not here
+            self.device_label.setText(engine_runtime.worker_status())
+            return
         if self._engine_problem:
             self.device_label.setText(tr("Device: {problem}").format(problem=self._engine_problem))
             return
@@ -770,8 +775,9 @@ class OVSSDock(QDockWidget):
         return params
 
     def free_models(self) -> None:
-        """Drop the loaded models (memory back to the system)."""
+        """Drop the loaded models (memory back to the system), here and in the worker."""
         self.cache.clear()
+        engine_runtime.free_models()
 
     # settings ----------------------------------------------------------------------------------------
 
