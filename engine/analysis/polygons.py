@@ -325,7 +325,15 @@ def polygonize_raster(
         temporary = create_temporary(target, ".gpkg")
         temporaries.append(temporary)
         temporary.unlink()  # the GeoPackage driver creates the file itself
-        features = _write_gpkg(temporary, pieces, value_names, geotransform, dataset, pixel_area, confidence)
+        features = _write_gpkg(
+            temporary,
+            pieces,
+            names=value_names,
+            geotransform=geotransform,
+            dataset=dataset,
+            pixel_area=pixel_area,
+            confidence=confidence,
+        )
         style = create_temporary(target, ".qml")
         temporaries.append(style)
         style.write_text(categorized_style(value_names, colors), encoding="utf-8")
@@ -346,6 +354,7 @@ def polygonize_raster(
 def _write_gpkg(
     path: Path,
     pieces: Iterator[Piece],
+    *,
     names: dict[int, str],
     geotransform: Sequence[float],
     dataset: Any,
