@@ -238,8 +238,14 @@ def _sieved_copy(dataset: Any, threshold: int, path: Path, strips: Iterator[Any]
     for y, classes, _ in strips:
         band.WriteArray(classes, 0, y)
     band.FlushCache()
-    if gdal.SieveFilter(band, band.GetMaskBand(), band, threshold, 4, callback=None) != 0:
-        raise RasterError(f"GDAL's sieve failed: {gdal.GetLastErrorMsg()}")
+    size = 2
+    while True:  # GDAL merges a small region only into a neighbour not smaller than the threshold: grow it
+        size = min(size, threshold)
+        if gdal.SieveFilter(band, band.GetMaskBand(), band, size, 4, callback=None) != 0:
+            raise RasterError(f"GDAL's sieve failed: {gdal.GetLastErrorMsg()}")
+        if size == threshold:
+            break
+        size *= 2
     copy.FlushCache()
     return copy
 

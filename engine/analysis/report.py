@@ -224,12 +224,13 @@ def write_report(
     confidence_path: str | os.PathLike[str] | None = None,
     areas: AreaTable | None = None,
     timings: Mapping[str, str] | None = None,
-    bands: Sequence[int] = (1, 2, 3),
+    bands: Sequence[int] | None = None,
 ) -> Path:
     """Write the HTML report of the classified raster ``output_path`` (see the module docstring).
 
     ``areas``: the table to show (default: the one in the output's metadata, else computed from the raster);
-    ``timings``: caption -> text rows (elapsed time, tiles, ...). Written atomically.
+    ``timings``: caption -> text rows (elapsed time, tiles, ...); ``bands``: the input's bands shown as R, G,
+    B (default: the run's, from its settings). Written atomically.
     """
     from osgeo import gdal
 
@@ -248,6 +249,8 @@ def write_report(
     esc = html.escape
     pictures = []
     if input_path is not None:
+        if bands is None:
+            bands = json.loads(metadata.get("OVSS_SETTINGS", "{}")).get("bands") or (1, 2, 3)
         pictures.append(("input", image_png(input_quicklook(input_path, bands))))
     pictures.append(("result", image_png(class_quicklook(output_path))))
     figures = "".join(

@@ -163,4 +163,5 @@ def test_style_has_the_class_colours_and_names(tmp_path):
     qml = (tmp_path / "o.qml").read_text()
     assert 'attr="class_value"' in qml and 'label="trees"' in qml and "0,160,0,255" in qml
     assert out.features == len(features(out.path))
-    assert gdal.OpenEx(str(out.path), gdal.OF_VECTOR).GetLayer(0).GetSpatialRef().GetAuthorityCode(None) == "32632"
+    source = gdal.OpenEx(str(out.path), gdal.OF_VECTOR)
+    assert source.GetLayer(0).GetSpatialRef().GetAuthorityCode(None) == "32632"
