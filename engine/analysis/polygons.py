@@ -89,6 +89,29 @@ class PolygonResult:
     classes: dict[int, str] = field(default_factory=dict)
 
 
+def raster_classes(path: str | os.PathLike[str]) -> tuple[list[str], list[tuple[int, int, int]]]:
+    """Names and colours of the classes 1..n of a classified raster: from its colour table and category names
+    (``.aux.xml``), else its paletted QGIS style (``<stem>.qml``), else ``class <value>`` in default colours
+    up to the raster's largest value."""
+    from ..labels import default_color
+    from ..raster.qml import read_paletted_style
+    from ..raster.reader import open_raster
+    from ..raster.writer import read_class_table
+
+    try:
+        return read_class_table(path)
+    except RasterError:
+        pass
+    style = read_paletted_style(path)
+    dataset = open_raster(path)
+    largest = max(style) if style else int(dataset.GetRasterBand(1).ComputeRasterMinMax(False)[1])
+    if largest > 255:
+        raise InputError(f"class values must be 1..255 (0 = nodata), the raster has {largest}")
+    names = [style.get(value, (f"class {value}",))[0] for value in range(1, largest + 1)]
+    colors = [style[value][1] if value in style else default_color(value - 1) for value in range(1, largest + 1)]
+    return names, colors
+
+
 def check_vector_path(path: str | os.PathLike[str]) -> Path:
     """An absolute ``.gpkg`` output path in a writable folder; :class:`InputError` for another name."""
     from ..raster.writer import check_output_path
@@ -212,13 +235,17 @@ def _prepared_strips(
     strip_rows: int,
     is_cancelled: Callable[[], bool] | None,
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
-    """Strips ``(y, classes, confidence)`` of a classified raster, uncertain pixels masked."""
+    """Strips ``(y, classes, confidence)`` of a classified raster (its nodata value as 0), uncertain pixels
+    masked."""
     width, height = dataset.RasterXSize, dataset.RasterYSize
+    nodata = dataset.GetRasterBand(1).GetNoDataValue()
     for y in range(0, height, strip_rows):
         if is_cancelled is not None and is_cancelled():
             raise CancelledError("polygonizing cancelled; nothing was written")
         rows = min(strip_rows, height - y)
         classes = dataset.GetRasterBand(1).ReadAsArray(0, y, width, rows)
+        if nodata is not None and nodata != 0:
+            classes[classes == nodata] = 0
         conf = confidence.GetRasterBand(1).ReadAsArray(0, y, width, rows) if confidence is not None else None
         yield y, mask_uncertain(classes, conf, uncertain_below), conf
 

@@ -42,7 +42,7 @@ class Products:
         if self.uncertain_below is not None and confidence is None:
             raise InputError("the uncertain class needs the confidence output (--confidence)")
         if (self.min_area is not None or self.simplify is not None) and self.vector is None:
-            raise InputError("a minimum area or simplification applies to the polygons: give --vector too")
+            raise InputError("a minimum area or simplification applies to the polygons: ask for them (--vector) too")
         if self.simplify is not None and self.simplify < 0:
             raise InputError(f"simplification tolerance must be >= 0, got {self.simplify}")
         if self.vector is not None:

@@ -106,3 +106,20 @@ def categorized_style(
             ET.SubElement(layer, "prop", k=key, v=text)
     ET.SubElement(root, "blendMode").text = "0"
     return _text(root)
+
+
+def read_paletted_style(path: str | os.PathLike[str]) -> dict[int, tuple[str, tuple[int, int, int]]]:
+    """Value -> (label, colour) of the paletted style saved beside a raster (empty when there is none)."""
+    qml = style_path(path)
+    if not qml.is_file():
+        return {}
+    try:
+        root = ET.parse(qml).getroot()
+    except ET.ParseError:
+        return {}
+    entries = {}
+    for entry in root.iter("paletteEntry"):
+        color = entry.get("color", "#808080").lstrip("#")
+        rgb = (int(color[0:2], 16), int(color[2:4], 16), int(color[4:6], 16))
+        entries[int(float(entry.get("value", "0")))] = (entry.get("label") or entry.get("value", ""), rgb)
+    return entries

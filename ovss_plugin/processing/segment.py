@@ -22,6 +22,7 @@ from qgis.core import (
     QgsRasterLayer,
 )
 
+from ...engine.analysis.products import run_timings
 from ...engine.device import DEVICE_CHOICES, PRECISION_CHOICES
 from ...engine.errors import OVSSError, RasterError
 from ...engine.labels import LabelSet, list_presets, load_preset, parse_labels, preset_params
@@ -46,6 +47,7 @@ from .algorithms import (
     with_enum_names,
 )
 from .postprocess import style_on_completion
+from .products import DESTINATIONS, add_product_parameters, area_outputs, product_outputs, products_from
 
 BAND_PARAMETERS = ("BAND_RED", "BAND_GREEN", "BAND_BLUE")
 _EPSILON = 1e-6  # of a pixel: an extent edge this close to a pixel edge is on it
@@ -204,13 +206,15 @@ class SegmentAlgorithm(OVSSAlgorithm):
                 self.CONFIDENCE, tr("Confidence raster (%)"), optional=True, createByDefault=False
             )
         )
+        add_product_parameters(self)
 
     def checkParameterValues(self, parameters: Mapping[str, Any], context: QgsProcessingContext) -> tuple[bool, str]:
         """Report any wrong input (labels, preset, method and its parameters, bands, tiling, extent, output
         folders) as one clear line, before any model is built."""
         try:
-            check_destinations(self, parameters, (self.OUTPUT, self.CONFIDENCE))
+            check_destinations(self, parameters, (self.OUTPUT, self.CONFIDENCE, *DESTINATIONS))
             self.request(parameters, context)
+            products_from(self, parameters, context, self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context))
         except (OVSSError, QgsProcessingException) as exc:
             return False, str(exc)
         return super().checkParameterValues(with_enum_names(self, parameters), context)
@@ -337,6 +341,7 @@ class SegmentAlgorithm(OVSSAlgorithm):
                 format_params(changed_params(request.method, request.params))
             )
         )
+        products = products_from(self, parameters, context, confidence)
         with engine_errors():
             validate_run(  # the outputs' disk space and the run's memory, before any model is built
                 request.input_path,
@@ -386,8 +391,18 @@ class SegmentAlgorithm(OVSSAlgorithm):
                 seconds=result.elapsed_s,
             )
         )
+        with engine_errors():
+            areas = products.write(
+                result, request.input_path, timings=run_timings(result), log=feedback.pushInfo,
+                is_cancelled=feedback.isCanceled,
+            )
         style_on_completion(context, output)
-        return {self.OUTPUT: output, self.CONFIDENCE: confidence}
+        return {
+            self.OUTPUT: output,
+            self.CONFIDENCE: confidence,
+            **area_outputs(areas, feedback),
+            **product_outputs(products, context),
+        }
 
 
 def _defaults_help(method: str) -> str:
