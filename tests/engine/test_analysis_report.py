@@ -3,8 +3,7 @@ picture a real browser draws) and the PNG quick-look."""
 
 import base64
 import re
-import shutil
-import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,8 @@ from engine.analysis.report import write_quicklook, write_report
 from engine.errors import InputError
 from engine.pipeline import segment_raster
 
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+from report_screenshot import find_browser, screenshot
 
 
 @pytest.fixture(scope="module")
@@ -66,19 +66,7 @@ def test_quicklook_png_shows_the_classes_in_their_colours(run, tmp_path):
         assert colour_pixels(picture, color) > 100
 
 
-def browser() -> str | None:
-    return next((found for name in BROWSERS if (found := shutil.which(name))), None)
-
-
-def screenshot(page: Path, picture: Path, width: int = 1000, height: int = 1900) -> Path:
-    """A headless Chromium screenshot of ``page``."""
-    command = [browser(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-               f"--window-size={width},{height}", f"--screenshot={picture}", page.as_uri()]
-    subprocess.run(command, check=True, capture_output=True, timeout=120)
-    return picture
-
-
-@pytest.mark.skipif(browser() is None, reason="no Chromium installed (apt-get install chromium; see Makefile)")
+@pytest.mark.skipif(find_browser() is None, reason="no Chromium installed (apt-get install chromium; see Makefile)")
 def test_report_in_a_real_browser(run, tmp_path):
     picture = imread(screenshot(report(run, tmp_path / "r.html"), tmp_path / "shot.png"))
     assert picture.shape[0] > 1000 and picture.std() > 0.05  # a drawn page, not blank
