@@ -3,7 +3,8 @@
 Each strip of :data:`STRIP_ROWS` rows is labelled into 4-connected regions of one class (scipy), and GDAL's
 Polygonize turns the label image into exactly one polygon per region, in pixel coordinates (exact integers).
 Regions that meet across the seam between two strips (the same class on both sides of the seam, in the same
-column) are joined (union-find, then a geometric union), so no polygon is cut by the tiling: the result is
+column) are joined (union-find; their polygons are collected and unioned once, when the region is final), so
+no polygon is cut by the tiling: the result is
 the same for any strip height. A region is final once it does not reach the bottom row of the strip.
 
 Before that, optionally: pixels below a confidence threshold become the class ``uncertain``
@@ -206,11 +207,12 @@ def assemble(
             if len(keys) == 1:
                 merged[root] = pieces[keys[0]]
                 continue
-            union = ogr.Geometry(ogr.wkbMultiPolygon)
+            parts = ogr.Geometry(ogr.wkbMultiPolygon)  # unioned once, when the region is final
             for key in keys:
-                union.AddGeometry(pieces[key].geometry)
+                for part in _polygons(pieces[key].geometry):
+                    parts.AddGeometry(part)
             merged[root] = Piece(
-                union.UnionCascaded(),
+                parts,
                 pieces[root].value,
                 sum(pieces[key].pixels for key in keys),
                 sum(pieces[key].confidence_sum for key in keys),
@@ -225,6 +227,8 @@ def assemble(
             if root in reaching:
                 carried[root] = piece
             else:
+                if piece.geometry.GetGeometryCount() > 1 and _is_multi(piece.geometry):
+                    piece.geometry = piece.geometry.UnionCascaded()
                 yield piece
 
 
@@ -272,7 +276,7 @@ def _sieved_copy(dataset: Any, threshold: int, path: Path, strips: Iterator[Any]
             raise RasterError(f"GDAL's sieve failed: {gdal.GetLastErrorMsg()}")
         if size == threshold:
             break
-        size *= 2
+        size *= 4
     copy.FlushCache()
     return copy
 
@@ -290,11 +294,16 @@ def _to_map(geometry: Any, g: Sequence[float]) -> Any:
     return polygon
 
 
-def _polygons(geometry: Any) -> list[Any]:
-    """The polygons of a polygon or multipolygon (a union can return either)."""
+def _is_multi(geometry: Any) -> bool:
+    """True for a multipolygon."""
     from osgeo import ogr
 
-    if ogr.GT_Flatten(geometry.GetGeometryType()) == ogr.wkbPolygon:
+    return ogr.GT_Flatten(geometry.GetGeometryType()) == ogr.wkbMultiPolygon
+
+
+def _polygons(geometry: Any) -> list[Any]:
+    """The polygons of a polygon or multipolygon (a union can return either)."""
+    if not _is_multi(geometry):
         return [geometry]
     return [geometry.GetGeometryRef(i).Clone() for i in range(geometry.GetGeometryCount())]
 
