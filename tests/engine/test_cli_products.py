@@ -79,3 +79,16 @@ def test_bad_products_fail_before_the_run(tmp_path, capsys, args, message):
     assert segment(src, tmp_path / "out.tif", *arguments) != 0
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out.tif").exists()
+
+
+def test_polygonize_command_on_an_existing_raster(tmp_path, capsys):
+    out = tmp_path / "out.tif"
+    assert segment(write_raster(tmp_path / "in.tif", pattern(30, 30)), out) == 0
+    gpkg, stats = tmp_path / "p.gpkg", tmp_path / "p.json"
+    assert main(["polygonize", str(out), str(gpkg), "--min-area", "3px", "--stats", str(stats)]) == 0
+    assert "polygons" in capsys.readouterr().out
+    source = ogr.Open(str(gpkg))
+    total = sum(f.GetField("area_m2") for f in source.GetLayer(0))
+    assert total == pytest.approx(json.loads(stats.read_text())["valid_m2"]) == pytest.approx(30 * 30 * 0.25)
+    assert main(["polygonize", str(out), str(tmp_path / "p.shp")]) != 0
+    assert "GeoPackage" in capsys.readouterr().err
