@@ -3,7 +3,7 @@
 Used by the dock's result layer and by the Processing post-processor, so both look the same. Value 0 is
 nodata and gets no palette entry, so it stays transparent. The same style is saved beside every output as
 ``<stem>.qml`` by the engine (:mod:`engine.raster.qml`), so QGIS shows it without the plugin too; the class
-polygons (GeoPackage) get the engine's categorized style of the same colours and names.
+polygons get the categorized style of the same colours and names that the engine stores in their GeoPackage.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from qgis.core import QgsPalettedRasterRenderer, QgsRasterLayer, QgsVectorLayer
 from qgis.PyQt.QtGui import QColor
 
 from ..engine.errors import RasterError
-from ..engine.raster.qml import style_path
 from ..engine.raster.writer import read_class_table
 
 
@@ -42,9 +41,8 @@ def style_classified_layer(
 
 
 def style_class_polygons(layer: QgsVectorLayer) -> None:
-    """Apply the categorized class style the engine wrote beside the GeoPackage (``<stem>.qml``)."""
-    qml = style_path(layer.source().split("|", 1)[0])
-    message, ok = layer.loadNamedStyle(str(qml))
+    """Apply the categorized class style the engine stored in the GeoPackage (its default style)."""
+    message, ok = layer.loadDefaultStyle()
     if not ok:
-        raise RasterError(f"cannot style the polygons from {qml}: {message}")
+        raise RasterError(f"cannot style the polygons of {layer.source()}: {message}")
     layer.triggerRepaint()

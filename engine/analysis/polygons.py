@@ -14,7 +14,10 @@ optionally, the polygons are simplified with shared boundaries simplified once (
 neighbours keep no gaps or overlaps. The polygons are then moved into map coordinates (the geotransform)
 and written with the class value, class name, area in m2 (:func:`.areas.polygon_area_m2`) and, with a
 confidence raster, the mean confidence in percent. The GeoPackage is written as a temporary file and renamed
-into place (with its QGIS style ``<stem>.qml``) only when complete: a failure or cancel leaves no output.
+into place only when complete: a failure or cancel leaves no output. Its QGIS style (categorized by class
+value, the raster's colours and names) is stored inside it, as the default style of the layer in QGIS's
+``layer_styles`` table, so QGIS shows it when the layer is opened; a ``<stem>.qml`` beside it would be the
+style file of a raster of the same stem (the run's output, or the input).
 """
 
 from __future__ import annotations
@@ -327,7 +330,7 @@ def polygonize_raster(
     needs ``confidence_path``. Raises :class:`InputError` for bad options, :class:`CancelledError` when
     ``is_cancelled()`` turns true; either way no file is left behind.
     """
-    from ..raster.qml import categorized_style, style_path
+    from ..raster.qml import categorized_style
     from ..raster.reader import open_raster
     from ..raster.temporaries import create_temporary
     from .topology import simplify_coverage
@@ -375,13 +378,10 @@ def polygonize_raster(
             dataset=dataset,
             pixel_area=pixel_area,
             confidence=confidence,
+            style=categorized_style(value_names, colors),
         )
-        style = create_temporary(target, ".qml")
-        temporaries.append(style)
-        style.write_text(categorized_style(value_names, colors), encoding="utf-8")
         sieved = None
         os.replace(temporary, target)
-        os.replace(style, style_path(target))
     except BaseException:
         sieved = None
         for path in temporaries:
@@ -402,8 +402,10 @@ def _write_gpkg(
     dataset: Any,
     pixel_area: PixelArea,
     confidence: Any | None,
+    style: str,
 ) -> int:
-    """Write every piece as a feature of layer :data:`LAYER`; returns the number of features."""
+    """Write every piece as a feature of layer :data:`LAYER`, and ``style`` as its default QGIS style;
+    returns the number of features."""
     from osgeo import gdal, ogr, osr
 
     driver = ogr.GetDriverByName("GPKG")
@@ -439,5 +441,34 @@ def _write_gpkg(
                 raise RasterError(f"cannot write {path}: {gdal.GetLastErrorMsg()}")
             count += 1
     layer.CommitTransaction()
+    _write_default_style(source, layer, style)
     source = None
     return count
+
+
+STYLE_TABLE_FIELDS = (  # QGIS's layer_styles table (as its OGR provider creates it)
+    "f_table_catalog", "f_table_schema", "f_table_name", "f_geometry_column", "styleName", "styleQML", "styleSLD",
+)
+
+
+def _write_default_style(source: Any, layer: Any, qml: str) -> None:
+    """Store ``qml`` as the default QGIS style of ``layer`` in the GeoPackage's ``layer_styles`` table."""
+    from osgeo import ogr
+
+    table = source.CreateLayer("layer_styles", geom_type=ogr.wkbNone)
+    for name in STYLE_TABLE_FIELDS:
+        table.CreateField(ogr.FieldDefn(name, ogr.OFTString))
+    default = ogr.FieldDefn("useAsDefault", ogr.OFTInteger)
+    default.SetSubType(ogr.OFSTBoolean)
+    table.CreateField(default)
+    for name in ("description", "owner", "ui"):
+        table.CreateField(ogr.FieldDefn(name, ogr.OFTString))
+    table.CreateField(ogr.FieldDefn("update_time", ogr.OFTDateTime))
+    row = ogr.Feature(table.GetLayerDefn())
+    values = ("", "", layer.GetName(), layer.GetGeometryColumn(), layer.GetName(), qml, "")
+    for name, value in zip(STYLE_TABLE_FIELDS, values, strict=True):
+        row.SetField(name, value)
+    row.SetField("useAsDefault", 1)
+    row.SetField("description", "classes in the colours of the classified raster")
+    if table.CreateFeature(row) != 0:
+        raise RasterError(f"cannot write the style into {source.GetDescription()}")

@@ -3,7 +3,7 @@ with attributes checked against the raster itself."""
 
 import numpy as np
 import pytest
-from osgeo import gdal, ogr
+from osgeo import ogr
 from raster_fixtures import write_raster
 from scipy import ndimage
 from test_analysis_areas import wgs84_wkt
@@ -35,7 +35,7 @@ def save(tmp_path, classes, name="c.tif", g=G, projection="utm32"):
 
 def features(path):
     source = ogr.Open(str(path))
-    layer = source.GetLayer(0)
+    layer = source.GetLayerByName("classes")
     rows = [
         (f.GetField("class_value"), f.GetField("class_name"), f.GetField("area_m2"), f.GetGeometryRef().Clone(),
          f.GetField("confidence") if layer.GetLayerDefn().GetFieldIndex("confidence") >= 0 else None)
@@ -159,9 +159,18 @@ def test_failure_or_cancel_leaves_nothing(tmp_path):
 
 
 def test_style_has_the_class_colours_and_names(tmp_path):
-    out = polygonize_raster(save(tmp_path, blocky(10, 10)), tmp_path / "o.gpkg", NAMES, COLORS)
-    qml = (tmp_path / "o.qml").read_text()
+    src = save(tmp_path, blocky(10, 10))
+    raster_style = tmp_path / "c.qml"
+    raster_style.write_text("the raster's own style")
+    out = polygonize_raster(src, tmp_path / "c.gpkg", NAMES, COLORS)  # same stem as the raster
+    assert raster_style.read_text() == "the raster's own style"
+    source = ogr.Open(str(out.path))
+    styles = source.GetLayerByName("layer_styles")
+    row = next(iter(styles))
+    assert (row.GetField("f_table_name"), row.GetField("f_geometry_column"), row.GetField("useAsDefault")) == (
+        "classes", "geom", 1,
+    )
+    qml = row.GetField("styleQML")
     assert 'attr="class_value"' in qml and 'label="trees"' in qml and "0,160,0,255" in qml
     assert out.features == len(features(out.path))
-    source = gdal.OpenEx(str(out.path), gdal.OF_VECTOR)
-    assert source.GetLayer(0).GetSpatialRef().GetAuthorityCode(None) == "32632"
+    assert source.GetLayerByName("classes").GetSpatialRef().GetAuthorityCode(None) == "32632"

@@ -70,7 +70,7 @@ def test_segment_writes_polygons_stats_and_report(tmp_path):
     layer = QgsVectorLayer(result["VECTOR"], "polygons", "ogr")
     assert layer.isValid() and layer.featureCount() > 0
     assert sum(f["area_m2"] for f in layer.getFeatures()) == pytest.approx(300.0)
-    assert [label for _, label, _ in categories(layer)] == [*CLASS_NAMES, "uncertain"]  # the default .qml
+    assert [label for _, label, _ in categories(layer)] == [*CLASS_NAMES, "uncertain"]  # the GeoPackage's style
 
 
 def test_no_products_unless_asked(tmp_path):
