@@ -330,6 +330,7 @@ def polygonize_raster(
     needs ``confidence_path``. Raises :class:`InputError` for bad options, :class:`CancelledError` when
     ``is_cancelled()`` turns true; either way no file is left behind.
     """
+    from ..raster.outputs import check_product_paths
     from ..raster.qml import categorized_style
     from ..raster.reader import open_raster
     from ..raster.temporaries import create_temporary
@@ -345,6 +346,9 @@ def polygonize_raster(
         raise InputError(f"strip height must be at least 1 row, got {strip_rows}")
     dataset = open_raster(raster_path)
     confidence = open_raster(confidence_path) if confidence_path is not None else None
+    for source in (dataset, confidence):
+        if source is not None:
+            check_product_paths((target,), source)
     if confidence is not None and (confidence.RasterXSize, confidence.RasterYSize) != (
         dataset.RasterXSize,
         dataset.RasterYSize,

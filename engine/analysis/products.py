@@ -36,8 +36,14 @@ class Products:
     uncertain_below: float | None = None
     written: dict[str, Path] = field(default_factory=dict, compare=False)
 
-    def check(self, confidence: str | os.PathLike[str] | None) -> None:
-        """:class:`InputError` for a bad option or path (``confidence``: the run's confidence output)."""
+    def check(
+        self, confidence: str | os.PathLike[str] | None, input_path: str | os.PathLike[str] | None = None
+    ) -> None:
+        """:class:`InputError` for a bad option or path (``confidence``: the run's confidence output; a product
+        may not be a file of the raster ``input_path``)."""
+        from ..raster.outputs import check_product_paths
+        from ..raster.reader import open_raster
+
         check_threshold(self.uncertain_below)
         if self.uncertain_below is not None and confidence is None:
             raise InputError("the uncertain class needs the confidence output (--confidence)")
@@ -53,6 +59,8 @@ class Products:
             check_report_path(self.report, ".html")
         if self.quicklook is not None:
             check_report_path(self.quicklook, ".png")
+        if input_path is not None:
+            check_product_paths((self.vector, self.stats, self.report, self.quicklook), open_raster(input_path))
 
     def write(
         self,

@@ -122,7 +122,7 @@ def run_segment(args: argparse.Namespace) -> int:
         batch=args.batch,
     )
     products = products_of(args)
-    products.check(args.confidence)
+    products.check(args.confidence, args.input)
     method = build_method(args, weights, params)
     bar = TerminalProgressBar(sys.stderr)
     try:

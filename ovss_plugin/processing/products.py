@@ -122,8 +122,10 @@ def products_from(
     parameters: Mapping[str, Any],
     context: QgsProcessingContext,
     confidence: str | None,
+    input_path: str | None = None,
 ) -> Products:
-    """The products asked for, checked (:class:`QgsProcessingException` with one line if wrong)."""
+    """The products asked for, checked against the run's confidence output and input raster
+    (:class:`QgsProcessingException` with one line if wrong)."""
     def destination(name: str) -> str | None:
         if algorithm.parameterDefinition(name) is None:
             return None
@@ -138,7 +140,7 @@ def products_from(
             report=destination(REPORT),
             uncertain_below=number(algorithm, parameters, UNCERTAIN_BELOW, context),
         )
-        products.check(confidence)
+        products.check(confidence, input_path)
     except OVSSError as exc:
         raise QgsProcessingException(str(exc)) from exc
     return products

@@ -216,8 +216,9 @@ class SegmentAlgorithm(OVSSAlgorithm):
         folders) as one clear line, before any model is built."""
         try:
             check_destinations(self, parameters, (self.OUTPUT, self.CONFIDENCE, *DESTINATIONS))
-            self.request(parameters, context)
-            products_from(self, parameters, context, self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context))
+            request = self.request(parameters, context)
+            confidence = self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context) or None
+            products_from(self, parameters, context, confidence, request.input_path)
         except (OVSSError, QgsProcessingException) as exc:
             return False, str(exc)
         return super().checkParameterValues(with_enum_names(self, parameters), context)
@@ -344,7 +345,7 @@ class SegmentAlgorithm(OVSSAlgorithm):
                 format_params(changed_params(request.method, request.params))
             )
         )
-        products = products_from(self, parameters, context, confidence)
+        products = products_from(self, parameters, context, confidence, request.input_path)
         with engine_errors():
             validate_run(  # the outputs' disk space and the run's memory, before any model is built
                 request.input_path,

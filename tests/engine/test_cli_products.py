@@ -93,3 +93,18 @@ def test_polygonize_command_on_an_existing_raster(tmp_path, capsys):
     assert total == pytest.approx(json.loads(stats.read_text())["valid_m2"]) == pytest.approx(30 * 30 * 0.25)
     assert main(["polygonize", str(out), str(tmp_path / "p.shp")]) != 0
     assert "GeoPackage" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("driver", "name", "option"), [("GPKG", "in.gpkg", "--vector"), ("PNG", "in.png", "--quicklook")]
+)
+def test_products_never_overwrite_the_input(tmp_path, capsys, driver, name, option):
+    src = write_raster(tmp_path / name, pattern(20, 20), driver=driver)
+    before = src.read_bytes()
+    assert segment(src, tmp_path / "out.tif", option, tmp_path / name) != 0
+    assert "a file of the input" in capsys.readouterr().err
+    assert src.read_bytes() == before and not (tmp_path / "out.tif").exists()
+    classes = tmp_path / "classes.gpkg"
+    write_raster(classes, pattern(20, 20)[:1], driver="GPKG")
+    assert main(["polygonize", str(classes), str(classes)]) != 0
+    assert "a file of the input" in capsys.readouterr().err
