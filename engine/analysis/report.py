@@ -32,9 +32,12 @@ RUN_ITEMS = (  # metadata items shown in the report, in this order, with their c
     ("OVSS_PARAMS", "method parameters"),
     ("OVSS_SETTINGS", "run settings"),
     ("OVSS_WEIGHTS", "weights"),
+    ("OVSS_WEIGHTS_SOURCE", "weights source"),
+    ("OVSS_UPSAMPLER", "upsampler"),
     ("OVSS_DEVICE", "device"),
     ("OVSS_SEED", "seed"),
     ("OVSS_ENGINE_VERSION", "engine version"),
+    ("OVSS_METHOD_WARNING", "method warning"),
     ("OVSS_WARNING", "warning"),
 )
 

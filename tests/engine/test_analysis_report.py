@@ -25,7 +25,8 @@ def run(tmp_path_factory):
     src = write_raster(folder / "in.tif", pattern(120, 160))
     result = segment_raster(
         src, folder / "out.tif", ColourMethod(), labels(), tile=64, overlap=8, batch=1,
-        confidence_path=folder / "conf.tif", metadata={"weights": "test", "params": {"k": 1}},
+        confidence_path=folder / "conf.tif",
+        metadata={"weights": "test", "params": {"k": 1}, "device": "CPU, 2 threads, fp32"},
     )
     return src, result
 
@@ -50,6 +51,7 @@ def test_report_is_one_self_contained_page(run, tmp_path):
     for row in result.areas.rows:
         assert f"<td>{row.name}</td><td>{row.pixels}</td><td>{row.hectares:.4f}</td>" in page
     assert "test-colours" in page and "k: 1" in page and "elapsed" in page
+    assert "<th>device</th><td>CPU, 2 threads, fp32</td>" in page
     with pytest.raises(InputError, match=r"\.html"):
         write_report(result.output_path, tmp_path / "r.htm")
 

@@ -23,6 +23,8 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
+    QgsRasterLayer,
+    QgsSingleBandGrayRenderer,
     QgsSingleSymbolRenderer,
     QgsVectorLayer,
 )
@@ -71,6 +73,9 @@ def test_segment_writes_polygons_stats_and_report(tmp_path):
     assert layer.isValid() and layer.featureCount() > 0
     assert sum(f["area_m2"] for f in layer.getFeatures()) == pytest.approx(300.0)
     assert [label for _, label, _ in categories(layer)] == [*CLASS_NAMES, "uncertain"]  # the GeoPackage's style
+    grey = QgsRasterLayer(str(tmp_path / "conf.tif"), "confidence", "gdal").renderer()  # low confidence dark
+    assert isinstance(grey, QgsSingleBandGrayRenderer) and grey.gradient() == QgsSingleBandGrayRenderer.BlackToWhite
+    assert grey.contrastEnhancement().minimumValue() == 1.0
 
 
 def test_no_products_unless_asked(tmp_path):
