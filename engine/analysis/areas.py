@@ -224,7 +224,8 @@ def raster_areas(
     confidence_path: str | os.PathLike[str] | None = None,
     uncertain_below: float | None = None,
 ) -> AreaTable:
-    """The area table of a classified raster file, read in strips of :data:`STRIP_ROWS` rows.
+    """The area table of a classified raster file (value 0 and the band's nodata: no class), read in strips
+    of :data:`STRIP_ROWS` rows.
 
     With ``uncertain_below`` (percent) and the run's confidence raster, pixels below it count as the
     class ``uncertain`` instead of their own.
@@ -236,10 +237,13 @@ def raster_areas(
     confidence = open_raster(confidence_path) if confidence_path is not None else None
     counter = AreaCounter(PixelArea.of_dataset(dataset))
     band = dataset.GetRasterBand(1)
+    nodata = band.GetNoDataValue()
     width, height = dataset.RasterXSize, dataset.RasterYSize
     for y in range(0, height, STRIP_ROWS):
         rows = min(STRIP_ROWS, height - y)
         strip = band.ReadAsArray(0, y, width, rows)
+        if nodata is not None and nodata != 0:
+            strip[strip == nodata] = 0  # never counted, not even as uncertain
         conf = confidence.GetRasterBand(1).ReadAsArray(0, y, width, rows) if confidence is not None else None
         counter.add(0, y, mask_uncertain(strip, conf, uncertain_below))
     uncertain = uncertain_below is not None and confidence is not None

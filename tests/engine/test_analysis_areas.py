@@ -131,6 +131,10 @@ def test_uncertain_pixels_are_a_class_of_their_own(tmp_path):
     assert rows == [(1, "a", 1), (2, "b", 0), (UNCERTAIN_VALUE, "uncertain", 2)]
     with pytest.raises(InputError, match="percent"):
         raster_areas(path, ["a", "b"], confidence_path=conf, uncertain_below=0)
+    other_nodata = write_raster(tmp_path / "n.tif", np.array([[[1, 9, 9]]], dtype=np.uint8), nodata=9, geotransform=g)
+    low = classes_raster(tmp_path / "low.tif", np.array([[10, 10, 10]], dtype=np.uint8), g)
+    rows = raster_areas(other_nodata, ["a"], confidence_path=low, uncertain_below=50).rows
+    assert [(r.name, r.pixels) for r in rows] == [("a", 0), ("uncertain", 1)]  # the nodata 9 is no class at all
     with pytest.raises(InputError, match="fewer than"):
         class_value_names([str(i) for i in range(255)], uncertain=True)
 
