@@ -162,10 +162,15 @@ class AreaCounter:
         import numpy as np
 
         height, width = classes.shape
-        area = np.broadcast_to(self.pixel_area.block(x, y, width, height), classes.shape)
+        area = self.pixel_area.block(x, y, width, height)
         flat = classes.ravel().astype(np.intp)
-        self.pixels += np.bincount(flat, minlength=256)[:256]
-        self.m2 += np.bincount(flat, weights=area.ravel(), minlength=256)[:256]
+        pixels = np.bincount(flat, minlength=256)[:256]
+        self.pixels += pixels
+        if np.ndim(area) == 0:  # every pixel the same size: no weighted count needed
+            self.m2 += pixels * float(area)
+        else:
+            weights = np.broadcast_to(area, classes.shape).ravel()
+            self.m2 += np.bincount(flat, weights=weights, minlength=256)[:256]
 
     def table(self, names: dict[int, str]) -> AreaTable:
         """The table of the named class values (every one listed, counted or not)."""
