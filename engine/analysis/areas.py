@@ -250,6 +250,9 @@ def raster_areas(
         if nodata is not None and nodata != 0:
             strip[strip == nodata] = 0  # never counted, not even as uncertain
         conf = confidence.GetRasterBand(1).ReadAsArray(0, y, width, rows) if confidence is not None else None
+        for source in (dataset, confidence):  # GDAL's block cache would otherwise grow with the raster
+            if source is not None:
+                source.FlushCache()
         counter.add(0, y, mask_uncertain(strip, conf, uncertain_below))
     uncertain = uncertain_below is not None and confidence is not None
     return counter.table(class_value_names(names, uncertain))

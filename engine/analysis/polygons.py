@@ -254,6 +254,9 @@ def _prepared_strips(
         if nodata is not None and nodata != 0:
             classes[classes == nodata] = 0
         conf = confidence.GetRasterBand(1).ReadAsArray(0, y, width, rows) if confidence is not None else None
+        for source in (dataset, confidence):  # GDAL's block cache would otherwise grow with the raster
+            if source is not None:
+                source.FlushCache()
         yield y, mask_uncertain(classes, conf, uncertain_below), conf
 
 
