@@ -41,10 +41,6 @@ class OVSSProvider(QgsProcessingProvider):
         """The engine writes GeoTIFF only."""
         return ["tif", "tiff"]
 
-    def supportedOutputVectorLayerExtensions(self) -> list[str]:
-        """The class polygons are written as GeoPackage only."""
-        return ["gpkg"]
-
     def loadAlgorithms(self) -> None:
         """Add one instance of each algorithm."""
         for algorithm in (SegmentAlgorithm(), EvaluateAlgorithm(), DownloadWeightsAlgorithm(), PolygonizeAlgorithm()):
