@@ -106,7 +106,9 @@ def test_polygonize_an_existing_class_raster(tmp_path):
     layer = QgsVectorLayer(result["VECTOR"], "p", "ogr")
     assert {f["class_name"] for f in layer.getFeatures()} <= set(CLASS_NAMES)
     assert min(f["area_m2"] for f in layer.getFeatures()) > 0
-    temporary = processing.run("ovss:polygonize", {"INPUT": str(tmp_path / "classes.tif"), "VECTOR": "TEMPORARY_OUTPUT"})
+    temporary = processing.run(
+        "ovss:polygonize", {"INPUT": str(tmp_path / "classes.tif"), "VECTOR": "TEMPORARY_OUTPUT"}
+    )
     assert temporary["VECTOR"].endswith(".gpkg") and QgsVectorLayer(temporary["VECTOR"], "t", "ogr").featureCount() > 0
 
 
