@@ -9,7 +9,7 @@ SYSTEM_PYTHON := /usr/bin/python3
 VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := qgis python3-qgis qgis-providers python3-gdal gdal-bin qttools5-dev-tools xvfb xauth
+APT_PACKAGES := qgis python3-qgis qgis-providers python3-gdal gdal-bin qttools5-dev-tools xvfb xauth chromium
 PLUGIN_NAME := ovss
 QGIS_PLUGINS_DIR ?= $(HOME)/.local/share/QGIS/QGIS3/profiles/default/python/plugins
 DEMO_INPUT := engine/data/demo/oem_koeln_50.tif

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from .analysis.areas import AreaCounter, AreaTable, PixelArea, class_value_names
 from .background import Drain, Prefetch
 from .errors import InputError
 from .memory import (
@@ -89,6 +90,7 @@ class SegmentResult:
     elapsed_s: float
     warnings: tuple[str, ...]
     batch: int = 1  # tiles per predict_batch call
+    areas: AreaTable | None = None  # areas per class, also in the output's metadata (OVSS_AREAS)
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,8 @@ class _Outputs:
         import numpy as np
 
         self.counts = np.zeros(len(labels) + 1, dtype=np.int64)
+        self.areas = AreaCounter(PixelArea.of(georef.geotransform, georef.projection))
+        self.class_names = labels.names
         self.writers: dict[str, GeoTiffWriter] = {}
         self.width = plan.width
         size = (plan.width, plan.height)
@@ -250,6 +254,7 @@ class _Outputs:
         classes += 1
         classes[~valid] = 0
         self.counts += np.bincount(classes.ravel(), minlength=self.counts.size)
+        self.areas.add(block.window.x, block.window.y, classes)
         self.writers["classes"].write(block.window, classes)
         if "probabilities" in self.writers:
             probs = np.where(valid, block.probabilities, np.float32(PROBABILITY_NODATA)).astype(np.float32)
@@ -269,9 +274,14 @@ class _Outputs:
     def commit(self) -> dict[str, Path]:
         """Compress every output, then rename them all into place (the class raster last): a failure while
         compressing (a full disk) leaves no output of the run."""
+        self.writers["classes"].add_metadata(self.area_table().metadata())
         for writer in self.writers.values():
             writer.compress()
         return {name: writer.commit() for name, writer in self.writers.items()}
+
+    def area_table(self) -> AreaTable:
+        """Pixels, m2 and percent of the valid area per class of the blocks written so far."""
+        return self.areas.table(class_value_names(self.class_names))
 
     def abort(self) -> None:
         """Remove every temporary file."""
@@ -472,4 +482,5 @@ def segment_raster(
         elapsed_s=time.perf_counter() - started,
         warnings=reader.warnings,
         batch=batch,
+        areas=outputs.area_table(),
     )

@@ -698,127 +698,197 @@ und starten Sie QGIS danach neu.</translation>
       <translation>Klasse (Wert oder Name)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/provider.py" line="24" />
-      <source>OVSS Land Cover</source>
-      <translation>OVSS Landbedeckung</translation>
+      <location filename="../ovss_plugin/processing/polygonize.py" line="36" />
+      <source>Polygonize classified raster</source>
+      <translation>Klassifiziertes Raster polygonisieren</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/provider.py" line="28" />
-      <source>OVSS open-vocabulary land cover</source>
-      <translation>OVSS Landbedeckung mit offenem Vokabular</translation>
+      <location filename="../ovss_plugin/processing/polygonize.py" line="40" />
+      <source>Turns a classified raster (value = class, 0 = nodata) into a GeoPackage of polygons, one per connected region of a class, with the class value, class name, area (m2, on the ellipsoid for a geographic CRS) and, with a confidence raster, the mean confidence. Class names and colours come from the raster's colour table and category names or its QGIS style.&lt;br&gt;&lt;b&gt;Minimum area&lt;/b&gt;: regions smaller than this (m2, or pixels written as e.g. 20px) are merged into their largest neighbour first.&lt;br&gt;&lt;b&gt;Simplification&lt;/b&gt;: tolerance in map units; shared boundaries are simplified once, so neighbouring polygons keep no gaps or overlaps.&lt;br&gt;&lt;b&gt;Uncertain class&lt;/b&gt;: pixels whose confidence (%) is below the threshold form the class 'uncertain' (value 255).</source>
+      <translation>Wandelt ein klassifiziertes Raster (Wert = Klasse, 0 = NoData) in ein GeoPackage aus Polygonen um, eines pro zusammenhängendem Gebiet einer Klasse, mit Klassenwert, Klassenname, Fläche (m2, auf dem Ellipsoid bei einem geografischen KBS) und, mit einem Konfidenzraster, der mittleren Konfidenz. Klassennamen und Farben stammen aus der Farbtabelle und den Kategorienamen des Rasters oder aus seinem QGIS-Stil.&lt;br&gt;&lt;b&gt;Mindestfläche&lt;/b&gt;: kleinere Gebiete (m2, oder Pixel als z. B. 20px) werden zuerst ihrem größten Nachbarn zugeschlagen.&lt;br&gt;&lt;b&gt;Vereinfachung&lt;/b&gt;: Toleranz in Karteneinheiten; gemeinsame Grenzen werden einmal vereinfacht, sodass benachbarte Polygone weder Lücken noch Überlappungen haben.&lt;br&gt;&lt;b&gt;Unsichere Klasse&lt;/b&gt;: Pixel, deren Konfidenz (%) unter dem Schwellenwert liegt, bilden die Klasse 'uncertain' (Wert 255).</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="411" />
-      <source>Input raster: no raster layer given</source>
-      <translation>Eingaberaster: kein Rasterlayer angegeben</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="120" />
-      <source>Segment raster with open-vocabulary labels</source>
-      <translation>Raster mit Beschriftungen aus offenem Vokabular segmentieren</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="172" />
-      <source>Batch size (tiles per model call, 0 = automatic)</source>
-      <translation>Stapelgröße (Kacheln pro Modellaufruf, 0 = automatisch)</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="290" />
-      <source>Bands: set all three (red, green, blue), only the red band (repeated), or none</source>
-      <translation>Bänder: Geben Sie alle drei (Rot, Grün, Blau), nur das rote Band (wird wiederholt) oder keines an</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="124" />
-      <source>Classifies a raster into land-cover classes described in plain words, with a training-free open-vocabulary method (SDCI, AlignCLIP, SegEarth-OV).&lt;br&gt;&lt;br&gt;&lt;b&gt;Labels&lt;/b&gt;: classes are separated by ';' or new lines; a class may have several prompts separated by ',' (their text embeddings are averaged); an optional 'Name:' prefix gives the display name (default: the first prompt); '#rrggbb' after the name sets its colour and '(background)' marks the background class. Example:&lt;br&gt;&lt;tt&gt;impervious surfaces: ground, road, streets; building: buildings, man-made buildings; low vegetation; tree: trees; car: vehicles&lt;/tt&gt;&lt;br&gt;Give either Labels or a Preset (a dataset's classes with the papers' per-dataset parameters). Method, Preset, Device and Precision take the option's name or its number (0 = the first).&lt;br&gt;&lt;br&gt;&lt;b&gt;Bands&lt;/b&gt;: leave empty for bands 1, 2, 3 (or band 1 of a single-band raster); set only the red band to repeat one band; set all three for another mapping (e.g. 4, 3, 2).&lt;br&gt;&lt;b&gt;Extent&lt;/b&gt;: segment only this part of the raster.&lt;br&gt;&lt;b&gt;Output&lt;/b&gt;: a Byte GeoTIFF, value k+1 = class k, 0 = nodata, with colour table and class names. The optional confidence raster holds the top class probability in percent.&lt;br&gt;&lt;b&gt;Batch size&lt;/b&gt; (advanced): tiles per model call; 0 chooses as many as fit the free memory. It changes the speed, not the result.&lt;br&gt;&lt;b&gt;Method parameters&lt;/b&gt; (advanced): overrides of the chosen method's parameters, as &lt;tt&gt;key=value&lt;/tt&gt; lines (or ';'-separated) or a JSON object, e.g. &lt;tt&gt;alpha=0.3&lt;/tt&gt;; they replace the papers' defaults and a preset's per-dataset values. Defaults:&lt;br&gt;{defaults}&lt;br&gt;With the environment variable OVSS_WEIGHTS=random the models get random weights: a pipeline check, not a real segmentation.</source>
-      <translation>Klassifiziert ein Raster in Landbedeckungsklassen, die in eigenen Worten beschrieben werden, mit einer trainingsfreien Methode mit offenem Vokabular (SDCI, AlignCLIP, SegEarth-OV).&lt;br&gt;&lt;br&gt;&lt;b&gt;Beschriftungen&lt;/b&gt;: Klassen werden durch ';' oder Zeilenumbrüche getrennt; eine Klasse kann mehrere durch ',' getrennte Prompts haben (ihre Text-Embeddings werden gemittelt); ein optionales vorangestelltes 'Name:' legt den Anzeigenamen fest (Standard: der erste Prompt); '#rrggbb' nach dem Namen legt die Farbe fest, und '(background)' kennzeichnet die Hintergrundklasse. Beispiel:&lt;br&gt;&lt;tt&gt;impervious surfaces: ground, road, streets; building: buildings, man-made buildings; low vegetation; tree: trees; car: vehicles&lt;/tt&gt;&lt;br&gt;Geben Sie entweder Beschriftungen oder eine Voreinstellung an (die Klassen eines Datensatzes mit den datensatzspezifischen Parametern aus den Veröffentlichungen). Methode, Voreinstellung, Gerät und Genauigkeit nehmen den Namen der Option oder ihre Nummer an (0 = die erste).&lt;br&gt;&lt;br&gt;&lt;b&gt;Bänder&lt;/b&gt;: Leer lassen für die Bänder 1, 2, 3 (bzw. Band 1 bei einem einkanaligen Raster); nur das rote Band angeben, um ein Band zu wiederholen; alle drei angeben für eine andere Zuordnung (z. B. 4, 3, 2).&lt;br&gt;&lt;b&gt;Ausdehnung&lt;/b&gt;: Nur diesen Teil des Rasters segmentieren.&lt;br&gt;&lt;b&gt;Ausgabe&lt;/b&gt;: ein Byte-GeoTIFF, Wert k+1 = Klasse k, 0 = NoData, mit Farbtabelle und Klassennamen. Das optionale Konfidenzraster enthält die Wahrscheinlichkeit der wahrscheinlichsten Klasse in Prozent.&lt;br&gt;&lt;b&gt;Stapelgröße&lt;/b&gt; (erweitert): Kacheln pro Modellaufruf; 0 wählt so viele, wie in den freien Speicher passen. Sie ändert die Geschwindigkeit, nicht das Ergebnis.&lt;br&gt;&lt;b&gt;Methodenparameter&lt;/b&gt; (erweitert): Änderungen an den Parametern der gewählten Methode, als &lt;tt&gt;Schlüssel=Wert&lt;/tt&gt;-Zeilen (oder durch ';' getrennt) oder als JSON-Objekt, z. B. &lt;tt&gt;alpha=0.3&lt;/tt&gt;; sie ersetzen die Standardwerte aus den Veröffentlichungen und die datensatzspezifischen Werte einer Voreinstellung. Standardwerte:&lt;br&gt;{defaults}&lt;br&gt;Mit der Umgebungsvariable OVSS_WEIGHTS=random erhalten die Modelle zufällige Gewichte: ein Test der Verarbeitungskette, keine echte Segmentierung.</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="153" />
-      <source>Input raster</source>
-      <translation>Eingaberaster</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="155" />
-      <source>Labels</source>
-      <translation>Beschriftungen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="156" />
-      <source>Preset</source>
-      <translation>Voreinstellung</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="158" />
-      <source>Band for red</source>
-      <translation>Band für Rot</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="158" />
-      <source>Band for green</source>
-      <translation>Band für Grün</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="158" />
-      <source>Band for blue</source>
-      <translation>Band für Blau</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="161" />
-      <source>Extent</source>
-      <translation>Ausdehnung</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="204" />
+      <location filename="../ovss_plugin/processing/polygonize.py" line="57" />
       <source>Confidence raster (%)</source>
       <translation>Konfidenzraster (%)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="230" />
+      <location filename="../ovss_plugin/processing/polygonize.py" line="65" />
+      <source>Classified raster: no raster layer given</source>
+      <translation>Klassifiziertes Raster: kein Rasterlayer angegeben</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/polygonize.py" line="75" />
+      <source>The uncertain class needs the confidence raster</source>
+      <translation>Die unsichere Klasse benötigt das Konfidenzraster</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/polygonize.py" line="101" />
+      <source>Wrote {path}: {count} polygons</source>
+      <translation>{path} geschrieben: {count} Polygone</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/products.py" line="153" />
+      <source>Areas per class:</source>
+      <translation>Flächen pro Klasse:</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/products.py" line="80" />
+      <source>Class polygons</source>
+      <translation>Klassenpolygone</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/products.py" line="90" />
+      <source>Areas per class</source>
+      <translation>Flächen pro Klasse</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/products.py" line="95" />
+      <source>Run report</source>
+      <translation>Laufbericht</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/products.py" line="98" />
+      <source>Areas per class (JSON)</source>
+      <translation>Flächen pro Klasse (JSON)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/products.py" line="99" />
+      <source>Valid area (m2)</source>
+      <translation>Gültige Fläche (m2)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/products.py" line="49" />
+      <source>Polygons: minimum area (m2, or pixels as e.g. 20px)</source>
+      <translation>Polygone: Mindestfläche (m2, oder Pixel als z. B. 20px)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/products.py" line="57" />
+      <source>Polygons: simplification tolerance (map units, 0 = none)</source>
+      <translation>Polygone: Vereinfachungstoleranz (Karteneinheiten, 0 = keine)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/products.py" line="69" />
+      <source>Uncertain class below this confidence (%, needs the confidence raster)</source>
+      <translation>Unsichere Klasse unter dieser Konfidenz (%, benötigt das Konfidenzraster)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/provider.py" line="26" />
+      <source>OVSS Land Cover</source>
+      <translation>OVSS Landbedeckung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/provider.py" line="30" />
+      <source>OVSS open-vocabulary land cover</source>
+      <translation>OVSS Landbedeckung mit offenem Vokabular</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="430" />
+      <source>Input raster: no raster layer given</source>
+      <translation>Eingaberaster: kein Rasterlayer angegeben</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="122" />
+      <source>Segment raster with open-vocabulary labels</source>
+      <translation>Raster mit Beschriftungen aus offenem Vokabular segmentieren</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="177" />
+      <source>Batch size (tiles per model call, 0 = automatic)</source>
+      <translation>Stapelgröße (Kacheln pro Modellaufruf, 0 = automatisch)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="298" />
+      <source>Bands: set all three (red, green, blue), only the red band (repeated), or none</source>
+      <translation>Bänder: Geben Sie alle drei (Rot, Grün, Blau), nur das rote Band (wird wiederholt) oder keines an</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="126" />
+      <source>Classifies a raster into land-cover classes described in plain words, with a training-free open-vocabulary method (SDCI, AlignCLIP, SegEarth-OV).&lt;br&gt;&lt;br&gt;&lt;b&gt;Labels&lt;/b&gt;: classes are separated by ';' or new lines; a class may have several prompts separated by ',' (their text embeddings are averaged); an optional 'Name:' prefix gives the display name (default: the first prompt); '#rrggbb' after the name sets its colour and '(background)' marks the background class. Example:&lt;br&gt;&lt;tt&gt;impervious surfaces: ground, road, streets; building: buildings, man-made buildings; low vegetation; tree: trees; car: vehicles&lt;/tt&gt;&lt;br&gt;Give either Labels or a Preset (a dataset's classes with the papers' per-dataset parameters). Method, Preset, Device and Precision take the option's name or its number (0 = the first).&lt;br&gt;&lt;br&gt;&lt;b&gt;Bands&lt;/b&gt;: leave empty for bands 1, 2, 3 (or band 1 of a single-band raster); set only the red band to repeat one band; set all three for another mapping (e.g. 4, 3, 2).&lt;br&gt;&lt;b&gt;Extent&lt;/b&gt;: segment only this part of the raster.&lt;br&gt;&lt;b&gt;Output&lt;/b&gt;: a Byte GeoTIFF, value k+1 = class k, 0 = nodata, with colour table and class names. The optional confidence raster holds the top class probability in percent.&lt;br&gt;&lt;b&gt;Class polygons, areas, report&lt;/b&gt; (optional): a GeoPackage of the class polygons (minimum area in m2 or e.g. 20px, simplification in map units, both advanced), the areas per class as CSV or JSON and a self-contained HTML report; the areas are also outputs and in the log.&lt;br&gt;&lt;b&gt;Batch size&lt;/b&gt; (advanced): tiles per model call; 0 chooses as many as fit the free memory. It changes the speed, not the result.&lt;br&gt;&lt;b&gt;Method parameters&lt;/b&gt; (advanced): overrides of the chosen method's parameters, as &lt;tt&gt;key=value&lt;/tt&gt; lines (or ';'-separated) or a JSON object, e.g. &lt;tt&gt;alpha=0.3&lt;/tt&gt;; they replace the papers' defaults and a preset's per-dataset values. Defaults:&lt;br&gt;{defaults}&lt;br&gt;With the environment variable OVSS_WEIGHTS=random the models get random weights: a pipeline check, not a real segmentation.</source>
+      <translation>Klassifiziert ein Raster in Landbedeckungsklassen, die in eigenen Worten beschrieben werden, mit einer trainingsfreien Methode mit offenem Vokabular (SDCI, AlignCLIP, SegEarth-OV).&lt;br&gt;&lt;br&gt;&lt;b&gt;Beschriftungen&lt;/b&gt;: Klassen werden durch ';' oder Zeilenumbrüche getrennt; eine Klasse kann mehrere durch ',' getrennte Prompts haben (ihre Text-Embeddings werden gemittelt); ein optionales vorangestelltes 'Name:' legt den Anzeigenamen fest (Standard: der erste Prompt); '#rrggbb' nach dem Namen legt die Farbe fest, und '(background)' kennzeichnet die Hintergrundklasse. Beispiel:&lt;br&gt;&lt;tt&gt;impervious surfaces: ground, road, streets; building: buildings, man-made buildings; low vegetation; tree: trees; car: vehicles&lt;/tt&gt;&lt;br&gt;Geben Sie entweder Beschriftungen oder eine Voreinstellung an (die Klassen eines Datensatzes mit den datensatzspezifischen Parametern aus den Veröffentlichungen). Methode, Voreinstellung, Gerät und Genauigkeit nehmen den Namen der Option oder ihre Nummer an (0 = die erste).&lt;br&gt;&lt;br&gt;&lt;b&gt;Bänder&lt;/b&gt;: Leer lassen für die Bänder 1, 2, 3 (bzw. Band 1 bei einem einkanaligen Raster); nur das rote Band angeben, um ein Band zu wiederholen; alle drei angeben für eine andere Zuordnung (z. B. 4, 3, 2).&lt;br&gt;&lt;b&gt;Ausdehnung&lt;/b&gt;: Nur diesen Teil des Rasters segmentieren.&lt;br&gt;&lt;b&gt;Ausgabe&lt;/b&gt;: ein Byte-GeoTIFF, Wert k+1 = Klasse k, 0 = NoData, mit Farbtabelle und Klassennamen. Das optionale Konfidenzraster enthält die Wahrscheinlichkeit der wahrscheinlichsten Klasse in Prozent.&lt;br&gt;&lt;b&gt;Klassenpolygone, Flächen, Bericht&lt;/b&gt; (optional): ein GeoPackage der Klassenpolygone (Mindestfläche in m2 oder z. B. 20px, Vereinfachung in Karteneinheiten, beide erweitert), die Flächen pro Klasse als CSV oder JSON und ein eigenständiger HTML-Bericht; die Flächen sind auch Ausgaben und stehen im Protokoll.&lt;br&gt;&lt;b&gt;Stapelgröße&lt;/b&gt; (erweitert): Kacheln pro Modellaufruf; 0 wählt so viele, wie in den freien Speicher passen. Sie ändert die Geschwindigkeit, nicht das Ergebnis.&lt;br&gt;&lt;b&gt;Methodenparameter&lt;/b&gt; (erweitert): Änderungen an den Parametern der gewählten Methode, als &lt;tt&gt;Schlüssel=Wert&lt;/tt&gt;-Zeilen (oder durch ';' getrennt) oder als JSON-Objekt, z. B. &lt;tt&gt;alpha=0.3&lt;/tt&gt;; sie ersetzen die Standardwerte aus den Veröffentlichungen und die datensatzspezifischen Werte einer Voreinstellung. Standardwerte:&lt;br&gt;{defaults}&lt;br&gt;Mit der Umgebungsvariable OVSS_WEIGHTS=random erhalten die Modelle zufällige Gewichte: ein Test der Verarbeitungskette, keine echte Segmentierung.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="158" />
+      <source>Input raster</source>
+      <translation>Eingaberaster</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="160" />
+      <source>Labels</source>
+      <translation>Beschriftungen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="161" />
+      <source>Preset</source>
+      <translation>Voreinstellung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="163" />
+      <source>Band for red</source>
+      <translation>Band für Rot</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="163" />
+      <source>Band for green</source>
+      <translation>Band für Grün</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="163" />
+      <source>Band for blue</source>
+      <translation>Band für Blau</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="166" />
+      <source>Extent</source>
+      <translation>Ausdehnung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="238" />
       <source>Input raster: only file rasters (GDAL) can be segmented</source>
       <translation>Eingaberaster: nur dateibasierte Raster (GDAL) können segmentiert werden</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="268" />
+      <location filename="../ovss_plugin/processing/segment.py" line="276" />
       <source>Give either Labels or a Preset, not both</source>
       <translation>Geben Sie entweder Beschriftungen oder eine Voreinstellung an, nicht beides</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="271" />
+      <location filename="../ovss_plugin/processing/segment.py" line="279" />
       <source>Give Labels (e.g. 'building: buildings, roofs; road; tree: trees') or choose a Preset</source>
       <translation>Geben Sie Beschriftungen an (z. B. 'building: buildings, roofs; road; tree: trees') oder wählen Sie eine Voreinstellung</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="396" />
+      <location filename="../ovss_plugin/processing/segment.py" line="415" />
       <source>no parameters</source>
       <translation>keine Parameter</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="410" />
+      <location filename="../ovss_plugin/processing/segment.py" line="429" />
       <source>Input raster: QGIS cannot load {} as a raster layer</source>
       <translation>Eingaberaster: QGIS kann {} nicht als Rasterlayer laden</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="195" />
+      <location filename="../ovss_plugin/processing/segment.py" line="200" />
       <source>Method parameters (key=value lines or JSON; defaults in the help)</source>
       <translation>Methodenparameter (Schlüssel=Wert-Zeilen oder JSON; Standardwerte in der Hilfe)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="334" />
+      <location filename="../ovss_plugin/processing/segment.py" line="342" />
       <source>Classes: {}</source>
       <translation>Klassen: {}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="336" />
+      <location filename="../ovss_plugin/processing/segment.py" line="344" />
       <source>Method parameters changed from the defaults: {}</source>
       <translation>Gegenüber den Standardwerten geänderte Methodenparameter: {}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="381" />
+      <location filename="../ovss_plugin/processing/segment.py" line="390" />
       <source>Wrote {path}: {width} x {height} pixels, {tiles} tiles in {seconds:.1f} s</source>
       <translation>{path} geschrieben: {width} x {height} Pixel, {tiles} Kacheln in {seconds:.1f} s</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="409" />
+      <location filename="../ovss_plugin/processing/segment.py" line="428" />
       <source>Input raster: {}</source>
       <translation>Eingaberaster: {}</translation>
     </message>

@@ -2,16 +2,18 @@
 
 Used by the dock's result layer and by the Processing post-processor, so both look the same. Value 0 is
 nodata and gets no palette entry, so it stays transparent. The same style is saved beside every output as
-``<stem>.qml`` by the engine (:mod:`engine.raster.qml`), so QGIS shows it without the plugin too.
+``<stem>.qml`` by the engine (:mod:`engine.raster.qml`), so QGIS shows it without the plugin too; the class
+polygons get the categorized style of the same colours and names that the engine stores in their GeoPackage.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from qgis.core import QgsPalettedRasterRenderer, QgsRasterLayer
+from qgis.core import QgsPalettedRasterRenderer, QgsRasterLayer, QgsVectorLayer
 from qgis.PyQt.QtGui import QColor
 
+from ..engine.errors import RasterError
 from ..engine.raster.writer import read_class_table
 
 
@@ -35,4 +37,12 @@ def style_classified_layer(
     if names is None or colors is None:
         names, colors = read_class_table(layer.source())
     layer.setRenderer(paletted_renderer(layer, names, colors))
+    layer.triggerRepaint()
+
+
+def style_class_polygons(layer: QgsVectorLayer) -> None:
+    """Apply the categorized class style the engine stored in the GeoPackage (its default style)."""
+    message, ok = layer.loadDefaultStyle()
+    if not ok:
+        raise RasterError(f"cannot style the polygons of {layer.source()}: {message}")
     layer.triggerRepaint()

@@ -21,7 +21,7 @@ from .. import __version__
 from ..errors import CancelledError, OVSSError
 
 # sub-command modules, each with ``register(subparsers)``; relative to this package
-COMMAND_MODULES = (".segment", ".evaluate", ".weights", ".presets", ".worker")
+COMMAND_MODULES = (".segment", ".evaluate", ".weights", ".presets", ".polygonize", ".worker")
 
 EXIT_USER_ERROR = 2
 EXIT_CANCELLED = 130

@@ -12,6 +12,8 @@ import argparse
 import sys
 from typing import Any
 
+from ..analysis.polygons import MinArea
+from ..analysis.products import Products, run_timings
 from ..raster.stitch import BLEND_MODES
 from .common import add_method_arguments, build_method, labels_and_params, parse_bands
 
@@ -52,7 +54,45 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--confidence", metavar="PATH", help="also write the top probability in percent (Byte)"
     )
+    add_product_arguments(parser)
     parser.set_defaults(func=run_segment)
+
+
+def add_product_arguments(parser: argparse.ArgumentParser) -> None:
+    """The analysis products of a run (:mod:`engine.analysis.products`)."""
+    group = parser.add_argument_group("analysis products")
+    group.add_argument("--vector", metavar="PATH.gpkg", help="also write the class polygons as a GeoPackage")
+    group.add_argument(
+        "--min-area",
+        metavar="M2|Npx",
+        help="polygons: merge regions smaller than this (m2, or pixels with 'px', e.g. 20px) into a neighbour",
+    )
+    group.add_argument(
+        "--simplify", type=float, metavar="TOL", help="polygons: simplification tolerance in map units"
+    )
+    group.add_argument("--stats", metavar="PATH", help="also write the areas per class (.csv or .json)")
+    group.add_argument("--report", metavar="PATH.html", help="also write a self-contained HTML report")
+    group.add_argument("--quicklook", metavar="PATH.png", help="also write a PNG quick-look with the legend")
+    group.add_argument(
+        "--uncertain-below",
+        type=float,
+        metavar="T",
+        help="polygons and statistics: pixels of confidence below T %% form the class 'uncertain' "
+        "(needs --confidence)",
+    )
+
+
+def products_of(args: argparse.Namespace) -> Products:
+    """The products the arguments ask for."""
+    return Products(
+        vector=args.vector,
+        min_area=MinArea.parse(args.min_area) if args.min_area is not None else None,
+        simplify=args.simplify,
+        stats=args.stats,
+        report=args.report,
+        quicklook=args.quicklook,
+        uncertain_below=args.uncertain_below,
+    )
 
 
 def run_segment(args: argparse.Namespace) -> int:
@@ -81,6 +121,8 @@ def run_segment(args: argparse.Namespace) -> int:
         device=args.device,
         batch=args.batch,
     )
+    products = products_of(args)
+    products.check(args.confidence, args.input)
     method = build_method(args, weights, params)
     bar = TerminalProgressBar(sys.stderr)
     try:
@@ -111,4 +153,7 @@ def run_segment(args: argparse.Namespace) -> int:
         f"{len(result.class_names)} classes, "
         f"{result.tiles_total} tiles ({result.tiles_skipped} skipped, no data) in {result.elapsed_s:.1f} s"
     )
+    areas = products.write(result, args.input, timings=run_timings(result), log=print)
+    for line in areas.lines() if areas is not None else ():
+        print(f"  {line}")
     return 0

@@ -82,3 +82,15 @@ def check_run_outputs(
         taken += [(path, f"{path}, written for another output of the run") for path in written_files(target)]
         checked.append(target)
     return checked
+
+
+def check_product_paths(paths: Sequence[str | os.PathLike[str] | None], input_dataset: Any) -> None:
+    """:class:`RasterError` when a product of the run (polygons, statistics, report, quick-look) would
+    overwrite a file of the input (:func:`input_files`)."""
+    inputs = input_files(input_dataset)
+    for path in paths:
+        if path is None:
+            continue
+        for taken in inputs:
+            if _same_file(Path(path).absolute(), taken):
+                raise RasterError(f"{Path(path).absolute()} would overwrite {taken}, a file of the input")

@@ -223,6 +223,7 @@ class GeoTiffWriter:
         self.disk_need = disk_need if disk_need is not None else 2 * size
         remove_stale_temporaries(self.target.parent)
         self._style: Path | None = None
+        self._late_metadata: dict[str, str] = {}  # items known only at the end (areas), see add_metadata
         self._compressed: Any = None  # the compressed temporary, open while strips are copied into it
         self._compressed_rows = 0  # rows copied into it so far
         self._raw = create_temporary(self.target, ".raw.tif")
@@ -357,9 +358,15 @@ class GeoTiffWriter:
             raise
         return self.target
 
+    def add_metadata(self, items: Mapping[str, str]) -> None:
+        """Metadata items known only once every block is written (the areas per class), set at compression."""
+        self._late_metadata.update(items)
+
     def _compress(self) -> None:
-        """Copy every strip not copied yet and close both temporary rasters."""
+        """Copy every strip not copied yet, set the late metadata items and close both temporary rasters."""
         self._copy_strips(self._dataset.RasterYSize)
+        if self._late_metadata:
+            self._compressed.SetMetadata({**self._compressed.GetMetadata(), **self._late_metadata})
         self._compressed = None
         self._dataset = None
 

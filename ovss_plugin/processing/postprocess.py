@@ -1,5 +1,6 @@
 """Styling Processing outputs once QGIS loads them: the classified raster gets the paletted class legend,
-exactly as the dock's result does (:func:`ovss_plugin.styling.style_classified_layer`)."""
+exactly as the dock's result does (:func:`ovss_plugin.styling.style_classified_layer`); the class polygons
+their categorized style in the same colours (:func:`ovss_plugin.styling.style_class_polygons`)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from qgis.core import (
     QgsProcessingFeedback,
     QgsProcessingLayerPostProcessorInterface,
     QgsRasterLayer,
+    QgsVectorLayer,
 )
 
 from ...engine.errors import OVSSError
-from ..styling import style_classified_layer
+from ..styling import style_class_polygons, style_classified_layer
 
 
 class ClassifiedStylePostProcessor(QgsProcessingLayerPostProcessorInterface):
@@ -33,6 +35,8 @@ class ClassifiedStylePostProcessor(QgsProcessingLayerPostProcessorInterface):
         try:
             if isinstance(layer, QgsRasterLayer):
                 style_classified_layer(layer)
+            elif isinstance(layer, QgsVectorLayer):
+                style_class_polygons(layer)
         except OVSSError as exc:
             feedback.pushWarning(str(exc))
         finally:
@@ -41,7 +45,8 @@ class ClassifiedStylePostProcessor(QgsProcessingLayerPostProcessorInterface):
 
 
 def style_on_completion(context: QgsProcessingContext, output: str) -> None:
-    """Attach a :class:`ClassifiedStylePostProcessor` to ``output`` if Processing will load it."""
+    """Attach a :class:`ClassifiedStylePostProcessor` to ``output`` (classes raster or their polygons) if
+    Processing will load it."""
     if not context.willLoadLayerOnCompletion(output):
         return
     processor = ClassifiedStylePostProcessor()

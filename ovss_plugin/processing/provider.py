@@ -9,11 +9,13 @@ from ..i18n import tr
 from .algorithms import ICON_PATH
 from .download_weights import DownloadWeightsAlgorithm
 from .evaluate import EvaluateAlgorithm
+from .polygonize import PolygonizeAlgorithm
 from .segment import SegmentAlgorithm
 
 
 class OVSSProvider(QgsProcessingProvider):
-    """Provider id ``ovss``: ``ovss:segment``, ``ovss:evaluate``, ``ovss:download_weights``."""
+    """Provider id ``ovss``: ``ovss:segment``, ``ovss:evaluate``, ``ovss:download_weights``,
+    ``ovss:polygonize``."""
 
     def id(self) -> str:
         """The stable prefix of the algorithm ids."""
@@ -41,5 +43,5 @@ class OVSSProvider(QgsProcessingProvider):
 
     def loadAlgorithms(self) -> None:
         """Add one instance of each algorithm."""
-        for algorithm in (SegmentAlgorithm(), EvaluateAlgorithm(), DownloadWeightsAlgorithm()):
+        for algorithm in (SegmentAlgorithm(), EvaluateAlgorithm(), DownloadWeightsAlgorithm(), PolygonizeAlgorithm()):
             self.addAlgorithm(algorithm)

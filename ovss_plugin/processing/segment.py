@@ -22,6 +22,7 @@ from qgis.core import (
     QgsRasterLayer,
 )
 
+from ...engine.analysis.products import run_timings
 from ...engine.device import DEVICE_CHOICES, PRECISION_CHOICES
 from ...engine.errors import OVSSError, RasterError
 from ...engine.labels import LabelSet, list_presets, load_preset, parse_labels, preset_params
@@ -47,6 +48,7 @@ from .algorithms import (
     with_enum_names,
 )
 from .postprocess import style_on_completion
+from .products import DESTINATIONS, add_product_parameters, area_outputs, product_outputs, products_from
 
 BAND_PARAMETERS = ("BAND_RED", "BAND_GREEN", "BAND_BLUE")
 _EPSILON = 1e-6  # of a pixel: an extent edge this close to a pixel edge is on it
@@ -139,6 +141,9 @@ class SegmentAlgorithm(OVSSAlgorithm):
             "<b>Extent</b>: segment only this part of the raster.<br>"
             "<b>Output</b>: a Byte GeoTIFF, value k+1 = class k, 0 = nodata, with colour table and class "
             "names. The optional confidence raster holds the top class probability in percent.<br>"
+            "<b>Class polygons, areas, report</b> (optional): a GeoPackage of the class polygons (minimum "
+            "area in m2 or e.g. 20px, simplification in map units, both advanced), the areas per class as CSV "
+            "or JSON and a self-contained HTML report; the areas are also outputs and in the log.<br>"
             "<b>Batch size</b> (advanced): tiles per model call; 0 chooses as many as fit the free memory. "
             "It changes the speed, not the result.<br>"
             "<b>Method parameters</b> (advanced): overrides of the chosen method's parameters, as "
@@ -205,13 +210,16 @@ class SegmentAlgorithm(OVSSAlgorithm):
                 self.CONFIDENCE, tr("Confidence raster (%)"), optional=True, createByDefault=False
             )
         )
+        add_product_parameters(self)
 
     def checkParameterValues(self, parameters: Mapping[str, Any], context: QgsProcessingContext) -> tuple[bool, str]:
         """Report any wrong input (labels, preset, method and its parameters, bands, tiling, extent, output
         folders) as one clear line, before any model is built."""
         try:
-            check_destinations(self, parameters, (self.OUTPUT, self.CONFIDENCE))
-            self.request(parameters, context)
+            check_destinations(self, parameters, (self.OUTPUT, self.CONFIDENCE, *DESTINATIONS))
+            request = self.request(parameters, context)
+            confidence = self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context) or None
+            products_from(self, parameters, context, confidence, request.input_path)
         except (OVSSError, QgsProcessingException) as exc:
             return False, str(exc)
         return super().checkParameterValues(with_enum_names(self, parameters), context)
@@ -339,6 +347,7 @@ class SegmentAlgorithm(OVSSAlgorithm):
                 format_params(changed_params(request.method, request.params))
             )
         )
+        products = products_from(self, parameters, context, confidence, request.input_path)
         with engine_errors():
             engine_runtime.validate_planned_run(  # the outputs' disk space and the run's memory, before any model
                 request.input_path,
@@ -388,8 +397,18 @@ class SegmentAlgorithm(OVSSAlgorithm):
                 seconds=result.elapsed_s,
             )
         )
+        with engine_errors():
+            areas = products.write(
+                result, request.input_path, timings=run_timings(result), log=feedback.pushInfo,
+                is_cancelled=feedback.isCanceled,
+            )
         style_on_completion(context, output)
-        return {self.OUTPUT: output, self.CONFIDENCE: confidence}
+        return {
+            self.OUTPUT: output,
+            self.CONFIDENCE: confidence,
+            **area_outputs(areas, feedback),
+            **product_outputs(products, context),
+        }
 
 
 def _defaults_help(method: str) -> str:
