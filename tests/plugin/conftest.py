@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from local_index import pip_isolated, tiny_constraints, tiny_index  # noqa: F401 - environment test fixtures
 
 
 class RecordingIface:
