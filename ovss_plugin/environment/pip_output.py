@@ -24,8 +24,8 @@ UNREACHABLE = ("Could not fetch URL", "Max retries exceeded", "ConnectionError",
                "Failed to establish a new connection", "Connection refused", "Temporary failure in name resolution",
                "SSLError", "HTTP error", "Client Error", "Server Error")
 GARBLED = ("UnicodeDecodeError", "JSONDecodeError", "html5lib", "ParseError")
-DAMAGED = (".whl is invalid", "BadZipFile", "not a zip file", "DO NOT MATCH THE HASHES", "is not a valid wheel", "invalid wheel",
-           "Wheel has unexpected file name")
+DAMAGED = (".whl is invalid", "BadZipFile", "not a zip file", "DO NOT MATCH THE HASHES", "is not a valid wheel",
+           "invalid wheel", "Wheel has unexpected file name")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from ...engine.errors import InputError
 from .constraints import CONSTRAINTS_PATH
@@ -61,8 +61,13 @@ class EnvironmentPlan:
 
     @property
     def log_path(self) -> Path:
-        """The install log, beside the environment so that recreating the environment keeps it."""
-        return self.target.with_name(self.target.name + "-install.log")
+        """The install log of this plan's environment."""
+        return log_path_for(self.target)
+
+
+def log_path_for(target: Path) -> Path:
+    """The install log of the environment at ``target``: beside it, so that recreating the environment keeps it."""
+    return target.with_name(target.name + "-install.log")
 
 
 def default_env_dir(
@@ -135,6 +140,8 @@ def make_plan(
     proxy: str | None = None,
     platform: str = sys.platform,
     gpu: GpuInfo | None = None,
+    constraints: Path = CONSTRAINTS_PATH,
+    modules: tuple[str, ...] = HEALTH_MODULES,
 ) -> EnvironmentPlan:
     """The plan for ``target``: with ``index_url`` (a mirror, or a test's local index) only that index is
     used; otherwise pip's index plus the torch build's index."""
@@ -144,8 +151,24 @@ def make_plan(
     return EnvironmentPlan(
         target=target, base_python=base_python, torch_build=build, index_url=index_url or None,
         extra_index_urls=() if index_url or extra is None else (extra,), disk_bytes=int(gigabytes * 1e9),
-        minutes=minutes, proxy=proxy or None, gpu=gpu,
+        minutes=minutes, proxy=proxy or None, gpu=gpu, constraints=constraints, modules=modules,
     )
+
+
+def proxy_url(settings: Mapping[str, object]) -> str | None:
+    """QGIS's proxy settings (the ``proxy/...`` keys of its profile, as data) as the URL pip takes; None when
+    QGIS uses no proxy of its own (none, or the system's, which pip finds in the environment itself)."""
+    enabled = str(settings.get("proxy/proxyEnabled", "false")).lower() in ("true", "1")
+    host = str(settings.get("proxy/proxyHost", "") or "").strip()
+    kind = str(settings.get("proxy/proxyType", "HttpProxy"))
+    if not enabled or not host or kind in ("DefaultProxy", "NoProxy"):
+        return None
+    scheme = "socks5" if kind == "Socks5Proxy" else "http"
+    user = quote(str(settings.get("proxy/proxyUser", "") or ""), safe="")
+    password = quote(str(settings.get("proxy/proxyPassword", "") or ""), safe="")
+    credentials = f"{user}:{password}@" if user and password else (f"{user}@" if user else "")
+    port = str(settings.get("proxy/proxyPort", "") or "").strip()
+    return f"{scheme}://{credentials}{host}" + (f":{port}" if port else "")
 
 
 def redact(url: str) -> str:

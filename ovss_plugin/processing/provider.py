@@ -10,10 +10,12 @@ from .algorithms import ICON_PATH
 from .download_weights import DownloadWeightsAlgorithm
 from .evaluate import EvaluateAlgorithm
 from .segment import SegmentAlgorithm
+from .setup_environment import SetupEnvironmentAlgorithm
 
 
 class OVSSProvider(QgsProcessingProvider):
-    """Provider id ``ovss``: ``ovss:segment``, ``ovss:evaluate``, ``ovss:download_weights``."""
+    """Provider id ``ovss``: ``ovss:segment``, ``ovss:evaluate``, ``ovss:download_weights``,
+    ``ovss:setup_environment``."""
 
     def id(self) -> str:
         """The stable prefix of the algorithm ids."""
@@ -41,5 +43,6 @@ class OVSSProvider(QgsProcessingProvider):
 
     def loadAlgorithms(self) -> None:
         """Add one instance of each algorithm."""
-        for algorithm in (SegmentAlgorithm(), EvaluateAlgorithm(), DownloadWeightsAlgorithm()):
+        for algorithm in (SegmentAlgorithm(), EvaluateAlgorithm(), DownloadWeightsAlgorithm(),
+                          SetupEnvironmentAlgorithm()):
             self.addAlgorithm(algorithm)
