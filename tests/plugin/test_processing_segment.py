@@ -54,7 +54,7 @@ def params(path, out, **extra):
     }
 
 
-def test_provider_has_id_icon_and_three_algorithms():
+def test_provider_has_id_icon_and_four_algorithms():
     from ovss.ovss_plugin.processing.provider import OVSSProvider
 
     registry = QgsApplication.processingRegistry()
@@ -62,7 +62,7 @@ def test_provider_has_id_icon_and_three_algorithms():
     assert isinstance(provider, OVSSProvider)
     assert not provider.icon().isNull()
     ids = sorted(alg.id() for alg in provider.algorithms())
-    assert ids == ["ovss:download_weights", "ovss:evaluate", "ovss:segment"]
+    assert ids == ["ovss:download_weights", "ovss:evaluate", "ovss:segment", "ovss:setup_environment"]
     segment = registry.algorithmById("ovss:segment")
     assert segment.displayName() == "Segment raster with open-vocabulary labels"
     assert registry.algorithmById("ovss:evaluate").displayName() == "Assess classification accuracy"
