@@ -26,6 +26,7 @@ from .environment.plan import (
 )
 
 ENV_DIR_SETTING = "ovss/environment/dir"
+INDEX_SETTING = "ovss/environment/index_url"  # a mirror of PyPI (company networks, tests); empty: PyPI
 PROXY_KEYS = ("proxy/proxyEnabled", "proxy/proxyType", "proxy/proxyHost", "proxy/proxyPort", "proxy/proxyUser",
               "proxy/proxyPassword")
 PLUGIN_DIR = Path(__file__).resolve().parents[1]
@@ -51,8 +52,9 @@ def qgis_proxy() -> str | None:
 
 def current_plan(target: str | Path | None = None, torch_build: str = "auto",
                  index_url: str | None = None) -> EnvironmentPlan:
-    """The plan for this QGIS: its Python, the GPU seen now, QGIS's proxy; raises a SetupError when no
-    Python can be found."""
+    """The plan for this QGIS: its Python, the GPU seen now, QGIS's proxy, the index (``index_url``, else the
+    ``ovss/environment/index_url`` setting, else PyPI); raises a SetupError when no Python can be found."""
+    index_url = index_url or str(QgsSettings().value(INDEX_SETTING, "") or "").strip() or None
     return make_plan(Path(target).expanduser() if target else environment_dir(), find_base_python(),
                      torch_build=torch_build, index_url=index_url, proxy=qgis_proxy(), gpu=detect_nvidia(),
                      constraints=CONSTRAINTS, modules=MODULES)

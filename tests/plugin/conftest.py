@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from local_index import pip_isolated, tiny_constraints, tiny_index  # noqa: F401 - environment test fixtures
+from local_index import (  # noqa: F401 - the environment tests' fixtures
+    pip_isolated,
+    tiny_constraints,
+    tiny_index,
+    tiny_requirements,
+)
 
 
 class RecordingIface:

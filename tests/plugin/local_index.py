@@ -165,3 +165,24 @@ def tiny_constraints(tmp_path) -> Path:
     path = tmp_path / "constraints.txt"
     path.write_text("".join(f"{name}=={version}\n" for name, version in TINY_PINS.items()))
     return path
+
+
+@pytest.fixture
+def tiny_requirements(monkeypatch, tiny_constraints):
+    """The plugin's environment must hold the tiny packages; the engine's Python setting is empty during the
+    test and restored afterwards."""
+    from qgis.core import QgsSettings
+
+    from ovss.ovss_plugin import environment_settings
+    from ovss.ovss_plugin.engine_runtime import PYTHON_SETTING
+
+    monkeypatch.setattr(environment_settings, "CONSTRAINTS", tiny_constraints)
+    monkeypatch.setattr(environment_settings, "MODULES", TINY_MODULES)
+    monkeypatch.delenv("OVSS_PYTHON", raising=False)
+    store = QgsSettings()
+    before = {key: store.value(key, "") for key in (PYTHON_SETTING, environment_settings.INDEX_SETTING)}
+    for key in before:
+        store.setValue(key, "")
+    yield
+    for key, value in before.items():
+        store.setValue(key, value)

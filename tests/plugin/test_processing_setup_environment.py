@@ -6,27 +6,13 @@ from __future__ import annotations
 
 import processing
 import pytest
-from local_index import TINY_MODULES
 from processing_doubles import ovss_provider  # noqa: F401 - the fixture used by every test below
 from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsSettings
 
-from ovss.ovss_plugin import environment_settings
 from ovss.ovss_plugin.engine_runtime import PYTHON_SETTING, configured_python
 from ovss.ovss_plugin.environment.plan import env_python
 
 pytestmark = pytest.mark.usefixtures("ovss_provider")
-
-
-@pytest.fixture
-def tiny_requirements(monkeypatch, tiny_constraints):
-    """The environment's pins are the tiny packages; the configured Python is restored afterwards."""
-    monkeypatch.setattr(environment_settings, "CONSTRAINTS", tiny_constraints)
-    monkeypatch.setattr(environment_settings, "MODULES", TINY_MODULES)
-    monkeypatch.delenv("OVSS_PYTHON", raising=False)
-    before = QgsSettings().value(PYTHON_SETTING, "")
-    QgsSettings().setValue(PYTHON_SETTING, "")
-    yield
-    QgsSettings().setValue(PYTHON_SETTING, before)
 
 
 def run(parameters: dict, feedback: QgsProcessingFeedback | None = None) -> dict:
