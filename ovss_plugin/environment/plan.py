@@ -25,7 +25,7 @@ TORCH_BUILDS = ("auto", "cpu", "cuda")
 # the extra index each torch build comes from (None: PyPI's own wheels, the default build on macOS)
 TORCH_INDEXES: Mapping[str, str | None] = {
     "cpu": "https://download.pytorch.org/whl/cpu",
-    "cuda": "https://download.pytorch.org/whl/cu126",
+    "cuda": "https://download.pytorch.org/whl/cu132",
     "default": None,
 }
 # rough size of the finished environment and install time on a ~50 Mbit/s line, per torch build

@@ -53,12 +53,15 @@ def build_wheel(folder: Path, name: str, version: str, requires: tuple[str, ...]
 
 
 def lay_out_index(root: Path, wheels: list[Path]) -> None:
-    """``root/simple/<project>/index.html`` linking each wheel under ``root/files``."""
+    """``root/simple/<project>/index.html`` linking each wheel under ``root/files`` (where wheels built
+    elsewhere are symlinked)."""
     projects: dict[str, list[str]] = {}
     (root / "files").mkdir(parents=True, exist_ok=True)
     for wheel in wheels:
-        if wheel.parent != root / "files":
-            wheel.replace(root / "files" / wheel.name)
+        link = root / "files" / wheel.name
+        if wheel.parent != link.parent:  # a wheel kept elsewhere (a download cache) is linked, not moved
+            link.unlink(missing_ok=True)
+            link.symlink_to(wheel.resolve())
         project = re.sub(r"[-_.]+", "-", wheel.name.split("-")[0]).lower()
         projects.setdefault(project, []).append(wheel.name)
     for project, names in projects.items():

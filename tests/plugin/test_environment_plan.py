@@ -112,7 +112,7 @@ def test_the_torch_build_follows_the_gpu_and_the_platform(tmp_path):
     gpu = GpuInfo("RTX", "550")
     python = tmp_path / "python"
     cuda = make_plan(tmp_path, python, torch_build="auto", platform="linux", gpu=gpu)
-    assert cuda.torch_build == "cuda" and cuda.extra_index_urls[0].endswith("/cu126")
+    assert cuda.torch_build == "cuda" and cuda.extra_index_urls[0].endswith("/cu132")
     cpu = make_plan(tmp_path, python, torch_build="auto", platform="win32", gpu=None)
     assert cpu.torch_build == "cpu" and cpu.extra_index_urls[0].endswith("/cpu")
     mac = make_plan(tmp_path, python, torch_build="auto", platform="darwin", gpu=None)
