@@ -203,6 +203,7 @@ class OVSSDock(QDockWidget):
             self.ready = True
         else:
             self.environment_panel = EnvironmentPanel(body)
+            self.environment_panel.environment_ready.connect(self._environment_ready)
             self.body_layout.addWidget(self.environment_panel)
         self.body_layout.addStretch(1)
         for combo in body.findChildren(QComboBox):
@@ -459,6 +460,11 @@ class OVSSDock(QDockWidget):
         message = missing_packages_message()
         self.status_label.setText(message or tr("Ready."))
         self.random_warning.setVisible(weights_choice(None) == "random")
+
+    def _environment_ready(self, python: str) -> None:
+        """The plugin's environment was set up (or adopted): say how to start using it."""
+        self.status_label.setText(tr("The Python environment is ready ({python}). Restart QGIS (or reload the "
+                                     "plugin) to use it.").format(python=python))
 
     def refresh_device(self) -> None:
         """Show the device and precision a run would use now.

@@ -2,12 +2,13 @@
 
 :func:`ensure_environment` follows a plan: a healthy, current environment is left alone (a second run does
 nothing); otherwise it checks the free disk space, creates the virtual environment with the base interpreter's
-``venv`` module (recreating a half-made one), installs the pins with pip, runs the health check and only then
-writes the state file. pip runs as a subprocess whose output goes, line by line, to the log and to the
+``venv`` module (recreating a half-made one, or one with another torch build), installs the pins with pip
+(after a plugin update with other pins, pip upgrades or downgrades in place), runs the health check and only
+then writes the state file. pip runs as a subprocess whose output goes, line by line, to the log and to the
 progress callback; cancelling kills it. Whatever interrupts a run (cancel, a killed QGIS, a full disk, a
 broken index), the state file is missing, so the next run repairs the environment: pip installs what is
-missing, a folder whose Python does not run is recreated. Folders that are not an environment are never
-deleted.
+missing, a folder whose Python does not run is recreated. Folders that are not an environment (no
+``pyvenv.cfg``, state file or the marker written before the venv) are never deleted.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from .plan import EnvironmentPlan, env_python, redact
 from .process import clean_environment
 
 STATE_FILE = "ovss-environment.json"
+INCOMPLETE_MARKER = "ovss-environment.incomplete"  # written before the venv, removed with the state file written
 POLL_S = 0.2
 TAIL_LINES = 200
 # shares of the whole run: venv creation up to 0.1, pip up to 0.9, the health check the rest
@@ -88,6 +90,7 @@ def _write_state(plan: EnvironmentPlan, health: HealthReport) -> None:
     temporary = plan.target / (STATE_FILE + ".tmp")
     temporary.write_text(json.dumps(state, indent=2), encoding="utf-8")
     os.replace(temporary, plan.target / STATE_FILE)
+    (plan.target / INCOMPLETE_MARKER).unlink(missing_ok=True)
 
 
 def _is_current(plan: EnvironmentPlan, state: dict) -> bool:
@@ -96,19 +99,26 @@ def _is_current(plan: EnvironmentPlan, state: dict) -> bool:
             and state.get("torch_build") == plan.torch_build)
 
 
-def _python_runs(python: Path) -> bool:
-    """The environment's interpreter starts and has pip (a venv cut short by a kill may have neither)."""
+def _other_torch_build(plan: EnvironmentPlan, state: dict) -> bool:
+    """The environment holds another torch build (pip would keep it: ``2.5.1+cpu`` satisfies ``==2.5.1``)."""
+    return bool(state) and state.get("torch_build") != plan.torch_build
+
+
+def _venv_works(target: Path, python: Path) -> bool:
+    """The environment's interpreter starts, has pip and really is the venv at ``target`` (a venv cut short
+    by a kill may lack pip or ``pyvenv.cfg``; without it, ``bin/python`` would be the base interpreter, and pip
+    must never install into that)."""
     try:
-        done = subprocess.run([str(python), "-c", "import pip"], capture_output=True, timeout=60,
-                              env=clean_environment(), check=False)
+        done = subprocess.run([str(python), "-c", "import pip, sys; print(sys.prefix)"], capture_output=True,
+                              text=True, timeout=60, env=clean_environment(), check=False)
     except (OSError, subprocess.SubprocessError):
         return False
-    return done.returncode == 0
+    return done.returncode == 0 and Path(done.stdout.strip()).resolve() == target.resolve()
 
 
 def _looks_like_environment(target: Path) -> bool:
     """``target`` is a virtual environment (or what is left of one), so it may be deleted and recreated."""
-    return (target / "pyvenv.cfg").exists() or (target / STATE_FILE).exists()
+    return any((target / name).exists() for name in ("pyvenv.cfg", STATE_FILE, INCOMPLETE_MARKER))
 
 
 def _kill(process: subprocess.Popen) -> None:
@@ -188,13 +198,15 @@ def pip_environment(plan: EnvironmentPlan) -> dict[str, str]:
 def _prepare_folder(plan: EnvironmentPlan, python: Path) -> bool:
     """Make sure a working venv is at the target (True when one had to be created)."""
     target = plan.target
-    if target.exists() and _python_runs(python):
+    if target.exists() and _venv_works(target, python):
         return False
     if target.exists() and any(target.iterdir()):
         if not _looks_like_environment(target):
             raise SetupError(f"The folder {target} already holds other files and is not an environment; "
                              "choose an empty or new folder.")
         shutil.rmtree(target)
+    target.mkdir(parents=True, exist_ok=True)
+    (target / INCOMPLETE_MARKER).write_text("a setup of this environment has not finished\n", encoding="utf-8")
     return True
 
 
@@ -214,7 +226,7 @@ def ensure_environment(
         if health.ok:
             progress(1.0, "The environment is ready; nothing to do.")
             return SetupResult(python, False, health)
-    elif read_state(plan.target):  # other pins or another torch build: start from a fresh environment
+    elif _other_torch_build(plan, read_state(plan.target)):  # start from a fresh environment
         shutil.rmtree(plan.target)
     free = free_space(plan.target)
     if free < plan.disk_bytes:

@@ -4,6 +4,7 @@ disk. Real subprocesses (venv, pip, the health check), no network."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import threading
@@ -152,3 +153,33 @@ def test_a_disk_filling_up_during_the_install_is_a_clear_error(tmp_path, base_py
     with pytest.raises(DiskSpaceError, match="disk is full"):
         ensure_environment(plan)
     assert not (plan.target / STATE_FILE).exists()
+
+
+def test_other_pins_are_installed_in_place_and_another_torch_build_recreates(tmp_path, base_python, tiny_index,
+                                                                             tiny_constraints):
+    from local_index import build_wheel, lay_out_index
+
+    plan = tiny_plan(tmp_path / "env", base_python, tiny_index.url, tiny_constraints)
+    ensure_environment(plan)
+    marker = plan.target / "kept.txt"
+    marker.write_text("the same environment")
+    root = Path(tiny_index.httpd.RequestHandlerClass.keywords["directory"])
+    lay_out_index(root, [build_wheel(tmp_path, "ovsstiny-b", "1.1", requires=("ovsstiny-a",))])
+    tiny_constraints.write_text("ovsstiny-a==2.0\novsstiny-b==1.1\n")  # a plugin update changed the pins
+    updated = ensure_environment(plan)
+    assert updated.changed and updated.health.ok and marker.exists()
+    assert installed_version(updated.python, "ovsstiny_a") == "2.0"
+    rebuilt = ensure_environment(dataclasses.replace(plan, torch_build="cuda"))
+    assert rebuilt.changed and not marker.exists() and read_state(plan.target)["torch_build"] == "cuda"
+
+
+def test_a_venv_killed_before_pyvenv_cfg_is_still_recognised_and_recreated(tmp_path, base_python, tiny_index,
+                                                                           tiny_constraints):
+    plan = tiny_plan(tmp_path / "env", base_python, tiny_index.url, tiny_constraints)
+    calls = iter([False, True])  # cancel at the first poll while the venv is being made
+
+    with pytest.raises(CancelledError):
+        ensure_environment(plan, cancel=lambda: next(calls, True))
+    (plan.target / "pyvenv.cfg").unlink(missing_ok=True)
+    (plan.target / "bin").mkdir(exist_ok=True)
+    assert ensure_environment(plan).health.ok
