@@ -54,413 +54,494 @@
       <translation>Klasse {number}: {reason}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="108" />
-      <source>Some Python packages this plugin needs are missing: {names}. Install them with:
-{command}
-then restart QGIS.</source>
-      <translation>Einige Python-Pakete, die dieses Plugin braucht, fehlen: {names}. Installieren Sie sie mit:
-{command}
-und starten Sie QGIS danach neu.</translation>
+      <location filename="../ovss_plugin/dock.py" line="110" />
+      <source>QGIS's Python lacks packages this plugin needs: {names}. The plugin can install them into its own Python environment (below); QGIS's Python stays unchanged.</source>
+      <translation>QGIS' Python fehlen Pakete, die dieses Plugin braucht: {names}. Das Plugin kann sie in seine eigene Python-Umgebung installieren (unten); QGIS' Python bleibt unverändert.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="169" />
+      <location filename="../ovss_plugin/dock.py" line="171" />
       <source>Open-vocabulary land cover</source>
       <translation>Landbedeckung mit offenem Vokabular</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="191" />
+      <location filename="../ovss_plugin/dock.py" line="193" />
       <source>OVSS_WEIGHTS=random is set: the models use RANDOM weights. Results are a pipeline check, not a real segmentation.</source>
       <translation>OVSS_WEIGHTS=random ist gesetzt: Die Modelle verwenden ZUFÄLLIGE Gewichte. Die Ergebnisse sind ein Test der Verarbeitungskette, keine echte Segmentierung.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="225" />
+      <location filename="../ovss_plugin/dock.py" line="232" />
       <source>Input</source>
       <translation>Eingabe</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="231" />
+      <location filename="../ovss_plugin/dock.py" line="238" />
       <source>Raster</source>
       <translation>Raster</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="240" />
+      <location filename="../ovss_plugin/dock.py" line="247" />
       <source>Bands R, G, B</source>
       <translation>Bänder R, G, B</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="251" />
+      <location filename="../ovss_plugin/dock.py" line="258" />
       <source>Area</source>
       <translation>Bereich</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="262" />
+      <location filename="../ovss_plugin/dock.py" line="269" />
       <source>Classes</source>
       <translation>Klassen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="308" />
+      <location filename="../ovss_plugin/dock.py" line="315" />
       <source>Method</source>
       <translation>Methode</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="325" />
+      <location filename="../ovss_plugin/dock.py" line="332" />
       <source>Advanced</source>
       <translation>Erweitert</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="331" />
+      <location filename="../ovss_plugin/dock.py" line="338" />
       <source>Reset parameters to the paper's defaults</source>
       <translation>Parameter auf die Standardwerte aus der Veröffentlichung zurücksetzen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="338" />
+      <location filename="../ovss_plugin/dock.py" line="345" />
       <source>Tile size (pixels)</source>
       <translation>Kachelgröße (Pixel)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="342" />
+      <location filename="../ovss_plugin/dock.py" line="349" />
       <source>Tile overlap (pixels)</source>
       <translation>Kachelüberlappung (Pixel)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="346" />
+      <location filename="../ovss_plugin/dock.py" line="353" />
       <source>automatic</source>
       <translation>automatisch</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="348" />
+      <location filename="../ovss_plugin/dock.py" line="355" />
       <source>Tiles per model call: larger batches keep a GPU busy; automatic takes as many as fit the free memory. The result does not change.</source>
       <translation>Kacheln pro Modellaufruf: größere Stapel lasten eine GPU aus; automatisch nimmt so viele, wie in den freien Speicher passen. Das Ergebnis ändert sich nicht.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="351" />
+      <location filename="../ovss_plugin/dock.py" line="358" />
       <source>Batch size (tiles)</source>
       <translation>Stapelgröße (Kacheln)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="355" />
+      <location filename="../ovss_plugin/dock.py" line="362" />
       <source>Precision</source>
       <translation>Genauigkeit</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="359" />
+      <location filename="../ovss_plugin/dock.py" line="366" />
       <source>Device</source>
       <translation>Gerät</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="365" />
+      <location filename="../ovss_plugin/dock.py" line="372" />
       <source>Weights folder</source>
       <translation>Gewichte-Ordner</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="367" />
+      <location filename="../ovss_plugin/dock.py" line="374" />
       <source>Keep models loaded between runs</source>
       <translation>Modelle zwischen den Durchläufen geladen lassen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="371" />
+      <location filename="../ovss_plugin/dock.py" line="378" />
       <source>Free models</source>
       <translation>Modelle freigeben</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="380" />
+      <location filename="../ovss_plugin/dock.py" line="387" />
       <source>Output</source>
       <translation>Ausgabe</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="382" />
+      <location filename="../ovss_plugin/dock.py" line="389" />
       <source>Temporary layer</source>
       <translation>Temporärer Layer</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="384" />
+      <location filename="../ovss_plugin/dock.py" line="391" />
       <source>GeoTIFF file</source>
       <translation>GeoTIFF-Datei</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="394" />
+      <location filename="../ovss_plugin/dock.py" line="401" />
       <source>GeoTIFF (*.tif *.tiff)</source>
       <translation>GeoTIFF (*.tif *.tiff)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="399" />
+      <location filename="../ovss_plugin/dock.py" line="406" />
       <source>Also write a confidence raster</source>
       <translation>Zusätzlich ein Konfidenzraster schreiben</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="405" />
+      <location filename="../ovss_plugin/dock.py" line="412" />
       <source>Model weights missing</source>
       <translation>Modellgewichte fehlen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="414" />
+      <location filename="../ovss_plugin/dock.py" line="421" />
       <source>Download…</source>
       <translation>Herunterladen…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="418" />
+      <location filename="../ovss_plugin/dock.py" line="425" />
       <source>Choose weights folder…</source>
       <translation>Gewichte-Ordner wählen…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="429" />
+      <location filename="../ovss_plugin/dock.py" line="436" />
       <source>Run</source>
       <translation>Ausführen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="433" />
+      <location filename="../ovss_plugin/dock.py" line="440" />
       <source>Cancel</source>
       <translation>Abbrechen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="570" />
+      <location filename="../ovss_plugin/dock.py" line="582" />
       <source>Choose a raster layer.</source>
       <translation>Wählen Sie einen Rasterlayer.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="572" />
+      <location filename="../ovss_plugin/dock.py" line="584" />
       <source>No segmentation method is registered.</source>
       <translation>Es ist keine Segmentierungsmethode registriert.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="580" />
+      <location filename="../ovss_plugin/dock.py" line="592" />
       <source>— choose a preset —</source>
       <translation>— Voreinstellung wählen —</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="622" />
+      <location filename="../ovss_plugin/dock.py" line="634" />
       <source>Classes as text</source>
       <translation>Klassen als Text</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="622" />
+      <location filename="../ovss_plugin/dock.py" line="634" />
       <source>One class per line or separated by ';', prompts by ',', an optional 'Name:' prefix:</source>
       <translation>Eine Klasse pro Zeile oder durch ';' getrennt, Prompts durch ',', optional mit vorangestelltem 'Name:':</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="649" />
+      <location filename="../ovss_plugin/dock.py" line="661" />
       <source>Save preset</source>
       <translation>Voreinstellung speichern</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="649" />
+      <location filename="../ovss_plugin/dock.py" line="661" />
       <source>Preset name:</source>
       <translation>Name der Voreinstellung:</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="653" />
+      <location filename="../ovss_plugin/dock.py" line="665" />
       <source>Saved from the OVSS dock</source>
       <translation>Aus dem OVSS-Dock gespeichert</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="667" />
+      <location filename="../ovss_plugin/dock.py" line="679" />
       <source>Rename preset</source>
       <translation>Voreinstellung umbenennen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="667" />
+      <location filename="../ovss_plugin/dock.py" line="679" />
       <source>New name:</source>
       <translation>Neuer Name:</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="690" />
+      <location filename="../ovss_plugin/dock.py" line="702" />
       <source>Import preset</source>
       <translation>Voreinstellung importieren</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="690" />
+      <location filename="../ovss_plugin/dock.py" line="702" />
       <source>Presets (*.json)</source>
       <translation>Voreinstellungen (*.json)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="708" />
+      <location filename="../ovss_plugin/dock.py" line="720" />
       <source>Export preset</source>
       <translation>Voreinstellung exportieren</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="918" />
+      <location filename="../ovss_plugin/dock.py" line="930" />
       <source>Starting…</source>
       <translation>Wird gestartet…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="979" />
+      <location filename="../ovss_plugin/dock.py" line="991" />
       <source>Model weights missing.</source>
       <translation>Modellgewichte fehlen.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="247" />
+      <location filename="../ovss_plugin/dock.py" line="254" />
       <source>Whole layer</source>
       <translation>Gesamter Layer</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="247" />
+      <location filename="../ovss_plugin/dock.py" line="254" />
       <source>Current map extent</source>
       <translation>Aktuelle Kartenausdehnung</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="248" />
+      <location filename="../ovss_plugin/dock.py" line="255" />
       <source>Drawn or chosen extent</source>
       <translation>Gezeichnete oder gewählte Ausdehnung</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="454" />
+      <location filename="../ovss_plugin/dock.py" line="461" />
       <source>Ready.</source>
       <translation>Bereit.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="469" />
+      <location filename="../ovss_plugin/dock.py" line="481" />
       <source>Runs on: finding the device…</source>
       <translation>Läuft auf: Gerät wird ermittelt…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="637" />
+      <location filename="../ovss_plugin/dock.py" line="649" />
       <source>Choose one of your own presets first.</source>
       <translation>Wählen Sie zuerst eine Ihrer eigenen Voreinstellungen.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="927" />
+      <location filename="../ovss_plugin/dock.py" line="939" />
       <source>Cancelling…</source>
       <translation>Wird abgebrochen…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="953" />
+      <location filename="../ovss_plugin/dock.py" line="965" />
       <source>Cancelled; nothing was written.</source>
       <translation>Abgebrochen; es wurde nichts geschrieben.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="959" />
+      <location filename="../ovss_plugin/dock.py" line="971" />
       <source>Failed.</source>
       <translation>Fehlgeschlagen.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="970" />
+      <location filename="../ovss_plugin/dock.py" line="982" />
       <source>Added “{name}”.</source>
       <translation>„{name}“ hinzugefügt.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="972" />
+      <location filename="../ovss_plugin/dock.py" line="984" />
       <source>Random weights: not a real segmentation.</source>
       <translation>Zufällige Gewichte: keine echte Segmentierung.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="1006" />
+      <location filename="../ovss_plugin/dock.py" line="1018" />
       <source>Every checkpoint of this method is already on disk.</source>
       <translation>Alle Checkpoints dieser Methode sind bereits auf dem Datenträger vorhanden.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="1054" />
+      <location filename="../ovss_plugin/dock.py" line="1066" />
       <source>Land cover</source>
       <translation>Landbedeckung</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="270" />
+      <location filename="../ovss_plugin/dock.py" line="277" />
       <source>Save</source>
       <translation>Speichern</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="271" />
+      <location filename="../ovss_plugin/dock.py" line="278" />
       <source>Rename</source>
       <translation>Umbenennen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="272" />
+      <location filename="../ovss_plugin/dock.py" line="279" />
       <source>Delete</source>
       <translation>Löschen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="273" />
+      <location filename="../ovss_plugin/dock.py" line="280" />
       <source>Import</source>
       <translation>Importieren</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="274" />
+      <location filename="../ovss_plugin/dock.py" line="281" />
       <source>Export</source>
       <translation>Exportieren</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="286" />
+      <location filename="../ovss_plugin/dock.py" line="293" />
       <source>Add</source>
       <translation>Hinzufügen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="287" />
+      <location filename="../ovss_plugin/dock.py" line="294" />
       <source>Remove</source>
       <translation>Entfernen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="288" />
+      <location filename="../ovss_plugin/dock.py" line="295" />
       <source>Up</source>
       <translation>Nach oben</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="289" />
+      <location filename="../ovss_plugin/dock.py" line="296" />
       <source>Down</source>
       <translation>Nach unten</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="290" />
+      <location filename="../ovss_plugin/dock.py" line="297" />
       <source>Paste as text…</source>
       <translation>Als Text einfügen…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="475" />
+      <location filename="../ovss_plugin/dock.py" line="466" />
+      <source>The Python environment is ready ({python}). Restart QGIS (or reload the plugin) to use it.</source>
+      <translation>Die Python-Umgebung ist bereit ({python}). Starten Sie QGIS neu (oder laden Sie das Plugin neu), um sie zu verwenden.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="487" />
       <source>Runs on: {device}</source>
       <translation>Läuft auf: {device}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="526" />
+      <location filename="../ovss_plugin/dock.py" line="538" />
       <source>The layer has {count} band(s): band {band} is used as red, green and blue.</source>
       <translation>Der Layer hat {count} Band/Bänder: Band {band} wird für Rot, Grün und Blau verwendet.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="529" />
+      <location filename="../ovss_plugin/dock.py" line="541" />
       <source>Uses band {red} as red, band {green} as green, band {blue} as blue.</source>
       <translation>Verwendet Band {red} als Rot, Band {green} als Grün, Band {blue} als Blau.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="554" />
+      <location filename="../ovss_plugin/dock.py" line="566" />
       <source>Draw or choose an extent first.</source>
       <translation>Zeichnen oder wählen Sie zuerst eine Ausdehnung.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="846" />
+      <location filename="../ovss_plugin/dock.py" line="858" />
       <source>Choose the output GeoTIFF file, or a temporary layer.</source>
       <translation>Wählen Sie die Ausgabe-GeoTIFF-Datei oder einen temporären Layer.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="943" />
+      <location filename="../ovss_plugin/dock.py" line="955" />
       <source>{done} of {total} tiles, {left} left</source>
       <translation>{done} von {total} Kacheln, noch {left}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="968" />
+      <location filename="../ovss_plugin/dock.py" line="980" />
       <source>Done: {tiles} tiles in {time}.</source>
       <translation>Fertig: {tiles} Kacheln in {time}.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="161" />
+      <location filename="../ovss_plugin/dock.py" line="163" />
       <source>Parameter value {text!r} is not valid JSON.</source>
       <translation>Der Parameterwert {text!r} ist kein gültiges JSON.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="466" />
+      <location filename="../ovss_plugin/dock.py" line="478" />
       <source>Device: {problem}</source>
       <translation>Gerät: {problem}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="589" />
+      <location filename="../ovss_plugin/dock.py" line="601" />
       <source>{name} (mine)</source>
       <translation>{name} (eigene)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="683" />
+      <location filename="../ovss_plugin/dock.py" line="695" />
       <source>Delete the preset “{name}”?</source>
       <translation>Die Voreinstellung „{name}“ löschen?</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="857" />
+      <location filename="../ovss_plugin/dock.py" line="869" />
       <source>Replace {files}? Layers showing them are removed from the project.</source>
       <translation>{files} ersetzen? Layer, die diese Dateien anzeigen, werden aus dem Projekt entfernt.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="78" />
+      <source>Python environment</source>
+      <translation>Python-Umgebung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="87" />
+      <source>I agree to download and install these packages</source>
+      <translation>Ich stimme zu, diese Pakete herunterzuladen und zu installieren</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="90" />
+      <source>Set up the environment</source>
+      <translation>Umgebung einrichten</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="101" />
+      <source>Open log</source>
+      <translation>Protokoll öffnen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="102" />
+      <source>Diagnostics…</source>
+      <translation>Diagnose…</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="104" />
+      <source>Use existing environment…</source>
+      <translation>Vorhandene Umgebung verwenden…</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="159" />
+      <source>Land cover: setting up the Python environment</source>
+      <translation>Landbedeckung: Python-Umgebung wird eingerichtet</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="169" />
+      <source>Land cover: checking a Python environment</source>
+      <translation>Landbedeckung: Python-Umgebung wird geprüft</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="197" />
+      <source>Save diagnostics</source>
+      <translation>Diagnose speichern</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="198" />
+      <source>Text files (*.txt)</source>
+      <translation>Textdateien (*.txt)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="207" />
+      <source>Python of an existing environment</source>
+      <translation>Python einer vorhandenen Umgebung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="69" />
+      <source>Cancelled.</source>
+      <translation>Abgebrochen.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="202" />
+      <source>Diagnostics saved to {path}.</source>
+      <translation>Diagnose gespeichert in {path}.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="165" />
+      <source>Checking {python}</source>
+      <translation>Prüfe {python}</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="182" />
+      <source>Ready: the engine runs with {python}.</source>
+      <translation>Bereit: Die Engine läuft mit {python}.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="191" />
+      <source>No install log yet ({path}).</source>
+      <translation>Noch kein Installationsprotokoll ({path}).</translation>
     </message>
     <message>
       <location filename="../ovss_plugin/heavy_imports.py" line="57" />
@@ -688,12 +769,12 @@ und starten Sie QGIS danach neu.</translation>
       <translation>Klasse (Wert oder Name)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/provider.py" line="24" />
+      <location filename="../ovss_plugin/processing/provider.py" line="26" />
       <source>OVSS Land Cover</source>
       <translation>OVSS Landbedeckung</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/provider.py" line="28" />
+      <location filename="../ovss_plugin/processing/provider.py" line="30" />
       <source>OVSS open-vocabulary land cover</source>
       <translation>OVSS Landbedeckung mit offenem Vokabular</translation>
     </message>
@@ -811,6 +892,66 @@ und starten Sie QGIS danach neu.</translation>
       <location filename="../ovss_plugin/processing/segment.py" line="409" />
       <source>Input raster: {}</source>
       <translation>Eingaberaster: {}</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/setup_environment.py" line="51" />
+      <source>Set up the Python environment</source>
+      <translation>Python-Umgebung einrichten</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/setup_environment.py" line="55" />
+      <source>Creates the plugin's own Python environment (QGIS's Python is not changed) and installs the engine's pinned packages into it with pip: torch (the CUDA build when an NVIDIA GPU is seen, the CPU build otherwise, the default build on macOS), torchvision, open_clip, timm and others, a few GB. The plan is printed first; nothing is downloaded unless 'I agree' is ticked. Dry run only prints the plan. A second run finds the environment healthy and does nothing; a run after a failed or cancelled one repairs it. With 'Existing Python', that interpreter (conda, a venv) is checked and used instead. QGIS's proxy settings are passed to pip.</source>
+      <translation>Erstellt die eigene Python-Umgebung des Plugins (QGIS' Python wird nicht verändert) und installiert mit pip die festgelegten Pakete der Engine hinein: torch (die CUDA-Variante, wenn eine NVIDIA-GPU erkannt wird, sonst die CPU-Variante, unter macOS die Standardvariante), torchvision, open_clip, timm und weitere, einige GB. Zuerst wird der Plan ausgegeben; heruntergeladen wird nur, wenn 'Ich stimme zu' angekreuzt ist. Ein Probelauf gibt nur den Plan aus. Ein zweiter Lauf findet die Umgebung intakt und tut nichts; ein Lauf nach einem fehlgeschlagenen oder abgebrochenen repariert sie. Mit 'Vorhandenes Python' wird stattdessen dieser Interpreter (conda, ein venv) geprüft und verwendet. Die Proxy-Einstellungen von QGIS werden an pip übergeben.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/setup_environment.py" line="68" />
+      <source>Environment folder (default: the user data folder)</source>
+      <translation>Ordner der Umgebung (Standard: der Benutzerdatenordner)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/setup_environment.py" line="71" />
+      <source>Package index URL (default: PyPI)</source>
+      <translation>URL des Paketindex (Standard: PyPI)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/setup_environment.py" line="72" />
+      <source>torch build</source>
+      <translation>torch-Variante</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/setup_environment.py" line="74" />
+      <source>I agree to download and install the packages</source>
+      <translation>Ich stimme zu, die Pakete herunterzuladen und zu installieren</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/setup_environment.py" line="76" />
+      <source>Dry run: only print the plan</source>
+      <translation>Probelauf: nur den Plan ausgeben</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/setup_environment.py" line="78" />
+      <source>Existing Python (use this environment instead)</source>
+      <translation>Vorhandenes Python (stattdessen diese Umgebung verwenden)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/setup_environment.py" line="80" />
+      <source>Python</source>
+      <translation>Python</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/setup_environment.py" line="81" />
+      <source>Plan</source>
+      <translation>Plan</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/setup_environment.py" line="104" />
+      <source>Nothing was installed: set CONSENT to true to agree to the plan above (or DRY_RUN to only see it).</source>
+      <translation>Nichts wurde installiert: Setzen Sie CONSENT auf true, um dem Plan oben zuzustimmen (oder DRY_RUN, um ihn nur anzusehen).</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/setup_environment.py" line="79" />
+      <source>All files (*)</source>
+      <translation>Alle Dateien (*)</translation>
     </message>
     <message>
       <location filename="../ovss_plugin/task.py" line="144" />

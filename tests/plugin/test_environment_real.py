@@ -56,6 +56,7 @@ def wheel_cache() -> Path:
     return cache
 
 
+@pytest.mark.timeout(DOWNLOAD_TIMEOUT_S + 1800)  # the first run downloads a few GB
 def test_the_real_requirements_install_from_a_local_index(tmp_path, wheel_cache, pip_isolated):
     lay_out_index(tmp_path / "index", sorted(wheel_cache.glob("*.whl")))
     index = LocalIndex(tmp_path / "index")
