@@ -186,6 +186,8 @@ def describe_plan(plan: EnvironmentPlan) -> str:
              "cuda": "the CUDA build of torch", "default": "the default torch build for macOS"}[plan.torch_build]
     if plan.torch_build == "cuda" and plan.gpu is not None:
         build += f" (NVIDIA GPU seen: {plan.gpu.name or 'unknown model'}, driver {plan.gpu.driver or 'unknown'})"
+    if plan.index_url:
+        build = f"the torch build that {plan.index_url} offers (this computer would take {build})"
     indexes = ", ".join((plan.index_url or "PyPI (pip's configured index)", *plan.extra_index_urls))
     lines = [
         "The plugin will create its own Python environment and install the engine's packages into it "

@@ -189,3 +189,39 @@ def tiny_requirements(monkeypatch, tiny_constraints):
     yield
     for key, value in before.items():
         store.setValue(key, value)
+
+
+class _ForwardingHandler(http.server.BaseHTTPRequestHandler):
+    """A plain HTTP forward proxy: fetches the absolute URL it is asked for and records it."""
+
+    def log_message(self, *args: object) -> None:
+        """Quiet."""
+
+    def do_GET(self) -> None:
+        import urllib.error
+        import urllib.request
+
+        self.server.requests.append(self.path)  # type: ignore[attr-defined]
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through itself
+        try:
+            with opener.open(self.path, timeout=30) as answer:
+                status, body, kind = answer.status, answer.read(), answer.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as exc:
+            status, body, kind = exc.code, b"", "text/plain"
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def forwarding_proxy():
+    """A forward proxy on 127.0.0.1: ``(url, requests)``."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ForwardingHandler)
+    httpd.daemon_threads = True
+    httpd.requests = []  # type: ignore[attr-defined]
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", httpd.requests  # type: ignore[attr-defined]
+    httpd.shutdown()
+    httpd.server_close()

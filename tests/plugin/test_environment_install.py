@@ -183,3 +183,26 @@ def test_a_venv_killed_before_pyvenv_cfg_is_still_recognised_and_recreated(tmp_p
     (plan.target / "pyvenv.cfg").unlink(missing_ok=True)
     (plan.target / "bin").mkdir(exist_ok=True)
     assert ensure_environment(plan).health.ok
+
+
+def test_qgis_s_proxy_carries_every_request_of_pip(tmp_path, base_python, tiny_index, tiny_constraints,
+                                                   *, forwarding_proxy, monkeypatch):
+    proxy, proxied = forwarding_proxy
+    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    plan = dataclasses.replace(tiny_plan(tmp_path / "env", base_python, tiny_index.url, tiny_constraints),
+                               proxy=proxy)
+    assert ensure_environment(plan).health.ok
+    assert any(url.endswith("/simple/ovsstiny-b/") for url in proxied)
+    assert any(url.endswith("/files/ovsstiny_b-1.0-py3-none-any.whl") for url in proxied)
+    assert len(proxied) == len(tiny_index.requests)  # nothing went around the proxy
+
+
+def test_a_refused_proxy_is_named_as_the_problem(tmp_path, base_python, tiny_index, tiny_constraints, monkeypatch):
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    plan = dataclasses.replace(tiny_plan(tmp_path / "env", base_python, tiny_index.url, tiny_constraints),
+                               proxy="http://user:secret@127.0.0.1:9")
+    with pytest.raises(PackageIndexError, match="proxy") as caught:
+        ensure_environment(plan)
+    assert not tiny_index.requests and "secret" not in plan.log_path.read_text() + str(caught.value)

@@ -22,6 +22,7 @@ from ovss.ovss_plugin.environment.plan import (
     detect_nvidia,
     env_python,
     make_plan,
+    proxy_url,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -178,3 +179,21 @@ def test_the_health_check_names_what_is_missing_in_an_environment(tmp_path):
     assert not any("import json " in problem for problem in report.problems)
     broken = check_health(tmp_path / "missing-python", {}, ())
     assert not broken.ok and "does not exist" in broken.summary()
+
+
+@pytest.mark.parametrize(("settings", "expected"), [
+    ({"proxy/proxyEnabled": "true", "proxy/proxyType": "HttpProxy", "proxy/proxyHost": "proxy.example",
+      "proxy/proxyPort": "3128", "proxy/proxyUser": "me", "proxy/proxyPassword": "p@ss:word"},
+     "http://me:p%40ss%3Aword@proxy.example:3128"),
+    ({"proxy/proxyEnabled": "true", "proxy/proxyType": "HttpCachingProxy", "proxy/proxyHost": "cache",
+      "proxy/proxyPort": "80"},
+     "http://cache:80"),
+    ({"proxy/proxyEnabled": "true", "proxy/proxyType": "Socks5Proxy", "proxy/proxyHost": "socks",
+      "proxy/proxyPort": "1080"},
+     "socks5://socks:1080"),
+    ({"proxy/proxyEnabled": "true", "proxy/proxyType": "DefaultProxy", "proxy/proxyHost": "ignored"}, None),
+    ({"proxy/proxyEnabled": "false", "proxy/proxyHost": "proxy.example"}, None),
+    ({}, None),
+])
+def test_qgis_proxy_settings_become_pip_s_proxy_url(settings, expected):
+    assert proxy_url(settings) == expected
