@@ -51,6 +51,8 @@ def test_the_dock_offers_the_environment_instead_of_a_pip_command(qgis_app, env_
         status = dock.status_label.text()
         assert "torch" in status and "own Python environment" in status and "pip install" not in status
         assert str(env_dir) in dock.environment_panel.plan_label.text()
+        dock.environment_panel.environment_ready.emit("/envs/ovss/bin/python")
+        assert "ready (/envs/ovss/bin/python)" in dock.status_label.text()
     finally:
         dock.shutdown()
         dock.deleteLater()

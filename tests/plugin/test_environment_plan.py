@@ -197,3 +197,19 @@ def test_the_health_check_names_what_is_missing_in_an_environment(tmp_path):
 ])
 def test_qgis_proxy_settings_become_pip_s_proxy_url(settings, expected):
     assert proxy_url(settings) == expected
+
+
+def test_the_environment_package_is_free_of_qgis_and_qt():
+    import ast
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("layering", ROOT / "tests" / "engine" / "test_layering.py")
+    layering = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(layering)
+    modules = sorted((ROOT / "ovss_plugin" / "environment").glob("*.py"))
+    assert len(modules) > 5
+    for path in modules:
+        names = [name for _, name in layering.imported_modules(ast.parse(path.read_text()), path)]
+        assert not [name for name in names if name.split(".")[0] in {"qgis", "PyQt5", "PyQt6", "sip"}], path
+        plugin_imports = [name for name in names if name.startswith("ovss_plugin.")]
+        assert all(name.startswith("ovss_plugin.environment") for name in plugin_imports), (path, plugin_imports)
