@@ -7,8 +7,8 @@ nothing); otherwise it checks the free disk space, creates the virtual environme
 then writes the state file. pip runs as a subprocess whose output goes, line by line, to the log and to the
 progress callback; cancelling kills it. Whatever interrupts a run (cancel, a killed QGIS, a full disk, a
 broken index), the state file is missing, so the next run repairs the environment: pip installs what is
-missing, a folder whose Python does not run is recreated. Folders that are not an environment (no
-``pyvenv.cfg``, state file or the marker written before the venv) are never deleted.
+missing, a folder whose Python does not run, or that pip cannot mend, is recreated. Folders that are not an
+environment (no ``pyvenv.cfg``, state file or the marker written before the venv) are never deleted.
 """
 
 from __future__ import annotations
@@ -195,10 +195,10 @@ def pip_environment(plan: EnvironmentPlan) -> dict[str, str]:
     return clean_environment(proxy if plan.proxy else None)
 
 
-def _prepare_folder(plan: EnvironmentPlan, python: Path) -> bool:
-    """Make sure a working venv is at the target (True when one had to be created)."""
+def _prepare_folder(plan: EnvironmentPlan, python: Path, *, fresh: bool) -> bool:
+    """Make sure a venv is at the target, reusing a working one unless ``fresh`` (True when it must be made)."""
     target = plan.target
-    if target.exists() and _venv_works(target, python):
+    if not fresh and target.exists() and _venv_works(target, python):
         return False
     if target.exists() and any(target.iterdir()):
         if not _looks_like_environment(target):
@@ -210,6 +210,35 @@ def _prepare_folder(plan: EnvironmentPlan, python: Path) -> bool:
     return True
 
 
+def _install(plan: EnvironmentPlan, log: IO[str], progress: ProgressCallback, cancel: Callable[[], bool], *,
+             fresh: bool) -> HealthReport:
+    """One pass: the venv (reused unless ``fresh``), pip with the pins, the health check."""
+    python = env_python(plan.target)
+    index = plan.index_url or "PyPI"
+    if _prepare_folder(plan, python, fresh=fresh):
+        progress(0.0, f"Creating the Python environment in {plan.target}")
+        status, tail = run_logged([str(plan.base_python), "-m", "venv", str(plan.target)], clean_environment(),
+                                  log, on_line=lambda _line: None, cancel=cancel, what="creating the environment")
+        if status != 0:
+            raise pip_failure(tail, status, index, str(plan.log_path))
+    tracker = PipProgress(len(read_pins(plan.constraints)))
+
+    def on_line(line: str) -> None:
+        step = tracker.feed(line)
+        if step is not None:
+            progress(VENV_END + (PIP_END - VENV_END) * step.fraction, step.message)
+
+    progress(VENV_END, "Installing the packages")
+    status, tail = run_logged(pip_command(plan, python), pip_environment(plan), log, on_line=on_line,
+                              cancel=cancel, what="installing the packages")
+    if status != 0:
+        raise pip_failure(tail, status, index, str(plan.log_path))
+    progress(PIP_END, "Checking the environment")
+    health = check_health(python, read_pins(plan.constraints), plan.modules)
+    log.write(f"--- health check: {health.summary()}\n")
+    return health
+
+
 def ensure_environment(
     plan: EnvironmentPlan,
     progress: ProgressCallback = _no_progress,
@@ -217,16 +246,17 @@ def ensure_environment(
     free_space: Callable[[Path], int] = free_bytes,
 ) -> SetupResult:
     """Bring the environment of ``plan`` to a healthy state, doing only what is missing (see the module
-    docstring). Raises :class:`SetupError` subclasses or :class:`CancelledError` with a clear message."""
+    docstring); an environment that pip cannot mend (files damaged behind pip's back) is recreated once.
+    Raises :class:`SetupError` subclasses or :class:`CancelledError` with a clear message."""
     python = env_python(plan.target)
-    pins = read_pins(plan.constraints)
-    if _is_current(plan, read_state(plan.target)):
+    state = read_state(plan.target)
+    if _is_current(plan, state):
         progress(0.0, "Checking the existing environment")
-        health = check_health(python, pins, plan.modules)
+        health = check_health(python, read_pins(plan.constraints), plan.modules)
         if health.ok:
             progress(1.0, "The environment is ready; nothing to do.")
             return SetupResult(python, False, health)
-    elif _other_torch_build(plan, read_state(plan.target)):  # start from a fresh environment
+    elif _other_torch_build(plan, state):  # start from a fresh environment
         shutil.rmtree(plan.target)
     free = free_space(plan.target)
     if free < plan.disk_bytes:
@@ -237,28 +267,12 @@ def ensure_environment(
     plan.log_path.parent.mkdir(parents=True, exist_ok=True)
     with plan.log_path.open("a", encoding="utf-8") as log:
         log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} setting up {plan.target} ({plan.torch_build})\n")
-        index = plan.index_url or "PyPI"
-        if _prepare_folder(plan, python):
-            progress(0.0, f"Creating the Python environment in {plan.target}")
-            status, tail = run_logged([str(plan.base_python), "-m", "venv", str(plan.target)], clean_environment(),
-                                      log, on_line=lambda _line: None, cancel=cancel, what="creating the environment")
-            if status != 0:
-                raise pip_failure(tail, status, index, str(plan.log_path))
-        tracker = PipProgress(len(pins))
-
-        def on_line(line: str) -> None:
-            step = tracker.feed(line)
-            if step is not None:
-                progress(VENV_END + (PIP_END - VENV_END) * step.fraction, step.message)
-
-        progress(VENV_END, "Installing the packages")
-        status, tail = run_logged(pip_command(plan, python), pip_environment(plan), log, on_line=on_line,
-                                  cancel=cancel, what="installing the packages")
-        if status != 0:
-            raise pip_failure(tail, status, index, str(plan.log_path))
-        progress(PIP_END, "Checking the environment")
-        health = check_health(python, pins, plan.modules)
-        log.write(f"--- health check: {health.summary()}\n")
+        fresh = not (plan.target / "pyvenv.cfg").exists()
+        health = _install(plan, log, progress, cancel, fresh=False)
+        if not health.ok and not fresh:
+            log.write("--- pip could not mend the environment: recreating it\n")
+            progress(0.0, "Recreating the environment")
+            health = _install(plan, log, progress, cancel, fresh=True)
         if not health.ok:
             raise UnhealthyEnvironmentError(health.summary())
         _write_state(plan, health)

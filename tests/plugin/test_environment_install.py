@@ -5,6 +5,7 @@ disk. Real subprocesses (venv, pip, the health check), no network."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import subprocess
 import sys
 import threading
@@ -206,3 +207,14 @@ def test_a_refused_proxy_is_named_as_the_problem(tmp_path, base_python, tiny_ind
     with pytest.raises(PackageIndexError, match="proxy") as caught:
         ensure_environment(plan)
     assert not tiny_index.requests and "secret" not in plan.log_path.read_text() + str(caught.value)
+
+
+def test_files_damaged_behind_pip_s_back_make_the_environment_be_recreated(tmp_path, base_python, tiny_index,
+                                                                          tiny_constraints):
+    plan = tiny_plan(tmp_path / "env", base_python, tiny_index.url, tiny_constraints)
+    ensure_environment(plan)
+    damaged = next(plan.target.glob("lib/python*/site-packages/ovsstiny_a"))
+    shutil.rmtree(damaged)  # pip still sees ovsstiny-a 1.0 installed, the import fails
+    result = ensure_environment(plan)
+    assert result.changed and result.health.ok and damaged.exists()
+    assert "recreating it" in plan.log_path.read_text()
