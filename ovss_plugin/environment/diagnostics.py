@@ -14,7 +14,7 @@ from typing import Any
 
 from .installer import free_bytes, read_state
 from .plan import GpuInfo, detect_nvidia, env_python
-from .process import clean_environment
+from .process import child_flags, clean_environment
 
 LOG_TAIL_LINES = 80
 PIP_LIST_TIMEOUT_S = 120
@@ -38,7 +38,7 @@ def environment_packages(python: Path) -> list[dict[str, str]] | str:
     try:
         done = subprocess.run([str(python), "-m", "pip", "list", "--format=json", "--disable-pip-version-check"],
                               capture_output=True, text=True, timeout=PIP_LIST_TIMEOUT_S, env=clean_environment(),
-                              check=False)
+                              check=False, **child_flags())
         packages = json.loads(done.stdout)
     except (OSError, subprocess.SubprocessError, ValueError) as exc:
         return f"pip list failed: {exc}"

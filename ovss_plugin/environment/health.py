@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .constraints import canonical_name, public_version
-from .process import clean_environment
+from .process import child_flags, clean_environment
 
 HEALTH_TIMEOUT_S = 600  # a first import of torch from a cold disk takes minutes on slow machines
 CHECK_SCRIPT = """
@@ -62,7 +62,7 @@ def check_health(python: Path, pins: dict[str, str], modules: tuple[str, ...]) -
     request = json.dumps({"modules": list(modules), "dists": list(pins)})
     try:
         done = subprocess.run([str(python), "-c", CHECK_SCRIPT, request], capture_output=True, text=True,
-                              timeout=HEALTH_TIMEOUT_S, env=clean_environment(), check=False)
+                              timeout=HEALTH_TIMEOUT_S, env=clean_environment(), check=False, **child_flags())
     except subprocess.TimeoutExpired:
         return HealthReport(python, (f"the check did not finish within {HEALTH_TIMEOUT_S} s",))
     except OSError as exc:

@@ -35,7 +35,7 @@ from .errors import DiskSpaceError, SetupError, UnhealthyEnvironmentError
 from .health import HealthReport, check_health
 from .pip_output import PipProgress, pip_failure
 from .plan import EnvironmentPlan, env_python, redact
-from .process import clean_environment
+from .process import child_flags, clean_environment
 
 STATE_FILE = "ovss-environment.json"
 INCOMPLETE_MARKER = "ovss-environment.incomplete"  # written before the venv, removed with the state file written
@@ -110,7 +110,7 @@ def _venv_works(target: Path, python: Path) -> bool:
     must never install into that)."""
     try:
         done = subprocess.run([str(python), "-c", "import pip, sys; print(sys.prefix)"], capture_output=True,
-                              text=True, timeout=60, env=clean_environment(), check=False)
+                              text=True, timeout=60, env=clean_environment(), check=False, **child_flags())
     except (OSError, subprocess.SubprocessError):
         return False
     return done.returncode == 0 and Path(done.stdout.strip()).resolve() == target.resolve()
@@ -124,7 +124,8 @@ def _looks_like_environment(target: Path) -> bool:
 def _kill(process: subprocess.Popen) -> None:
     """Kill ``process`` and its children (pip starts build subprocesses)."""
     if sys.platform.startswith("win"):
-        subprocess.run(["taskkill", "/F", "/T", "/PID", str(process.pid)], capture_output=True, check=False)
+        subprocess.run(["taskkill", "/F", "/T", "/PID", str(process.pid)], capture_output=True, check=False,
+                       **child_flags())
     else:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
@@ -142,10 +143,8 @@ def run_logged(
     """
     log.write("$ " + " ".join(redact(part) for part in command) + "\n")
     log.flush()
-    session = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if sys.platform.startswith("win") else {
-        "start_new_session": True}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                               text=True, encoding="utf-8", errors="replace", env=env, **session)
+                               text=True, encoding="utf-8", errors="replace", env=env, **child_flags(new_group=True))
     lines: queue.Queue[str | None] = queue.Queue()
 
     def pump() -> None:

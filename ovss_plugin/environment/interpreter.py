@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .errors import NoPythonError
-from .process import clean_environment
+from .process import child_flags, clean_environment
 
 PROBE = "import ensurepip, json, sys, venv; print(json.dumps(list(sys.version_info[:2])))"
 PROBE_TIMEOUT_S = 60
@@ -41,7 +41,7 @@ def probe_version(python: Path) -> tuple[int, int] | None:
     try:
         done = subprocess.run(
             [str(python), "-c", PROBE], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
-            env=clean_environment(), check=False,
+            env=clean_environment(), check=False, **child_flags(),
         )
         major, minor = json.loads(done.stdout)
     except (OSError, subprocess.SubprocessError, ValueError, TypeError):

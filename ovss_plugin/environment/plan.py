@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from ...engine.errors import InputError
 from .constraints import CONSTRAINTS_PATH
+from .process import child_flags
 
 ENV_DIR_VARIABLE = "OVSS_ENV_DIR"
 TORCH_BUILDS = ("auto", "cpu", "cuda")
@@ -103,7 +104,7 @@ def detect_nvidia(
     if smi:
         try:
             done = run([smi, "--query-gpu=name,driver_version", "--format=csv,noheader"], capture_output=True,
-                       text=True, timeout=NVIDIA_SMI_TIMEOUT_S, check=False)
+                       text=True, timeout=NVIDIA_SMI_TIMEOUT_S, check=False, **child_flags())
             first = done.stdout.strip().splitlines()[0] if done.returncode == 0 and done.stdout.strip() else ""
         except (OSError, subprocess.SubprocessError):
             first = ""

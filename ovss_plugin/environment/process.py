@@ -1,13 +1,17 @@
 """Running the environment's helper processes (venv, pip, health check) with a clean environment.
 
 QGIS sets ``PYTHONHOME`` and ``PYTHONPATH`` for its own interpreter (the Windows and macOS builds do); a
-child interpreter inheriting them would load QGIS's standard library or site-packages instead of its own.
+child interpreter inheriting them would load QGIS's standard library or site-packages instead of its own. On
+Windows QGIS is a GUI program: its console children must not open a console window each.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Mapping
+from typing import Any
 
 INHERITED_OUT = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONEXECUTABLE", "__PYVENV_LAUNCHER__",
                  "VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV")
@@ -21,3 +25,12 @@ def clean_environment(extra: Mapping[str, str] | None = None, base: Mapping[str,
     env["PYTHONIOENCODING"] = "utf-8"
     env.update(extra or {})
     return env
+
+
+def child_flags(new_group: bool = False) -> dict[str, Any]:
+    """``subprocess`` keyword arguments: no console window on Windows; with ``new_group`` the child leads its
+    own process group, so that a cancel can kill it with its children (pip starts build processes)."""
+    if sys.platform.startswith("win"):
+        group = subprocess.CREATE_NEW_PROCESS_GROUP if new_group else 0
+        return {"creationflags": subprocess.CREATE_NO_WINDOW | group}
+    return {"start_new_session": True} if new_group else {}

@@ -213,3 +213,24 @@ def test_the_environment_package_is_free_of_qgis_and_qt():
         assert not [name for name in names if name.split(".")[0] in {"qgis", "PyQt5", "PyQt6", "sip"}], path
         plugin_imports = [name for name in names if name.startswith("ovss_plugin.")]
         assert all(name.startswith("ovss_plugin.environment") for name in plugin_imports), (path, plugin_imports)
+
+
+def test_children_get_no_console_window_on_windows_and_pip_its_own_process_group(monkeypatch):
+    import subprocess
+
+    from ovss.ovss_plugin.environment import process
+
+    assert process.child_flags() == {} and process.child_flags(new_group=True) == {"start_new_session": True}
+    monkeypatch.setattr(process.sys, "platform", "win32")
+    monkeypatch.setattr(subprocess, "CREATE_NO_WINDOW", 0x08000000, raising=False)
+    monkeypatch.setattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200, raising=False)
+    assert process.child_flags() == {"creationflags": 0x08000000}
+    assert process.child_flags(new_group=True) == {"creationflags": 0x08000200}
+
+
+def test_child_processes_lose_qgis_s_python_variables():
+    from ovss.ovss_plugin.environment.process import clean_environment
+
+    env = clean_environment({"HTTPS_PROXY": "http://p:1"}, base={"PYTHONHOME": "C:/OSGeo4W/apps/Python312",
+                                                                  "PYTHONPATH": "C:/qgis/python", "PATH": "/bin"})
+    assert env == {"PATH": "/bin", "PYTHONNOUSERSITE": "1", "PYTHONIOENCODING": "utf-8", "HTTPS_PROXY": "http://p:1"}
