@@ -234,3 +234,18 @@ def test_child_processes_lose_qgis_s_python_variables():
     env = clean_environment({"HTTPS_PROXY": "http://p:1"}, base={"PYTHONHOME": "C:/OSGeo4W/apps/Python312",
                                                                   "PYTHONPATH": "C:/qgis/python", "PATH": "/bin"})
     assert env == {"PATH": "/bin", "PYTHONNOUSERSITE": "1", "PYTHONIOENCODING": "utf-8", "HTTPS_PROXY": "http://p:1"}
+
+
+def test_the_diagnostics_report_without_an_environment_says_what_is_missing(tmp_path):
+    import json
+
+    from ovss.ovss_plugin.environment.diagnostics import DiagnosticsInput, collect_diagnostics, render_text
+
+    given = DiagnosticsInput("3.22.16-Białowieża", tmp_path, tmp_path / "env", None, tmp_path / "env-install.log")
+    report = collect_diagnostics(given, gpu=GpuInfo("NVIDIA H100", "550.54"))
+    text = render_text(report)
+    for expected in ("QGIS: 3.22.16-Białowieża", f"QGIS's Python: {sys.version.split()[0]}",
+                     "GPU: NVIDIA H100 (driver 550.54)", f"{tmp_path / 'env' / 'bin' / 'python'} does not exist",
+                     "not recorded (no finished installation)", "Configured Python: none"):
+        assert expected in text
+    assert json.loads(text.split("As JSON:\n", 1)[1]) == report
