@@ -103,14 +103,9 @@ def inside_qgis() -> None:
 
 
 if os.environ.get(INNER):
-    try:
-        inside_qgis()
-    except Exception:  # never leave a QGIS window waiting under Xvfb
-        import traceback
+    sys.path.insert(0, str(ROOT / "docs"))
+    from inside_qgis import run_inside_qgis
 
-        from qgis.PyQt.QtWidgets import QApplication
-
-        traceback.print_exc()
-        QApplication.instance().exit(1)
+    run_inside_qgis(inside_qgis)
 elif __name__ == "__main__":
     sys.exit(take())

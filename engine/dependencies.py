@@ -1,4 +1,4 @@
-"""Which of the engine's Python packages are installed, and how to install the missing ones.
+"""Which of the engine's Python packages are installed (the plugin offers its own environment for the missing).
 
 Cheap by design (no heavy import): QGIS calls it at start-up to explain what is missing instead of failing.
 """
@@ -6,9 +6,7 @@ Cheap by design (no heavy import): QGIS calls it at start-up to explain what is 
 from __future__ import annotations
 
 import importlib.util
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -33,19 +31,3 @@ REQUIREMENTS: tuple[Requirement, ...] = (
 def missing_requirements(requirements: tuple[Requirement, ...] = REQUIREMENTS) -> list[Requirement]:
     """The requirements whose top-level module cannot be found (nothing is imported)."""
     return [req for req in requirements if importlib.util.find_spec(req.module) is None]
-
-
-def python_executable() -> Path:
-    """The Python interpreter of the running process, also inside QGIS (where sys.executable is QGIS)."""
-    exe = Path(sys.executable)
-    if exe.name.lower().startswith("python"):
-        return exe
-    candidates = [Path(sys.exec_prefix) / "bin" / "python3", Path(sys.exec_prefix) / "python3.exe",
-                  Path(sys.exec_prefix) / "python.exe"]
-    return next((c for c in candidates if c.exists()), exe)
-
-
-def install_command(missing: list[Requirement]) -> str:
-    """The exact pip command that installs ``missing`` into this interpreter."""
-    names = " ".join(f'"{req.pip_name}"' if "<" in req.pip_name else req.pip_name for req in missing)
-    return f'"{python_executable()}" -m pip install --user {names}'

@@ -54,411 +54,412 @@
       <translation>Klasse {number}: {reason}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="108" />
-      <source>Some Python packages this plugin needs are missing: {names}. Install them with:
-{command}
-then restart QGIS.</source>
-      <translation>Einige Python-Pakete, die dieses Plugin braucht, fehlen: {names}. Installieren Sie sie mit:
-{command}
-und starten Sie QGIS danach neu.</translation>
+      <location filename="../ovss_plugin/dock.py" line="112" />
+      <source>QGIS's Python lacks packages this plugin needs: {names}. The plugin can install them into its own Python environment (below); QGIS's Python stays unchanged.</source>
+      <translation>QGIS' Python fehlen Pakete, die dieses Plugin braucht: {names}. Das Plugin kann sie in seine eigene Python-Umgebung installieren (unten); QGIS' Python bleibt unverändert.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="169" />
+      <location filename="../ovss_plugin/dock.py" line="173" />
       <source>Open-vocabulary land cover</source>
       <translation>Landbedeckung mit offenem Vokabular</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="191" />
+      <location filename="../ovss_plugin/dock.py" line="195" />
       <source>OVSS_WEIGHTS=random is set: the models use RANDOM weights. Results are a pipeline check, not a real segmentation.</source>
       <translation>OVSS_WEIGHTS=random ist gesetzt: Die Modelle verwenden ZUFÄLLIGE Gewichte. Die Ergebnisse sind ein Test der Verarbeitungskette, keine echte Segmentierung.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="225" />
+      <location filename="../ovss_plugin/dock.py" line="234" />
       <source>Input</source>
       <translation>Eingabe</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="231" />
+      <location filename="../ovss_plugin/dock.py" line="240" />
       <source>Raster</source>
       <translation>Raster</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="240" />
+      <location filename="../ovss_plugin/dock.py" line="249" />
       <source>Bands R, G, B</source>
       <translation>Bänder R, G, B</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="251" />
+      <location filename="../ovss_plugin/dock.py" line="260" />
       <source>Area</source>
       <translation>Bereich</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="262" />
+      <location filename="../ovss_plugin/dock.py" line="271" />
       <source>Classes</source>
       <translation>Klassen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="308" />
+      <location filename="../ovss_plugin/dock.py" line="317" />
       <source>Method</source>
       <translation>Methode</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="325" />
+      <location filename="../ovss_plugin/dock.py" line="334" />
       <source>Advanced</source>
       <translation>Erweitert</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="331" />
+      <location filename="../ovss_plugin/dock.py" line="340" />
       <source>Reset parameters to the paper's defaults</source>
       <translation>Parameter auf die Standardwerte aus der Veröffentlichung zurücksetzen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="338" />
+      <location filename="../ovss_plugin/dock.py" line="347" />
       <source>Tile size (pixels)</source>
       <translation>Kachelgröße (Pixel)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="342" />
+      <location filename="../ovss_plugin/dock.py" line="351" />
       <source>Tile overlap (pixels)</source>
       <translation>Kachelüberlappung (Pixel)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="346" />
+      <location filename="../ovss_plugin/dock.py" line="355" />
       <source>automatic</source>
       <translation>automatisch</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="348" />
+      <location filename="../ovss_plugin/dock.py" line="357" />
       <source>Tiles per model call: larger batches keep a GPU busy; automatic takes as many as fit the free memory. The result does not change.</source>
       <translation>Kacheln pro Modellaufruf: größere Stapel lasten eine GPU aus; automatisch nimmt so viele, wie in den freien Speicher passen. Das Ergebnis ändert sich nicht.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="351" />
+      <location filename="../ovss_plugin/dock.py" line="360" />
       <source>Batch size (tiles)</source>
       <translation>Stapelgröße (Kacheln)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="355" />
+      <location filename="../ovss_plugin/dock.py" line="364" />
       <source>Precision</source>
       <translation>Genauigkeit</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="359" />
+      <location filename="../ovss_plugin/dock.py" line="368" />
       <source>Device</source>
       <translation>Gerät</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="365" />
+      <location filename="../ovss_plugin/dock.py" line="374" />
       <source>Weights folder</source>
       <translation>Gewichte-Ordner</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="367" />
+      <location filename="../ovss_plugin/dock.py" line="376" />
       <source>Keep models loaded between runs</source>
       <translation>Modelle zwischen den Durchläufen geladen lassen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="371" />
+      <location filename="../ovss_plugin/dock.py" line="380" />
       <source>Free models</source>
       <translation>Modelle freigeben</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="380" />
+      <location filename="../ovss_plugin/dock.py" line="389" />
       <source>Output</source>
       <translation>Ausgabe</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="382" />
+      <location filename="../ovss_plugin/dock.py" line="391" />
       <source>Temporary layer</source>
       <translation>Temporärer Layer</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="384" />
+      <location filename="../ovss_plugin/dock.py" line="393" />
       <source>GeoTIFF file</source>
       <translation>GeoTIFF-Datei</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="394" />
+      <location filename="../ovss_plugin/dock.py" line="403" />
       <source>GeoTIFF (*.tif *.tiff)</source>
       <translation>GeoTIFF (*.tif *.tiff)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="399" />
+      <location filename="../ovss_plugin/dock.py" line="408" />
       <source>Also write a confidence raster</source>
       <translation>Zusätzlich ein Konfidenzraster schreiben</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="405" />
+      <location filename="../ovss_plugin/dock.py" line="414" />
       <source>Model weights missing</source>
       <translation>Modellgewichte fehlen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="414" />
+      <location filename="../ovss_plugin/dock.py" line="423" />
       <source>Download…</source>
       <translation>Herunterladen…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="418" />
+      <location filename="../ovss_plugin/dock.py" line="427" />
       <source>Choose weights folder…</source>
       <translation>Gewichte-Ordner wählen…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="429" />
+      <location filename="../ovss_plugin/dock.py" line="438" />
       <source>Run</source>
       <translation>Ausführen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="433" />
+      <location filename="../ovss_plugin/dock.py" line="442" />
       <source>Cancel</source>
       <translation>Abbrechen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="570" />
+      <location filename="../ovss_plugin/dock.py" line="587" />
       <source>Choose a raster layer.</source>
       <translation>Wählen Sie einen Rasterlayer.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="572" />
+      <location filename="../ovss_plugin/dock.py" line="589" />
       <source>No segmentation method is registered.</source>
       <translation>Es ist keine Segmentierungsmethode registriert.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="580" />
+      <location filename="../ovss_plugin/dock.py" line="597" />
       <source>— choose a preset —</source>
       <translation>— Voreinstellung wählen —</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="622" />
+      <location filename="../ovss_plugin/dock.py" line="639" />
       <source>Classes as text</source>
       <translation>Klassen als Text</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="622" />
+      <location filename="../ovss_plugin/dock.py" line="639" />
       <source>One class per line or separated by ';', prompts by ',', an optional 'Name:' prefix:</source>
       <translation>Eine Klasse pro Zeile oder durch ';' getrennt, Prompts durch ',', optional mit vorangestelltem 'Name:':</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="649" />
+      <location filename="../ovss_plugin/dock.py" line="666" />
       <source>Save preset</source>
       <translation>Voreinstellung speichern</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="649" />
+      <location filename="../ovss_plugin/dock.py" line="666" />
       <source>Preset name:</source>
       <translation>Name der Voreinstellung:</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="653" />
+      <location filename="../ovss_plugin/dock.py" line="670" />
       <source>Saved from the OVSS dock</source>
       <translation>Aus dem OVSS-Dock gespeichert</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="667" />
+      <location filename="../ovss_plugin/dock.py" line="684" />
       <source>Rename preset</source>
       <translation>Voreinstellung umbenennen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="667" />
+      <location filename="../ovss_plugin/dock.py" line="684" />
       <source>New name:</source>
       <translation>Neuer Name:</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="690" />
+      <location filename="../ovss_plugin/dock.py" line="707" />
       <source>Import preset</source>
       <translation>Voreinstellung importieren</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="690" />
+      <location filename="../ovss_plugin/dock.py" line="707" />
       <source>Presets (*.json)</source>
       <translation>Voreinstellungen (*.json)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="708" />
+      <location filename="../ovss_plugin/dock.py" line="725" />
       <source>Export preset</source>
       <translation>Voreinstellung exportieren</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="918" />
+      <location filename="../ovss_plugin/dock.py" line="936" />
       <source>Starting…</source>
       <translation>Wird gestartet…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="979" />
+      <location filename="../ovss_plugin/dock.py" line="997" />
       <source>Model weights missing.</source>
       <translation>Modellgewichte fehlen.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="247" />
+      <location filename="../ovss_plugin/dock.py" line="256" />
       <source>Whole layer</source>
       <translation>Gesamter Layer</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="247" />
+      <location filename="../ovss_plugin/dock.py" line="256" />
       <source>Current map extent</source>
       <translation>Aktuelle Kartenausdehnung</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="248" />
+      <location filename="../ovss_plugin/dock.py" line="257" />
       <source>Drawn or chosen extent</source>
       <translation>Gezeichnete oder gewählte Ausdehnung</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="454" />
+      <location filename="../ovss_plugin/dock.py" line="463" />
       <source>Ready.</source>
       <translation>Bereit.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="469" />
+      <location filename="../ovss_plugin/dock.py" line="486" />
       <source>Runs on: finding the device…</source>
       <translation>Läuft auf: Gerät wird ermittelt…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="637" />
+      <location filename="../ovss_plugin/dock.py" line="654" />
       <source>Choose one of your own presets first.</source>
       <translation>Wählen Sie zuerst eine Ihrer eigenen Voreinstellungen.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="927" />
+      <location filename="../ovss_plugin/dock.py" line="945" />
       <source>Cancelling…</source>
       <translation>Wird abgebrochen…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="953" />
+      <location filename="../ovss_plugin/dock.py" line="971" />
       <source>Cancelled; nothing was written.</source>
       <translation>Abgebrochen; es wurde nichts geschrieben.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="959" />
+      <location filename="../ovss_plugin/dock.py" line="977" />
       <source>Failed.</source>
       <translation>Fehlgeschlagen.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="970" />
+      <location filename="../ovss_plugin/dock.py" line="988" />
       <source>Added “{name}”.</source>
       <translation>„{name}“ hinzugefügt.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="972" />
+      <location filename="../ovss_plugin/dock.py" line="990" />
       <source>Random weights: not a real segmentation.</source>
       <translation>Zufällige Gewichte: keine echte Segmentierung.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="1006" />
+      <location filename="../ovss_plugin/dock.py" line="1024" />
       <source>Every checkpoint of this method is already on disk.</source>
       <translation>Alle Checkpoints dieser Methode sind bereits auf dem Datenträger vorhanden.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="1054" />
+      <location filename="../ovss_plugin/dock.py" line="1072" />
       <source>Land cover</source>
       <translation>Landbedeckung</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="270" />
+      <location filename="../ovss_plugin/dock.py" line="279" />
       <source>Save</source>
       <translation>Speichern</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="271" />
+      <location filename="../ovss_plugin/dock.py" line="280" />
       <source>Rename</source>
       <translation>Umbenennen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="272" />
+      <location filename="../ovss_plugin/dock.py" line="281" />
       <source>Delete</source>
       <translation>Löschen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="273" />
+      <location filename="../ovss_plugin/dock.py" line="282" />
       <source>Import</source>
       <translation>Importieren</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="274" />
+      <location filename="../ovss_plugin/dock.py" line="283" />
       <source>Export</source>
       <translation>Exportieren</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="286" />
+      <location filename="../ovss_plugin/dock.py" line="295" />
       <source>Add</source>
       <translation>Hinzufügen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="287" />
+      <location filename="../ovss_plugin/dock.py" line="296" />
       <source>Remove</source>
       <translation>Entfernen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="288" />
+      <location filename="../ovss_plugin/dock.py" line="297" />
       <source>Up</source>
       <translation>Nach oben</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="289" />
+      <location filename="../ovss_plugin/dock.py" line="298" />
       <source>Down</source>
       <translation>Nach unten</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="290" />
+      <location filename="../ovss_plugin/dock.py" line="299" />
       <source>Paste as text…</source>
       <translation>Als Text einfügen…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="475" />
+      <location filename="../ovss_plugin/dock.py" line="468" />
+      <source>The Python environment is ready ({python}). Restart QGIS (or reload the plugin) to use it.</source>
+      <translation>Die Python-Umgebung ist bereit ({python}). Starten Sie QGIS neu (oder laden Sie das Plugin neu), um sie zu verwenden.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/dock.py" line="492" />
       <source>Runs on: {device}</source>
       <translation>Läuft auf: {device}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="526" />
+      <location filename="../ovss_plugin/dock.py" line="543" />
       <source>The layer has {count} band(s): band {band} is used as red, green and blue.</source>
       <translation>Der Layer hat {count} Band/Bänder: Band {band} wird für Rot, Grün und Blau verwendet.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="529" />
+      <location filename="../ovss_plugin/dock.py" line="546" />
       <source>Uses band {red} as red, band {green} as green, band {blue} as blue.</source>
       <translation>Verwendet Band {red} als Rot, Band {green} als Grün, Band {blue} als Blau.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="554" />
+      <location filename="../ovss_plugin/dock.py" line="571" />
       <source>Draw or choose an extent first.</source>
       <translation>Zeichnen oder wählen Sie zuerst eine Ausdehnung.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="846" />
+      <location filename="../ovss_plugin/dock.py" line="864" />
       <source>Choose the output GeoTIFF file, or a temporary layer.</source>
       <translation>Wählen Sie die Ausgabe-GeoTIFF-Datei oder einen temporären Layer.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="943" />
+      <location filename="../ovss_plugin/dock.py" line="961" />
       <source>{done} of {total} tiles, {left} left</source>
       <translation>{done} von {total} Kacheln, noch {left}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="968" />
+      <location filename="../ovss_plugin/dock.py" line="986" />
       <source>Done: {tiles} tiles in {time}.</source>
       <translation>Fertig: {tiles} Kacheln in {time}.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="161" />
+      <location filename="../ovss_plugin/dock.py" line="165" />
       <source>Parameter value {text!r} is not valid JSON.</source>
       <translation>Der Parameterwert {text!r} ist kein gültiges JSON.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="466" />
+      <location filename="../ovss_plugin/dock.py" line="483" />
       <source>Device: {problem}</source>
       <translation>Gerät: {problem}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="589" />
+      <location filename="../ovss_plugin/dock.py" line="606" />
       <source>{name} (mine)</source>
       <translation>{name} (eigene)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="683" />
+      <location filename="../ovss_plugin/dock.py" line="700" />
       <source>Delete the preset “{name}”?</source>
       <translation>Die Voreinstellung „{name}“ löschen?</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="857" />
+      <location filename="../ovss_plugin/dock.py" line="875" />
       <source>Replace {files}? Layers showing them are removed from the project.</source>
       <translation>{files} ersetzen? Layer, die diese Dateien anzeigen, werden aus dem Projekt entfernt.</translation>
     </message>
@@ -471,6 +472,86 @@ und starten Sie QGIS danach neu.</translation>
       <location filename="../ovss_plugin/engine_runtime.py" line="117" />
       <source>known after the first run</source>
       <translation>nach dem ersten Lauf bekannt</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="78" />
+      <source>Python environment</source>
+      <translation>Python-Umgebung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="87" />
+      <source>I agree to download and install these packages</source>
+      <translation>Ich stimme zu, diese Pakete herunterzuladen und zu installieren</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="90" />
+      <source>Set up the environment</source>
+      <translation>Umgebung einrichten</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="101" />
+      <source>Open log</source>
+      <translation>Protokoll öffnen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="102" />
+      <source>Diagnostics…</source>
+      <translation>Diagnose…</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="104" />
+      <source>Use existing environment…</source>
+      <translation>Vorhandene Umgebung verwenden…</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="159" />
+      <source>Land cover: setting up the Python environment</source>
+      <translation>Landbedeckung: Python-Umgebung wird eingerichtet</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="169" />
+      <source>Land cover: checking a Python environment</source>
+      <translation>Landbedeckung: Python-Umgebung wird geprüft</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="197" />
+      <source>Save diagnostics</source>
+      <translation>Diagnose speichern</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="198" />
+      <source>Text files (*.txt)</source>
+      <translation>Textdateien (*.txt)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="207" />
+      <source>Python of an existing environment</source>
+      <translation>Python einer vorhandenen Umgebung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="69" />
+      <source>Cancelled.</source>
+      <translation>Abgebrochen.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="202" />
+      <source>Diagnostics saved to {path}.</source>
+      <translation>Diagnose gespeichert in {path}.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="165" />
+      <source>Checking {python}</source>
+      <translation>Prüfe {python}</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="182" />
+      <source>Ready: the engine runs with {python}.</source>
+      <translation>Bereit: Die Engine läuft mit {python}.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="191" />
+      <source>No install log yet ({path}).</source>
+      <translation>Noch kein Installationsprotokoll ({path}).</translation>
     </message>
     <message>
       <location filename="../ovss_plugin/heavy_imports.py" line="57" />
@@ -518,12 +599,12 @@ und starten Sie QGIS danach neu.</translation>
       <translation>Das Lesen des Layers über QGIS ist fehlgeschlagen (Fehler {code}).</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/plugin.py" line="53" />
+      <location filename="../ovss_plugin/plugin.py" line="54" />
       <source>Segment a raster into land-cover classes described in plain words</source>
       <translation>Ein Raster in Landbedeckungsklassen segmentieren, die in eigenen Worten beschrieben sind</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/plugin.py" line="56" />
+      <location filename="../ovss_plugin/plugin.py" line="57" />
       <source>&amp;OVSS Land Cover</source>
       <translation>&amp;OVSS Landbedeckung</translation>
     </message>
@@ -773,142 +854,202 @@ und starten Sie QGIS danach neu.</translation>
       <translation>Unsichere Klasse unter dieser Konfidenz (%, benötigt das Konfidenzraster)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/provider.py" line="26" />
+      <location filename="../ovss_plugin/processing/provider.py" line="27" />
       <source>OVSS Land Cover</source>
       <translation>OVSS Landbedeckung</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/provider.py" line="30" />
+      <location filename="../ovss_plugin/processing/provider.py" line="31" />
       <source>OVSS open-vocabulary land cover</source>
       <translation>OVSS Landbedeckung mit offenem Vokabular</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="430" />
+      <location filename="../ovss_plugin/processing/segment.py" line="432" />
       <source>Input raster: no raster layer given</source>
       <translation>Eingaberaster: kein Rasterlayer angegeben</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="122" />
+      <location filename="../ovss_plugin/processing/segment.py" line="123" />
       <source>Segment raster with open-vocabulary labels</source>
       <translation>Raster mit Beschriftungen aus offenem Vokabular segmentieren</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="177" />
+      <location filename="../ovss_plugin/processing/segment.py" line="178" />
       <source>Batch size (tiles per model call, 0 = automatic)</source>
       <translation>Stapelgröße (Kacheln pro Modellaufruf, 0 = automatisch)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="298" />
+      <location filename="../ovss_plugin/processing/segment.py" line="299" />
       <source>Bands: set all three (red, green, blue), only the red band (repeated), or none</source>
       <translation>Bänder: Geben Sie alle drei (Rot, Grün, Blau), nur das rote Band (wird wiederholt) oder keines an</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="126" />
+      <location filename="../ovss_plugin/processing/segment.py" line="127" />
       <source>Classifies a raster into land-cover classes described in plain words, with a training-free open-vocabulary method (SDCI, AlignCLIP, SegEarth-OV).&lt;br&gt;&lt;br&gt;&lt;b&gt;Labels&lt;/b&gt;: classes are separated by ';' or new lines; a class may have several prompts separated by ',' (their text embeddings are averaged); an optional 'Name:' prefix gives the display name (default: the first prompt); '#rrggbb' after the name sets its colour and '(background)' marks the background class. Example:&lt;br&gt;&lt;tt&gt;impervious surfaces: ground, road, streets; building: buildings, man-made buildings; low vegetation; tree: trees; car: vehicles&lt;/tt&gt;&lt;br&gt;Give either Labels or a Preset (a dataset's classes with the papers' per-dataset parameters). Method, Preset, Device and Precision take the option's name or its number (0 = the first).&lt;br&gt;&lt;br&gt;&lt;b&gt;Bands&lt;/b&gt;: leave empty for bands 1, 2, 3 (or band 1 of a single-band raster); set only the red band to repeat one band; set all three for another mapping (e.g. 4, 3, 2).&lt;br&gt;&lt;b&gt;Extent&lt;/b&gt;: segment only this part of the raster.&lt;br&gt;&lt;b&gt;Output&lt;/b&gt;: a Byte GeoTIFF, value k+1 = class k, 0 = nodata, with colour table and class names. The optional confidence raster holds the top class probability in percent.&lt;br&gt;&lt;b&gt;Class polygons, areas, report&lt;/b&gt; (optional): a GeoPackage of the class polygons (minimum area in m2 or e.g. 20px, simplification in map units, both advanced), the areas per class as CSV or JSON and a self-contained HTML report; the areas are also outputs and in the log.&lt;br&gt;&lt;b&gt;Batch size&lt;/b&gt; (advanced): tiles per model call; 0 chooses as many as fit the free memory. It changes the speed, not the result.&lt;br&gt;&lt;b&gt;Method parameters&lt;/b&gt; (advanced): overrides of the chosen method's parameters, as &lt;tt&gt;key=value&lt;/tt&gt; lines (or ';'-separated) or a JSON object, e.g. &lt;tt&gt;alpha=0.3&lt;/tt&gt;; they replace the papers' defaults and a preset's per-dataset values. Defaults:&lt;br&gt;{defaults}&lt;br&gt;With the environment variable OVSS_WEIGHTS=random the models get random weights: a pipeline check, not a real segmentation.</source>
       <translation>Klassifiziert ein Raster in Landbedeckungsklassen, die in eigenen Worten beschrieben werden, mit einer trainingsfreien Methode mit offenem Vokabular (SDCI, AlignCLIP, SegEarth-OV).&lt;br&gt;&lt;br&gt;&lt;b&gt;Beschriftungen&lt;/b&gt;: Klassen werden durch ';' oder Zeilenumbrüche getrennt; eine Klasse kann mehrere durch ',' getrennte Prompts haben (ihre Text-Embeddings werden gemittelt); ein optionales vorangestelltes 'Name:' legt den Anzeigenamen fest (Standard: der erste Prompt); '#rrggbb' nach dem Namen legt die Farbe fest, und '(background)' kennzeichnet die Hintergrundklasse. Beispiel:&lt;br&gt;&lt;tt&gt;impervious surfaces: ground, road, streets; building: buildings, man-made buildings; low vegetation; tree: trees; car: vehicles&lt;/tt&gt;&lt;br&gt;Geben Sie entweder Beschriftungen oder eine Voreinstellung an (die Klassen eines Datensatzes mit den datensatzspezifischen Parametern aus den Veröffentlichungen). Methode, Voreinstellung, Gerät und Genauigkeit nehmen den Namen der Option oder ihre Nummer an (0 = die erste).&lt;br&gt;&lt;br&gt;&lt;b&gt;Bänder&lt;/b&gt;: Leer lassen für die Bänder 1, 2, 3 (bzw. Band 1 bei einem einkanaligen Raster); nur das rote Band angeben, um ein Band zu wiederholen; alle drei angeben für eine andere Zuordnung (z. B. 4, 3, 2).&lt;br&gt;&lt;b&gt;Ausdehnung&lt;/b&gt;: Nur diesen Teil des Rasters segmentieren.&lt;br&gt;&lt;b&gt;Ausgabe&lt;/b&gt;: ein Byte-GeoTIFF, Wert k+1 = Klasse k, 0 = NoData, mit Farbtabelle und Klassennamen. Das optionale Konfidenzraster enthält die Wahrscheinlichkeit der wahrscheinlichsten Klasse in Prozent.&lt;br&gt;&lt;b&gt;Klassenpolygone, Flächen, Bericht&lt;/b&gt; (optional): ein GeoPackage der Klassenpolygone (Mindestfläche in m2 oder z. B. 20px, Vereinfachung in Karteneinheiten, beide erweitert), die Flächen pro Klasse als CSV oder JSON und ein eigenständiger HTML-Bericht; die Flächen sind auch Ausgaben und stehen im Protokoll.&lt;br&gt;&lt;b&gt;Stapelgröße&lt;/b&gt; (erweitert): Kacheln pro Modellaufruf; 0 wählt so viele, wie in den freien Speicher passen. Sie ändert die Geschwindigkeit, nicht das Ergebnis.&lt;br&gt;&lt;b&gt;Methodenparameter&lt;/b&gt; (erweitert): Änderungen an den Parametern der gewählten Methode, als &lt;tt&gt;Schlüssel=Wert&lt;/tt&gt;-Zeilen (oder durch ';' getrennt) oder als JSON-Objekt, z. B. &lt;tt&gt;alpha=0.3&lt;/tt&gt;; sie ersetzen die Standardwerte aus den Veröffentlichungen und die datensatzspezifischen Werte einer Voreinstellung. Standardwerte:&lt;br&gt;{defaults}&lt;br&gt;Mit der Umgebungsvariable OVSS_WEIGHTS=random erhalten die Modelle zufällige Gewichte: ein Test der Verarbeitungskette, keine echte Segmentierung.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="158" />
+      <location filename="../ovss_plugin/processing/segment.py" line="159" />
       <source>Input raster</source>
       <translation>Eingaberaster</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="160" />
+      <location filename="../ovss_plugin/processing/segment.py" line="161" />
       <source>Labels</source>
       <translation>Beschriftungen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="161" />
+      <location filename="../ovss_plugin/processing/segment.py" line="162" />
       <source>Preset</source>
       <translation>Voreinstellung</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="163" />
+      <location filename="../ovss_plugin/processing/segment.py" line="164" />
       <source>Band for red</source>
       <translation>Band für Rot</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="163" />
+      <location filename="../ovss_plugin/processing/segment.py" line="164" />
       <source>Band for green</source>
       <translation>Band für Grün</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="163" />
+      <location filename="../ovss_plugin/processing/segment.py" line="164" />
       <source>Band for blue</source>
       <translation>Band für Blau</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="166" />
+      <location filename="../ovss_plugin/processing/segment.py" line="167" />
       <source>Extent</source>
       <translation>Ausdehnung</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="238" />
+      <location filename="../ovss_plugin/processing/segment.py" line="239" />
       <source>Input raster: only file rasters (GDAL) can be segmented</source>
       <translation>Eingaberaster: nur dateibasierte Raster (GDAL) können segmentiert werden</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="276" />
+      <location filename="../ovss_plugin/processing/segment.py" line="277" />
       <source>Give either Labels or a Preset, not both</source>
       <translation>Geben Sie entweder Beschriftungen oder eine Voreinstellung an, nicht beides</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="279" />
+      <location filename="../ovss_plugin/processing/segment.py" line="280" />
       <source>Give Labels (e.g. 'building: buildings, roofs; road; tree: trees') or choose a Preset</source>
       <translation>Geben Sie Beschriftungen an (z. B. 'building: buildings, roofs; road; tree: trees') oder wählen Sie eine Voreinstellung</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="415" />
+      <location filename="../ovss_plugin/processing/segment.py" line="417" />
       <source>no parameters</source>
       <translation>keine Parameter</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="429" />
+      <location filename="../ovss_plugin/processing/segment.py" line="431" />
       <source>Input raster: QGIS cannot load {} as a raster layer</source>
       <translation>Eingaberaster: QGIS kann {} nicht als Rasterlayer laden</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="200" />
+      <location filename="../ovss_plugin/processing/segment.py" line="201" />
       <source>Method parameters (key=value lines or JSON; defaults in the help)</source>
       <translation>Methodenparameter (Schlüssel=Wert-Zeilen oder JSON; Standardwerte in der Hilfe)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="342" />
+      <location filename="../ovss_plugin/processing/segment.py" line="344" />
       <source>Classes: {}</source>
       <translation>Klassen: {}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="344" />
+      <location filename="../ovss_plugin/processing/segment.py" line="346" />
       <source>Method parameters changed from the defaults: {}</source>
       <translation>Gegenüber den Standardwerten geänderte Methodenparameter: {}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="390" />
+      <location filename="../ovss_plugin/processing/segment.py" line="392" />
       <source>Wrote {path}: {width} x {height} pixels, {tiles} tiles in {seconds:.1f} s</source>
       <translation>{path} geschrieben: {width} x {height} Pixel, {tiles} Kacheln in {seconds:.1f} s</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="428" />
+      <location filename="../ovss_plugin/processing/segment.py" line="430" />
       <source>Input raster: {}</source>
       <translation>Eingaberaster: {}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/task.py" line="144" />
+      <location filename="../ovss_plugin/processing/setup_environment.py" line="51" />
+      <source>Set up the Python environment</source>
+      <translation>Python-Umgebung einrichten</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/setup_environment.py" line="55" />
+      <source>Creates the plugin's own Python environment (QGIS's Python is not changed) and installs the engine's pinned packages into it with pip: torch (the CUDA build when an NVIDIA GPU is seen, the CPU build otherwise, the default build on macOS), torchvision, open_clip, timm and others, a few GB. The plan is printed first; nothing is downloaded unless 'I agree' is ticked. Dry run only prints the plan. A second run finds the environment healthy and does nothing; a run after a failed or cancelled one repairs it. With 'Existing Python', that interpreter (conda, a venv) is checked and used instead. QGIS's proxy settings are passed to pip.</source>
+      <translation>Erstellt die eigene Python-Umgebung des Plugins (QGIS' Python wird nicht verändert) und installiert mit pip die festgelegten Pakete der Engine hinein: torch (die CUDA-Variante, wenn eine NVIDIA-GPU erkannt wird, sonst die CPU-Variante, unter macOS die Standardvariante), torchvision, open_clip, timm und weitere, einige GB. Zuerst wird der Plan ausgegeben; heruntergeladen wird nur, wenn 'Ich stimme zu' angekreuzt ist. Ein Probelauf gibt nur den Plan aus. Ein zweiter Lauf findet die Umgebung intakt und tut nichts; ein Lauf nach einem fehlgeschlagenen oder abgebrochenen repariert sie. Mit 'Vorhandenes Python' wird stattdessen dieser Interpreter (conda, ein venv) geprüft und verwendet. Die Proxy-Einstellungen von QGIS werden an pip übergeben.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/setup_environment.py" line="68" />
+      <source>Environment folder (default: the user data folder)</source>
+      <translation>Ordner der Umgebung (Standard: der Benutzerdatenordner)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/setup_environment.py" line="71" />
+      <source>Package index URL (default: PyPI)</source>
+      <translation>URL des Paketindex (Standard: PyPI)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/setup_environment.py" line="72" />
+      <source>torch build</source>
+      <translation>torch-Variante</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/setup_environment.py" line="74" />
+      <source>I agree to download and install the packages</source>
+      <translation>Ich stimme zu, die Pakete herunterzuladen und zu installieren</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/setup_environment.py" line="76" />
+      <source>Dry run: only print the plan</source>
+      <translation>Probelauf: nur den Plan ausgeben</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/setup_environment.py" line="78" />
+      <source>Existing Python (use this environment instead)</source>
+      <translation>Vorhandenes Python (stattdessen diese Umgebung verwenden)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/setup_environment.py" line="80" />
+      <source>Python</source>
+      <translation>Python</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/setup_environment.py" line="81" />
+      <source>Plan</source>
+      <translation>Plan</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/setup_environment.py" line="104" />
+      <source>Nothing was installed: set CONSENT to true to agree to the plan above (or DRY_RUN to only see it).</source>
+      <translation>Nichts wurde installiert: Setzen Sie CONSENT auf true, um dem Plan oben zuzustimmen (oder DRY_RUN, um ihn nur anzusehen).</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/setup_environment.py" line="79" />
+      <source>All files (*)</source>
+      <translation>Alle Dateien (*)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/task.py" line="146" />
       <source>Land cover: {name}</source>
       <translation>Landbedeckung: {name}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/task.py" line="286" />
+      <location filename="../ovss_plugin/task.py" line="290" />
       <source>QGIS cannot open the result {path}.</source>
       <translation>QGIS kann das Ergebnis {path} nicht öffnen.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/task.py" line="290" />
+      <location filename="../ovss_plugin/task.py" line="294" />
       <source>{name} - confidence</source>
       <translation>{name} - Konfidenz</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/task.py" line="256" />
+      <location filename="../ovss_plugin/task.py" line="260" />
       <source>{description} (cancelled)</source>
       <translation>{description} (abgebrochen)</translation>
     </message>

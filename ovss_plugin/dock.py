@@ -1,8 +1,9 @@
 """The OVSS dock widget: input layer and bands, area, classes and presets, method and its parameters,
 device, output, Run/Cancel with progress, and help for missing packages or weights.
 
-It checks the engine's Python packages first: when some are missing it shows exactly what to install (the
-pip command for this QGIS's Python) instead of the controls. The dock only collects choices and shows
+It checks the engine's Python packages first: when some are missing it shows the
+:class:`~.environment_panel.EnvironmentPanel` (set up the plugin's own Python environment) instead of the
+controls. The dock only collects choices and shows
 results: the work runs in a :class:`~.task.SegmentTask`, which never touches widgets.
 """
 
@@ -56,7 +57,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..engine.dependencies import install_command, missing_requirements
+from ..engine.dependencies import missing_requirements
 from ..engine.errors import InputError, LabelError, OVSSError
 from ..engine.labels import (
     Preset,
@@ -76,6 +77,7 @@ from ..engine.raster.outputs import check_run_outputs
 from ..engine.raster.reader import open_raster
 from . import engine_runtime
 from .classes_table import ClassesTable
+from .environment_panel import EnvironmentPanel
 from .heavy_imports import EngineWarmupTask, engine_packages_loaded
 from .i18n import tr
 from .layer_source import extent_in_layer_crs, plan_source
@@ -101,14 +103,14 @@ SHUTDOWN_WAIT_MS = 30_000  # a run stops between tiles; wait that long for the c
 
 
 def missing_packages_message() -> str | None:
-    """A message naming the missing packages and the command that installs them; None when all are there
+    """A message naming the missing packages and pointing to the environment panel; None when all are there
     (or when the models run in a worker process of a configured Python)."""
     missing = missing_requirements()
     if not missing or engine_runtime.configured_python() is not None:
         return None
     names = ", ".join(req.pip_name for req in missing)
-    return tr("Some Python packages this plugin needs are missing: {names}. Install them with:\n{command}\n"
-              "then restart QGIS.").format(names=names, command=install_command(missing))
+    return tr("QGIS's Python lacks packages this plugin needs: {names}. The plugin can install them into its "
+              "own Python environment (below); QGIS's Python stays unchanged.").format(names=names)
 
 
 def default_bands(layer: QgsRasterLayer | None) -> tuple[int, int, int]:
@@ -197,9 +199,14 @@ class OVSSDock(QDockWidget):
         self.random_warning.setStyleSheet("background: #fff3cd; color: #7a4b00; border: 1px solid #e0a800; "
                                           "padding: 4px; font-weight: bold;")
         self.body_layout.addWidget(self.random_warning)
+        self.environment_panel: EnvironmentPanel | None = None
         if missing_packages_message() is None:
             self._build_controls(body)
             self.ready = True
+        else:
+            self.environment_panel = EnvironmentPanel(body)
+            self.environment_panel.environment_ready.connect(self._environment_ready)
+            self.body_layout.addWidget(self.environment_panel)
         self.body_layout.addStretch(1)
         for combo in body.findChildren(QComboBox):
             combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
@@ -455,6 +462,11 @@ class OVSSDock(QDockWidget):
         message = missing_packages_message()
         self.status_label.setText(message or tr("Ready."))
         self.random_warning.setVisible(weights_choice(None) == "random")
+
+    def _environment_ready(self, python: str) -> None:
+        """The plugin's environment was set up (or adopted): say how to start using it."""
+        self.status_label.setText(tr("The Python environment is ready ({python}). Restart QGIS (or reload the "
+                                     "plugin) to use it.").format(python=python))
 
     def refresh_device(self) -> None:
         """Show the device and precision a run would use now.
@@ -1063,6 +1075,8 @@ class OVSSDock(QDockWidget):
 
     def shutdown(self) -> None:
         """Before the plugin unloads: stop tasks, free models, disconnect from QGIS, keep the settings."""
+        if self.environment_panel is not None:
+            self.environment_panel.shutdown()
         if not self.ready or self._shut_down:
             return
         self._shut_down = True

@@ -11,11 +11,12 @@ from .download_weights import DownloadWeightsAlgorithm
 from .evaluate import EvaluateAlgorithm
 from .polygonize import PolygonizeAlgorithm
 from .segment import SegmentAlgorithm
+from .setup_environment import SetupEnvironmentAlgorithm
 
 
 class OVSSProvider(QgsProcessingProvider):
     """Provider id ``ovss``: ``ovss:segment``, ``ovss:evaluate``, ``ovss:download_weights``,
-    ``ovss:polygonize``."""
+    ``ovss:polygonize``, ``ovss:setup_environment``."""
 
     def id(self) -> str:
         """The stable prefix of the algorithm ids."""
@@ -43,5 +44,6 @@ class OVSSProvider(QgsProcessingProvider):
 
     def loadAlgorithms(self) -> None:
         """Add one instance of each algorithm."""
-        for algorithm in (SegmentAlgorithm(), EvaluateAlgorithm(), DownloadWeightsAlgorithm(), PolygonizeAlgorithm()):
+        for algorithm in (SegmentAlgorithm(), EvaluateAlgorithm(), DownloadWeightsAlgorithm(), PolygonizeAlgorithm(),
+                          SetupEnvironmentAlgorithm()):
             self.addAlgorithm(algorithm)

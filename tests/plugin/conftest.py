@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from local_index import (  # noqa: F401 - the environment tests' fixtures
+    forwarding_proxy,
+    pip_isolated,
+    tiny_constraints,
+    tiny_index,
+    tiny_requirements,
+)
 
 
 class RecordingIface:

@@ -55,10 +55,12 @@ def test_make_package_builds_a_zip_the_plugin_repository_accepts(source_tree, tm
         names = archive.namelist()
         licence = archive.read("ovss/LICENSE").decode()
         demo_readme = archive.read("ovss/engine/data/demo/README.md").decode()
+        constraints = archive.read("ovss/ovss_plugin/environment/constraints.txt").decode()
     assert "GNU GENERAL PUBLIC LICENSE" in licence and "Version 2, June 1991" in licence
     assert "CC BY-NC-SA" in demo_readme and "ovss/engine/data/demo/oem_koeln_50.tif" in names
     assert {name.split("/")[1] for name in names if name.count("/") > 1} >= {"engine", "ovss_plugin", "i18n"}
     assert "ovss/i18n/ovss_de.qm" in names
+    assert constraints == (ROOT / "ovss_plugin" / "environment" / "constraints.txt").read_text()  # the pins ship
     for unwanted in ("/tests/", "/tools/", "/.git/", "__pycache__", ".pyc", ".DS_Store", ".pytest_cache", ".ts"):
         assert not [name for name in names if unwanted in name or name.endswith(unwanted)], unwanted
 

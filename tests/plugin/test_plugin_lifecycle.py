@@ -65,7 +65,7 @@ def torch_missing(monkeypatch):
         monkeypatch.setitem(sys.modules, name, None)
 
 
-def test_plugin_loads_without_torch_and_says_what_to_install(torch_missing, recording_iface):
+def test_plugin_loads_without_torch_and_offers_its_own_environment(torch_missing, recording_iface):
     import ovss
     import ovss.ovss_plugin.dock as dock_module
     import ovss.ovss_plugin.plugin as plugin_module
@@ -77,9 +77,12 @@ def test_plugin_loads_without_torch_and_says_what_to_install(torch_missing, reco
 
     plugin = ovss.classFactory(recording_iface)
     plugin.initGui()
-    text = recording_iface.docks[0].findChild(QLabel, "ovss_status").text()
+    dock = recording_iface.docks[0]
+    text = dock.findChild(QLabel, "ovss_status").text()
     assert "torch" in text and "open_clip_torch" in text and "timm" in text
-    assert "-m pip install" in text
+    assert "own Python environment" in text and "pip install" not in text
+    plan = dock.findChild(QLabel, "ovss_environment_plan").text()
+    assert "Folder:" in plan and "GB of disk" in plan
     assert sys.modules["torch"] is None  # the plugin did not import torch behind our back
     plugin.unload()
     flush_deletes()

@@ -62,7 +62,9 @@ def test_provider_has_id_icon_and_its_algorithms():
     assert isinstance(provider, OVSSProvider)
     assert not provider.icon().isNull()
     ids = sorted(alg.id() for alg in provider.algorithms())
-    assert ids == ["ovss:download_weights", "ovss:evaluate", "ovss:polygonize", "ovss:segment"]
+    assert ids == [
+        "ovss:download_weights", "ovss:evaluate", "ovss:polygonize", "ovss:segment", "ovss:setup_environment"
+    ]
     segment = registry.algorithmById("ovss:segment")
     assert segment.displayName() == "Segment raster with open-vocabulary labels"
     assert registry.algorithmById("ovss:evaluate").displayName() == "Assess classification accuracy"

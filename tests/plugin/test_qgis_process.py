@@ -107,8 +107,17 @@ def qgis_process(env: dict[str, str], *args: str, timeout: int = 120) -> subproc
 def test_list_shows_the_provider(profile):
     done = qgis_process(profile, "list")
     assert done.returncode == 0, done.stderr
-    for line in ("ovss:segment", "ovss:evaluate", "ovss:download_weights"):
+    for line in ("ovss:segment", "ovss:evaluate", "ovss:download_weights", "ovss:setup_environment"):
         assert line in done.stdout
+
+
+def test_setup_environment_dry_run_headless_prints_the_plan_and_writes_nothing(profile, tmp_path):
+    target = tmp_path / "env"
+    done = qgis_process(profile, "run", "ovss:setup_environment", "--", f"TARGET={target}", "TORCH_BUILD=cpu",
+                        "DRY_RUN=true")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Folder: {target}" in done.stdout and "CPU build of torch" in done.stdout
+    assert not target.exists()
 
 
 def test_run_segment_headless(profile, tmp_path):
