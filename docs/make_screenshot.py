@@ -75,13 +75,13 @@ def inside_qgis() -> None:
     plugin.action.setChecked(True)
     dock = plugin.dock
     window.resizeDocks([dock], [470], Qt.Horizontal)
-    dock.layer_combo.setLayer(layer)
-    index = dock.preset_combo.findData("builtin:loveda-gen")
-    dock.preset_combo.setCurrentIndex(index)
-    dock.preset_combo.activated.emit(index)
-    dock.method_combo.setCurrentIndex(dock.method_combo.findData("segearth-ov"))
-    dock.tile_spin.setValue(512)
-    dock.overlap_spin.setValue(24)  # 2 x 2 tiles over the 1000 x 1000 demo
+    dock.input_panel.layer_combo.setLayer(layer)
+    index = dock.classes_panel.preset_combo.findData("builtin:loveda-gen")
+    dock.classes_panel.preset_combo.setCurrentIndex(index)
+    dock.classes_panel.preset_combo.activated.emit(index)
+    dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData("segearth-ov"))
+    dock.method_panel.options.tile_spin.setValue(512)
+    dock.method_panel.options.overlap_spin.setValue(24)  # 2 x 2 tiles over the 1000 x 1000 demo
     dock.refresh_device()
     dock.start_run()
 
