@@ -80,8 +80,8 @@ def inside_qgis() -> None:
     dock.classes_panel.preset_combo.setCurrentIndex(index)
     dock.classes_panel.preset_combo.activated.emit(index)
     dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData("segearth-ov"))
-    dock.method_panel.options.tile_spin.setValue(512)
-    dock.method_panel.options.overlap_spin.setValue(24)  # 2 x 2 tiles over the 1000 x 1000 demo
+    dock.options_panel.tile_spin.setValue(512)
+    dock.options_panel.overlap_spin.setValue(24)  # 2 x 2 tiles over the 1000 x 1000 demo
     dock.refresh_device()
     dock.start_run()
 

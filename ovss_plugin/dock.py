@@ -34,6 +34,7 @@ from .panels.dialogs import Dialogs
 from .panels.input_panel import InputPanel
 from .panels.method_panel import MethodPanel
 from .panels.output_panel import OutputPanel
+from .panels.processing_options import ProcessingOptions
 from .panels.run_panel import RunPanel
 from .panels.weights_help import WeightsHelp
 from .settings import DEFAULT_LABELS, DockSettings, load_settings, save_settings
@@ -110,19 +111,19 @@ class OVSSDock(QDockWidget):
         self.classes_panel = ClassesPanel(self.dialogs, lambda: (self.method_panel.method(), self.method_params()),
                                           body)
         self.method_panel = MethodPanel(self.classes_panel.preset_defaults, body)
+        self.options_panel = ProcessingOptions(body)
         self.output_panel = OutputPanel(self.dialogs, body)
         self.weights_help = WeightsHelp(body)
         self.run_panel = RunPanel(body)
-        for panel in (self.input_panel, self.classes_panel, self.method_panel, self.output_panel,
-                      self.weights_help, self.run_panel):
+        for panel in (self.input_panel, self.classes_panel, self.method_panel, self.options_panel,
+                      self.output_panel, self.weights_help, self.run_panel):
             self.body_layout.addWidget(panel)
         self.input_panel.changed.connect(self.validate)
         self.classes_panel.changed.connect(self.validate)
         self.classes_panel.preset_chosen.connect(self.method_panel.reset_params)
         self.method_panel.changed.connect(self.validate)
-        options = self.method_panel.options
-        options.device_changed.connect(self.refresh_device)
-        options.free_models.connect(self.free_models)
+        self.options_panel.device_changed.connect(self.refresh_device)
+        self.options_panel.free_models.connect(self.free_models)
         self.weights_help.download.connect(self.offer_download)
         self.weights_help.choose_folder.connect(self.choose_weights_dir)
         self.run_panel.run_button.clicked.connect(self.start_run)
@@ -155,7 +156,7 @@ class OVSSDock(QDockWidget):
             return
         from ..engine.device import resolve_runtime
 
-        options = self.method_panel.options
+        options = self.options_panel
         try:
             text = tr("Runs on: {device}").format(device=resolve_runtime(
                 options.device_combo.currentText(), options.precision_combo.currentText()).describe())
@@ -224,7 +225,7 @@ class OVSSDock(QDockWidget):
         except LabelError:
             labels_text = load_settings().labels_text
         method = self.method_panel.method() or ""
-        options, output = self.method_panel.options, self.output_panel
+        options, output = self.options_panel, self.output_panel
         settings = DockSettings(
             labels_text=labels_text,
             preset=self.classes_panel.preset_combo.currentData() or "",
@@ -249,7 +250,7 @@ class OVSSDock(QDockWidget):
 
     def apply_settings(self, settings: DockSettings) -> None:
         """Show ``settings`` in the panels."""
-        classes, options, output = self.classes_panel, self.method_panel.options, self.output_panel
+        classes, options, output = self.classes_panel, self.options_panel, self.output_panel
         try:
             classes.table.set_labels(parse_labels(settings.labels_text))
         except LabelError:
@@ -291,7 +292,7 @@ class OVSSDock(QDockWidget):
         if not method:
             raise InputError(tr("No segmentation method is registered."))
         source = plan_source(layer, self.input_panel.area_extent(layer))
-        options = self.method_panel.options
+        options = self.options_panel
         request = RunRequest(
             layer_name=layer.name(),
             source=source,
@@ -444,7 +445,7 @@ class OVSSDock(QDockWidget):
         method = self.method_panel.method()
         if not method:
             return []
-        weights_dir = self.method_panel.options.weights_dir_widget.filePath() or None
+        weights_dir = self.options_panel.weights_dir_widget.filePath() or None
         folder = Path(weights_dir) if weights_dir else default_cache_dir()
         items = []
         for name in method_info(method).checkpoints:
@@ -475,7 +476,7 @@ class OVSSDock(QDockWidget):
 
     def choose_weights_dir(self) -> None:
         """Pick the folder that holds the checkpoints."""
-        widget = self.method_panel.options.weights_dir_widget
+        widget = self.options_panel.weights_dir_widget
         folder = self.dialogs.ask_folder(tr("Weights folder"), widget.filePath())
         if folder:
             widget.setFilePath(folder)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qgis.PyQt.QtCore import QModelIndex, QRect, Qt
-from qgis.PyQt.QtGui import QColor, QPainter, QPixmap
+from qgis.PyQt.QtGui import QColor, QIcon, QPainter, QPixmap
 from qgis.PyQt.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -95,7 +95,7 @@ class AreaTable(QTableWidget):
             swatch = QPixmap(SWATCH_PX, SWATCH_PX)
             swatch.fill(QColor(*row.colour))
             name = QTableWidgetItem(row.name)
-            name.setIcon(swatch)
+            name.setIcon(QIcon(swatch))
             name.setToolTip(tr("Value {value}: {pixels} pixels").format(value=row.value, pixels=row.pixels))
             self.setItem(number, COL_CLASS, name)
             for column, text in ((COL_HECTARES, f"{row.hectares:,.2f}"), (COL_PERCENT, f"{row.percent:.1f}")):

@@ -8,6 +8,7 @@ from qgis.PyQt.QtWidgets import QComboBox, QFormLayout, QGridLayout, QPushButton
 
 BUTTON_COLUMNS = 3  # button rows wrap after that many
 MIN_COMBO_CHARS = 6  # lists may shrink to this many characters
+NARROW_COMBO_CHARS = 2  # the three band lists side by side
 
 
 def narrow_form(parent: QWidget | None = None) -> QFormLayout:
@@ -18,10 +19,10 @@ def narrow_form(parent: QWidget | None = None) -> QFormLayout:
     return form
 
 
-def shrinkable(combo: QComboBox) -> QComboBox:
-    """``combo`` allowed to shrink below its longest entry (it still shows it in the open list)."""
+def shrinkable(combo: QComboBox, chars: int = MIN_COMBO_CHARS) -> QComboBox:
+    """``combo`` allowed to shrink to ``chars`` characters (it still shows whole entries in the open list)."""
     combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-    combo.setMinimumContentsLength(MIN_COMBO_CHARS)
+    combo.setMinimumContentsLength(chars)
     return combo
 
 

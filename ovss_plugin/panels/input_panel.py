@@ -12,7 +12,7 @@ from qgis.PyQt.QtWidgets import QComboBox, QGroupBox, QHBoxLayout, QLabel, QWidg
 from ...engine.errors import InputError
 from ..i18n import tr
 from ..layer_source import extent_in_layer_crs
-from .common import narrow_form, shrinkable
+from .common import NARROW_COMBO_CHARS, narrow_form, shrinkable
 
 
 def default_bands(layer: QgsRasterLayer | None) -> tuple[int, int, int]:
@@ -47,9 +47,10 @@ class InputPanel(QGroupBox):
             combo = QgsRasterBandComboBox(self)
             combo.setObjectName(f"ovss_band_{colour}")
             combo.bandChanged.connect(lambda _band: self._show_band_mapping())
-            self.band_combos.append(shrinkable(combo))
+            self.band_combos.append(shrinkable(combo, NARROW_COMBO_CHARS))
             bands.addWidget(combo)
-        form.addRow(tr("Bands R, G, B"), bands)
+        form.addRow(QLabel(tr("Bands R, G, B"), self))  # the three lists get the whole width below
+        form.addRow(bands)
         self.band_mapping_label = QLabel(self)
         self.band_mapping_label.setObjectName("ovss_band_mapping")
         self.band_mapping_label.setWordWrap(True)

@@ -1,6 +1,5 @@
 """The method panel: the method list, its description, the device a run would use, and (collapsed) the
-method's parameters (:class:`~.params_form.ParamsForm`) and the processing options
-(:class:`~.processing_options.ProcessingOptions`)."""
+method's parameters (:class:`~.params_form.ParamsForm`)."""
 
 from __future__ import annotations
 
@@ -14,13 +13,12 @@ from qgis.PyQt.QtWidgets import QComboBox, QGroupBox, QLabel, QPushButton, QVBox
 from ..i18n import tr
 from .common import shrinkable
 from .params_form import ParamsForm
-from .processing_options import ProcessingOptions
 
 PresetDefaults = Callable[[str | None], dict[str, Any]]  # the chosen preset's parameter values for a method
 
 
 class MethodPanel(QGroupBox):
-    """Method, parameters and processing options; ``changed`` when another method is chosen."""
+    """Method and its parameters; ``changed`` when another method is chosen."""
 
     changed = pyqtSignal()
 
@@ -57,8 +55,6 @@ class MethodPanel(QGroupBox):
         self.reset_params_button.clicked.connect(self.reset_params)
         advanced_column.addWidget(self.reset_params_button)
         column.addWidget(self.advanced)
-        self.options = ProcessingOptions(self)
-        column.addWidget(self.options)
 
     def method(self) -> str | None:
         """The chosen method's name, or None when none is registered."""

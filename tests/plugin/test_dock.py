@@ -172,13 +172,13 @@ def test_dock_restores_its_settings(dock, profile, tiny_methods, qgis_iface):
     dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData(TINY))
     dock.findChild(QWidget, "ovss_param_sharpness").setValue(0.25)
     dock.findChild(QWidget, "ovss_param_normalise").setChecked(False)
-    dock.method_panel.options.tile_spin.setValue(256)
-    dock.method_panel.options.overlap_spin.setValue(16)
+    dock.options_panel.tile_spin.setValue(256)
+    dock.options_panel.overlap_spin.setValue(16)
     dock.input_panel.area_combo.setCurrentIndex(dock.input_panel.area_combo.findData("canvas"))
     dock.output_panel.output_file.setChecked(True)
     dock.output_panel.output_path_widget.setFilePath(str(profile / "out.tif"))
     dock.output_panel.confidence_check.setChecked(True)
-    dock.method_panel.options.keep_models_check.setChecked(False)
+    dock.options_panel.keep_models_check.setChecked(False)
     dock.shutdown()  # saves, as unloading the plugin does
 
     again = OVSSDock(None, iface=qgis_iface)
@@ -186,7 +186,7 @@ def test_dock_restores_its_settings(dock, profile, tiny_methods, qgis_iface):
         assert again.current_settings() == dock.current_settings()
         assert again.classes_panel.table.labels() == parse_labels(LABELS)
         assert again.method_params() == {"sharpness": 0.25, "normalise": False}
-        assert again.output_panel.output_file.isChecked() and again.method_panel.options.tile_spin.value() == 256
+        assert again.output_panel.output_file.isChecked() and again.options_panel.tile_spin.value() == 256
     finally:
         again.shutdown()
 
@@ -248,8 +248,8 @@ def test_random_weights_warning_and_device(dock, monkeypatch):
     monkeypatch.setenv("OVSS_WEIGHTS", "random")
     dock.refresh_status()
     assert not dock.random_warning.isHidden() and "RANDOM" in dock.random_warning.text()
-    dock.method_panel.options.device_combo.setCurrentText("cpu")
-    dock.method_panel.options.precision_combo.setCurrentText("fp32")
+    dock.options_panel.device_combo.setCurrentText("cpu")
+    dock.options_panel.precision_combo.setCurrentText("fp32")
     dock.refresh_device()
     wait_for(lambda: "finding" not in dock.method_panel.device_label.text())  # the first time, the engine loads first
     assert dock.method_panel.device_label.text() == f"Runs on: {resolve_runtime('cpu', 'fp32').describe()}"
@@ -263,8 +263,8 @@ def test_run_from_the_dock_adds_a_new_layer_each_time(dock, tmp_path, monkeypatc
     dock.input_panel.layer_combo.setLayer(layer)
     dock.classes_panel.table.set_labels(parse_labels(LABELS))
     dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData(TINY))
-    dock.method_panel.options.tile_spin.setValue(64)
-    dock.method_panel.options.overlap_spin.setValue(8)
+    dock.options_panel.tile_spin.setValue(64)
+    dock.options_panel.overlap_spin.setValue(8)
     paths = []
     for _ in range(2):
         task = dock.start_run()
@@ -342,7 +342,7 @@ def test_missing_weights_offers_download_or_folder(dock, tmp_path, monkeypatch):
     dock.input_panel.layer_combo.setLayer(layer)
     dock.classes_panel.table.set_labels(parse_labels(LABELS))
     dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData(NEEDS_WEIGHTS))
-    dock.method_panel.options.weights_dir_widget.setFilePath(str(tmp_path / "weights"))
+    dock.options_panel.weights_dir_widget.setFilePath(str(tmp_path / "weights"))
     dock.start_run()
     wait_for(lambda: dock.task is None)
     assert dock.last_outcome.missing_weights
@@ -462,8 +462,8 @@ def plugin_with_file_output(recording_iface, tmp_path, tile):
     dock.input_panel.layer_combo.setLayer(layer)
     dock.classes_panel.table.set_labels(parse_labels(LABELS))
     dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData(TINY))
-    dock.method_panel.options.tile_spin.setValue(tile)
-    dock.method_panel.options.overlap_spin.setValue(0)
+    dock.options_panel.tile_spin.setValue(tile)
+    dock.options_panel.overlap_spin.setValue(0)
     output = tmp_path / "out" / "classes.tif"
     output.parent.mkdir()
     dock.output_panel.output_file.setChecked(True)
@@ -564,8 +564,8 @@ def test_cancel_in_the_dock_reports_cancelled_and_no_error(dock, tmp_path, tiny_
     dock.input_panel.layer_combo.setLayer(layer)
     dock.classes_panel.table.set_labels(parse_labels(LABELS))
     dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData(TINY))
-    dock.method_panel.options.tile_spin.setValue(16)
-    dock.method_panel.options.overlap_spin.setValue(0)
+    dock.options_panel.tile_spin.setValue(16)
+    dock.options_panel.overlap_spin.setValue(0)
     calls = []
     tiny_methods.hook = lambda: calls.append(1) or (len(calls) == 2 and dock.task.cancel())
     dock.iface.messageBar().clear_messages()
@@ -659,16 +659,16 @@ def test_batch_setting_is_remembered_and_reaches_the_run(dock, profile, tmp_path
     from ovss.ovss_plugin.dock import OVSSDock
     from ovss.ovss_plugin.settings import load_settings
 
-    batch = dock.method_panel.options.batch_spin
+    batch = dock.options_panel.batch_spin
     assert batch.value() == 0 and batch.text() == "automatic"
     monkeypatch.setenv("OVSS_WEIGHTS", "random")
     layer = add_layer(tmp_path / "scene.tif")
     dock.input_panel.layer_combo.setLayer(layer)
     dock.classes_panel.table.set_labels(parse_labels(LABELS))
     dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData(TINY))
-    dock.method_panel.options.tile_spin.setValue(32)
-    dock.method_panel.options.overlap_spin.setValue(0)
-    dock.method_panel.options.batch_spin.setValue(3)
+    dock.options_panel.tile_spin.setValue(32)
+    dock.options_panel.overlap_spin.setValue(0)
+    dock.options_panel.batch_spin.setValue(3)
     assert dock.start_run() is not None
     wait_for(lambda: dock.task is None)
     outcome = dock.last_outcome
@@ -677,7 +677,7 @@ def test_batch_setting_is_remembered_and_reaches_the_run(dock, profile, tmp_path
     dock.shutdown()
     again = OVSSDock(None, iface=qgis_iface)
     try:
-        assert again.method_panel.options.batch_spin.value() == 3
+        assert again.options_panel.batch_spin.value() == 3
     finally:
         again.shutdown()
     QgsSettings().setValue("ovss/dock/batch", -4)  # a damaged profile: automatic again

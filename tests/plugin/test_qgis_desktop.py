@@ -74,8 +74,8 @@ def start():
     dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData(TEST_METHOD))
     dock.input_panel.layer_combo.setLayer(scene)
     dock.classes_panel.table.set_labels(parse_labels(LABEL_TEXT))
-    dock.method_panel.options.tile_spin.setValue(16)
-    dock.method_panel.options.overlap_spin.setValue(4)
+    dock.options_panel.tile_spin.setValue(16)
+    dock.options_panel.overlap_spin.setValue(4)
     dock.output_panel.confidence_check.setChecked(True)
     if dock.start_run() is None:
         raise RuntimeError("the dock did not start a run: " + dock.classes_panel.validation_label.text())
