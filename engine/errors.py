@@ -44,3 +44,8 @@ class DependencyError(OVSSError):
 
 class CancelledError(OVSSError):
     """The user cancelled a run; nothing was written."""
+
+
+class WorkerError(OVSSError):
+    """The inference worker process failed: crashed or killed, out of memory, hung, answered garbage or
+    speaks another protocol version. The next run starts a fresh worker."""

@@ -179,10 +179,14 @@ def available_memory() -> int | None:
 
 
 def device_free_memory(device: str) -> int | None:
-    """Free bytes on a CUDA device (``torch.cuda.mem_get_info``); None for other devices."""
+    """Free bytes on a CUDA device (``torch.cuda.mem_get_info``); None for other devices and where torch is
+    not installed."""
     if not device.startswith("cuda"):
         return None
-    import torch
+    try:
+        import torch
+    except ImportError:  # the method runs in a worker process (engine.worker): its device is not visible here
+        return None
 
     return int(torch.cuda.mem_get_info(torch.device(device))[0])
 

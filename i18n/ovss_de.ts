@@ -463,6 +463,16 @@ und starten Sie QGIS danach neu.</translation>
       <translation>{files} ersetzen? Layer, die diese Dateien anzeigen, werden aus dem Projekt entfernt.</translation>
     </message>
     <message>
+      <location filename="../ovss_plugin/engine_runtime.py" line="116" />
+      <source>Runs in a separate Python ({python}); device: {device}</source>
+      <translation>Läuft in einem separaten Python ({python}); Gerät: {device}</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/engine_runtime.py" line="117" />
+      <source>known after the first run</source>
+      <translation>nach dem ersten Lauf bekannt</translation>
+    </message>
+    <message>
       <location filename="../ovss_plugin/heavy_imports.py" line="57" />
       <source>Land cover: loading the engine</source>
       <translation>Landbedeckung: Engine wird geladen</translation>

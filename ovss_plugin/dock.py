@@ -22,12 +22,13 @@ from qgis.PyQt.QtWidgets import QDockWidget, QLabel, QScrollArea, QVBoxLayout, Q
 from ..engine.dependencies import install_command, missing_requirements
 from ..engine.errors import InputError, LabelError, OVSSError
 from ..engine.labels import parse_labels
+from ..engine.methods.cache import ModelCache
 from ..engine.models import weights_choice
 from ..engine.progress import format_duration
+from . import engine_runtime
 from .heavy_imports import EngineWarmupTask, engine_packages_loaded
 from .i18n import tr
 from .layer_source import plan_source
-from .model_cache import ModelCache
 from .panels.area_table import AreaRow
 from .panels.classes_panel import ClassesPanel
 from .panels.dialogs import Dialogs
@@ -47,9 +48,10 @@ ReportWriter = Callable[[RunOutcome, Path], None]  # writes a finished run's rep
 
 
 def missing_packages_message() -> str | None:
-    """A message naming the missing packages and the command that installs them; None when all are there."""
+    """A message naming the missing packages and the command that installs them; None when all are there
+    (or when the models run in a worker process of a configured Python)."""
     missing = missing_requirements()
-    if not missing:
+    if not missing or engine_runtime.configured_python() is not None:
         return None
     names = ", ".join(req.pip_name for req in missing)
     return tr("Some Python packages this plugin needs are missing: {names}. Install them with:\n{command}\n"
@@ -147,6 +149,9 @@ class OVSSDock(QDockWidget):
         if not self.ready:
             return
         label = self.method_panel.device_label
+        if engine_runtime.run_mode() == engine_runtime.WORKER:  # torch is in the worker's Python, not here
+            label.setText(engine_runtime.worker_status())
+            return
         if self._engine_problem:
             label.setText(tr("Device: {problem}").format(problem=self._engine_problem))
             return
@@ -213,8 +218,9 @@ class OVSSDock(QDockWidget):
         return self.method_panel.method_params()
 
     def free_models(self) -> None:
-        """Drop the loaded models (memory back to the system)."""
+        """Drop the loaded models (memory back to the system), here and in the worker."""
         self.cache.clear()
+        engine_runtime.free_models()
 
     # settings ----------------------------------------------------------------------------------------
 

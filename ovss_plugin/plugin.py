@@ -19,6 +19,7 @@ from qgis.PyQt.QtCore import QCoreApplication, Qt
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction
 
+from . import engine_runtime
 from .dock import OVSSDock
 from .i18n import install_translator, tr
 
@@ -90,6 +91,7 @@ class OVSSPlugin:
             self.dock.close()
             self.dock.deleteLater()
             self.dock = None
+        engine_runtime.stop_worker()
         if self.translator is not None:
             QCoreApplication.removeTranslator(self.translator)
             self.translator = None

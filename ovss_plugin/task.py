@@ -1,8 +1,9 @@
 """The background run: a cancellable ``QgsTask`` around the engine's ``segment_raster``, and the result layer.
 
 The task never touches widgets and never raises into QGIS: :meth:`SegmentTask.run` (a worker thread)
-imports the engine's heavy packages the first time (:mod:`.heavy_imports`), reads the layer (exporting it
-through its data provider when it is not a GDAL file), takes the method (built here when needed) from the
+imports the engine's heavy packages the first time (:mod:`.heavy_imports`; not when the models run in a
+worker process, see :mod:`.engine_runtime`), reads the layer (exporting it through its data provider when it
+is not a GDAL file), takes the method (built when needed, here or in the worker) from the
 :class:`ModelCache`, runs the pipeline with a progress callback and ``is_cancelled=self.isCanceled``, and
 keeps a :class:`RunOutcome`. :meth:`SegmentTask.finished` (the main thread) logs errors with their details
 and emits ``completed(outcome)``; the receiver adds the layer with :func:`add_result_layer`. A finished
@@ -31,13 +32,14 @@ from qgis.PyQt.QtCore import pyqtSignal
 
 from ..engine.errors import CancelledError, MissingWeightsError, OVSSError, RasterError
 from ..engine.labels import LabelSet
-from ..engine.methods.base import create_method, method_info
-from ..engine.pipeline import SegmentResult, segment_raster, validate_run
+from ..engine.methods.base import method_info
+from ..engine.methods.cache import MethodKey, ModelCache
+from ..engine.pipeline import SegmentResult, segment_raster
 from ..engine.progress import Progress
+from . import engine_runtime
 from .heavy_imports import import_engine_packages
 from .i18n import tr
 from .layer_source import SourcePlan, export_to_geotiff
-from .model_cache import MethodKey, ModelCache
 from .styling import style_classified_layer
 
 LOG_TAG = "OVSS"
@@ -159,7 +161,8 @@ class SegmentTask(QgsTask):
         request = self.request
         export_dir: Path | None = None
         try:
-            import_engine_packages()  # seconds the first time: here, never in the main thread
+            if engine_runtime.uses_qgis_python():
+                import_engine_packages()  # seconds the first time: here, never in the main thread
             source = request.source
             path = source.path
             if source.needs_export:
@@ -215,7 +218,7 @@ class SegmentTask(QgsTask):
         """The engine's checks of every input, the outputs' disk space and the run's memory, before any model
         is built (one-line :class:`OVSSError`)."""
         request, source = self.request, self.request.source
-        validate_run(
+        engine_runtime.validate_planned_run(
             path,
             request.output_path,
             bands=source.bands or request.bands,
@@ -232,8 +235,9 @@ class SegmentTask(QgsTask):
         )
 
     def _build_method(self) -> Any:
+        """The run's method: in QGIS's process or, with a configured Python, a proxy on the worker."""
         request = self.request
-        return create_method(
+        return engine_runtime.create_method(
             request.method,
             weights=request.weights,
             weights_dir=request.weights_dir,

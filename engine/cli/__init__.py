@@ -1,4 +1,4 @@
-"""``python -m engine``: segment, evaluate, weights, presets.
+"""``python -m engine``: segment, evaluate, weights, presets, worker.
 
 Each sub-command lives in its own module and adds itself with ``register(subparsers)``; its handler takes
 the parsed arguments and returns an exit code. User errors (:class:`OVSSError`) become one line on stderr
@@ -21,7 +21,7 @@ from .. import __version__
 from ..errors import CancelledError, OVSSError
 
 # sub-command modules, each with ``register(subparsers)``; relative to this package
-COMMAND_MODULES = (".segment", ".evaluate", ".weights", ".presets")
+COMMAND_MODULES = (".segment", ".evaluate", ".weights", ".presets", ".worker")
 
 EXIT_USER_ERROR = 2
 EXIT_CANCELLED = 130

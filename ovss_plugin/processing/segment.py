@@ -35,6 +35,7 @@ from ...engine.methods.params import (
 )
 from ...engine.models import RANDOM_WEIGHTS_WARNING, weights_choice
 from ...engine.raster.tiles import Window
+from .. import engine_runtime
 from ..heavy_imports import import_engine_packages
 from ..i18n import tr
 from .algorithms import (
@@ -313,16 +314,17 @@ class SegmentAlgorithm(OVSSAlgorithm):
     def prepareAlgorithm(
         self, parameters: Mapping[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> bool:
-        """Load torch and friends here, in the main thread, never first inside a worker thread."""
-        import_engine_packages()
+        """Load torch and friends here, in the main thread, never first inside a worker thread (nothing to load
+        when the models run in a worker process)."""
+        if engine_runtime.uses_qgis_python():
+            import_engine_packages()
         return True
 
     def processAlgorithm(
         self, parameters: Mapping[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
         """Build the method, run the pipeline with Processing's progress and cancel, style the output."""
-        from ...engine.methods.base import create_method
-        from ...engine.pipeline import segment_raster, validate_run
+        from ...engine.pipeline import segment_raster
 
         with engine_errors():
             request = self.request(parameters, context)
@@ -338,7 +340,7 @@ class SegmentAlgorithm(OVSSAlgorithm):
             )
         )
         with engine_errors():
-            validate_run(  # the outputs' disk space and the run's memory, before any model is built
+            engine_runtime.validate_planned_run(  # the outputs' disk space and the run's memory, before any model
                 request.input_path,
                 output,
                 bands=request.bands,
@@ -353,7 +355,7 @@ class SegmentAlgorithm(OVSSAlgorithm):
                 device=request.device,
                 batch=request.batch,
             )
-            method = create_method(
+            method = engine_runtime.create_method(  # in a worker process when a Python is configured
                 request.method,
                 weights=weights,
                 weights_dir=request.weights_dir,

@@ -625,12 +625,12 @@ def test_run_click_returns_at_once_and_imports_and_builds_in_the_task(dock, tmp_
     import threading
     import time
 
-    import ovss.ovss_plugin.task as task_module
+    import ovss.ovss_plugin.engine_runtime as runtime_module  # the task builds its method through it
     from ovss.engine.labels import parse_labels
 
     build_threads = []
-    create_method = task_module.create_method
-    monkeypatch.setattr(task_module, "create_method", lambda *args, **kwargs: build_threads.append(
+    create_method = runtime_module.create_method
+    monkeypatch.setattr(runtime_module, "create_method", lambda *args, **kwargs: build_threads.append(
         threading.current_thread()) or create_method(*args, **kwargs))
     dock.input_panel.layer_combo.setLayer(add_layer(tmp_path / "scene.tif"))
     dock.classes_panel.table.set_labels(parse_labels(LABELS))

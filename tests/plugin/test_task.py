@@ -63,7 +63,7 @@ def run_in_manager(task):
 
 def test_whole_path_through_the_task_manager(tiny_methods, layer, project, tmp_path):
     from ovss.engine.labels import parse_labels
-    from ovss.ovss_plugin.model_cache import ModelCache
+    from ovss.engine.methods.cache import ModelCache
     from ovss.ovss_plugin.task import SegmentTask, add_result_layer
 
     output = tmp_path / "classes.tif"
@@ -94,7 +94,7 @@ def test_whole_path_through_the_task_manager(tiny_methods, layer, project, tmp_p
 
 
 def test_cancel_half_way_leaves_no_layer_and_no_file(tiny_methods, layer, project, tmp_path):
-    from ovss.ovss_plugin.model_cache import ModelCache
+    from ovss.engine.methods.cache import ModelCache
     from ovss.ovss_plugin.task import SegmentTask
 
     output = tmp_path / "out" / "classes.tif"
@@ -120,7 +120,7 @@ def test_a_cancelled_run_ends_as_cancelled_not_as_failed(tiny_methods, layer, tm
     """QGIS 3.22 announces every task that ends Terminated as "Task failed": a cancel must not end so."""
     from qgis.core import QgsTask
 
-    from ovss.ovss_plugin.model_cache import ModelCache
+    from ovss.engine.methods.cache import ModelCache
     from ovss.ovss_plugin.task import SegmentTask
 
     manager = QgsApplication.taskManager()
@@ -146,7 +146,7 @@ def test_a_cancelled_run_ends_as_cancelled_not_as_failed(tiny_methods, layer, tm
 
 
 def test_run_directly_reports_errors_without_raising(tiny_methods, layer, tmp_path):
-    from ovss.ovss_plugin.model_cache import ModelCache
+    from ovss.engine.methods.cache import ModelCache
     from ovss.ovss_plugin.task import SegmentTask
 
     task = SegmentTask(request_for(layer, tmp_path / "x.tif", method=BROKEN), ModelCache())
@@ -162,7 +162,7 @@ def test_run_directly_reports_errors_without_raising(tiny_methods, layer, tmp_pa
 
 def test_models_stay_loaded_while_settings_do_not_change(tiny_methods, layer, tmp_path):
     from ovss.engine.labels import parse_labels
-    from ovss.ovss_plugin.model_cache import ModelCache
+    from ovss.engine.methods.cache import ModelCache
     from ovss.ovss_plugin.task import SegmentTask
 
     cache = ModelCache()
@@ -187,7 +187,7 @@ def test_models_stay_loaded_while_settings_do_not_change(tiny_methods, layer, tm
 
 
 def test_result_layers_never_replace_earlier_ones(tiny_methods, layer, project, tmp_path):
-    from ovss.ovss_plugin.model_cache import ModelCache
+    from ovss.engine.methods.cache import ModelCache
     from ovss.ovss_plugin.task import SegmentTask, add_result_layer, temporary_output_path
 
     cache = ModelCache()

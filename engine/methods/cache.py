@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..engine.methods.base import Method
+from .base import Method
 
 
 @dataclass(frozen=True)
