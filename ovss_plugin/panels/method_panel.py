@@ -55,6 +55,7 @@ class MethodPanel(QGroupBox):
         self.reset_params_button.clicked.connect(self.reset_params)
         advanced_column.addWidget(self.reset_params_button)
         column.addWidget(self.advanced)
+        self.method_changed()
 
     def method(self) -> str | None:
         """The chosen method's name, or None when none is registered."""

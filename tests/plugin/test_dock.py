@@ -682,3 +682,19 @@ def test_batch_setting_is_remembered_and_reaches_the_run(dock, profile, tmp_path
         again.shutdown()
     QgsSettings().setValue("ovss/dock/batch", -4)  # a damaged profile: automatic again
     assert load_settings().batch == 0
+
+
+def test_parameter_editors_show_the_variants_defaults_and_offer_choices(dock):
+    """alignclip-d runs with alpha 0.3 and its own templates: the editors show those, and setting alpha to the
+    config class's 0.0 is a change the run receives."""
+    from qgis.PyQt.QtWidgets import QComboBox
+
+    methods = dock.findChild(QComboBox, "ovss_method")
+    methods.setCurrentIndex(methods.findData("alignclip-d"))
+    alpha = dock.findChild(QWidget, "ovss_param_alpha")
+    assert alpha.value() == pytest.approx(0.3)
+    templates = dock.findChild(QWidget, "ovss_param_templates")
+    assert isinstance(templates, QComboBox) and templates.currentText() == "alignclip_rs"
+    assert dock.method_params() == {}
+    alpha.setValue(0.0)
+    assert dock.method_params() == {"alpha": 0.0}
