@@ -54,7 +54,7 @@
       <translation>Klasse {number}: {reason}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="108" />
+      <location filename="../ovss_plugin/dock.py" line="57" />
       <source>Some Python packages this plugin needs are missing: {names}. Install them with:
 {command}
 then restart QGIS.</source>
@@ -63,404 +63,109 @@ then restart QGIS.</source>
 und starten Sie QGIS danach neu.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="169" />
+      <location filename="../ovss_plugin/dock.py" line="65" />
       <source>Open-vocabulary land cover</source>
       <translation>Landbedeckung mit offenem Vokabular</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="191" />
+      <location filename="../ovss_plugin/dock.py" line="90" />
       <source>OVSS_WEIGHTS=random is set: the models use RANDOM weights. Results are a pipeline check, not a real segmentation.</source>
       <translation>OVSS_WEIGHTS=random ist gesetzt: Die Modelle verwenden ZUFÄLLIGE Gewichte. Die Ergebnisse sind ein Test der Verarbeitungskette, keine echte Segmentierung.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="225" />
-      <source>Input</source>
-      <translation>Eingabe</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="231" />
-      <source>Raster</source>
-      <translation>Raster</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="240" />
-      <source>Bands R, G, B</source>
-      <translation>Bänder R, G, B</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="251" />
-      <source>Area</source>
-      <translation>Bereich</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="262" />
-      <source>Classes</source>
-      <translation>Klassen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="308" />
-      <source>Method</source>
-      <translation>Methode</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="325" />
-      <source>Advanced</source>
-      <translation>Erweitert</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="331" />
-      <source>Reset parameters to the paper's defaults</source>
-      <translation>Parameter auf die Standardwerte aus der Veröffentlichung zurücksetzen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="338" />
-      <source>Tile size (pixels)</source>
-      <translation>Kachelgröße (Pixel)</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="342" />
-      <source>Tile overlap (pixels)</source>
-      <translation>Kachelüberlappung (Pixel)</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="346" />
-      <source>automatic</source>
-      <translation>automatisch</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="348" />
-      <source>Tiles per model call: larger batches keep a GPU busy; automatic takes as many as fit the free memory. The result does not change.</source>
-      <translation>Kacheln pro Modellaufruf: größere Stapel lasten eine GPU aus; automatisch nimmt so viele, wie in den freien Speicher passen. Das Ergebnis ändert sich nicht.</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="351" />
-      <source>Batch size (tiles)</source>
-      <translation>Stapelgröße (Kacheln)</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="355" />
-      <source>Precision</source>
-      <translation>Genauigkeit</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="359" />
-      <source>Device</source>
-      <translation>Gerät</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="365" />
-      <source>Weights folder</source>
-      <translation>Gewichte-Ordner</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="367" />
-      <source>Keep models loaded between runs</source>
-      <translation>Modelle zwischen den Durchläufen geladen lassen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="371" />
-      <source>Free models</source>
-      <translation>Modelle freigeben</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="380" />
-      <source>Output</source>
-      <translation>Ausgabe</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="382" />
-      <source>Temporary layer</source>
-      <translation>Temporärer Layer</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="384" />
-      <source>GeoTIFF file</source>
-      <translation>GeoTIFF-Datei</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="394" />
-      <source>GeoTIFF (*.tif *.tiff)</source>
-      <translation>GeoTIFF (*.tif *.tiff)</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="399" />
-      <source>Also write a confidence raster</source>
-      <translation>Zusätzlich ein Konfidenzraster schreiben</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="405" />
-      <source>Model weights missing</source>
-      <translation>Modellgewichte fehlen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="414" />
-      <source>Download…</source>
-      <translation>Herunterladen…</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="418" />
-      <source>Choose weights folder…</source>
-      <translation>Gewichte-Ordner wählen…</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="429" />
-      <source>Run</source>
-      <translation>Ausführen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="433" />
-      <source>Cancel</source>
-      <translation>Abbrechen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="570" />
+      <location filename="../ovss_plugin/dock.py" line="209" />
       <source>Choose a raster layer.</source>
       <translation>Wählen Sie einen Rasterlayer.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="572" />
+      <location filename="../ovss_plugin/dock.py" line="211" />
       <source>No segmentation method is registered.</source>
       <translation>Es ist keine Segmentierungsmethode registriert.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="580" />
-      <source>— choose a preset —</source>
-      <translation>— Voreinstellung wählen —</translation>
+      <location filename="../ovss_plugin/dock.py" line="425" />
+      <source>Save report</source>
+      <translation>Bericht speichern</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="622" />
-      <source>Classes as text</source>
-      <translation>Klassen als Text</translation>
+      <location filename="../ovss_plugin/dock.py" line="425" />
+      <source>HTML report (*.html)</source>
+      <translation>HTML-Bericht (*.html)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="622" />
-      <source>One class per line or separated by ';', prompts by ',', an optional 'Name:' prefix:</source>
-      <translation>Eine Klasse pro Zeile oder durch ';' getrennt, Prompts durch ',', optional mit vorangestelltem 'Name:':</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="649" />
-      <source>Save preset</source>
-      <translation>Voreinstellung speichern</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="649" />
-      <source>Preset name:</source>
-      <translation>Name der Voreinstellung:</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="653" />
-      <source>Saved from the OVSS dock</source>
-      <translation>Aus dem OVSS-Dock gespeichert</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="667" />
-      <source>Rename preset</source>
-      <translation>Voreinstellung umbenennen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="667" />
-      <source>New name:</source>
-      <translation>Neuer Name:</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="690" />
-      <source>Import preset</source>
-      <translation>Voreinstellung importieren</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="690" />
-      <source>Presets (*.json)</source>
-      <translation>Voreinstellungen (*.json)</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="708" />
-      <source>Export preset</source>
-      <translation>Voreinstellung exportieren</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="918" />
-      <source>Starting…</source>
-      <translation>Wird gestartet…</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="979" />
+      <location filename="../ovss_plugin/dock.py" line="441" />
       <source>Model weights missing.</source>
       <translation>Modellgewichte fehlen.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="247" />
-      <source>Whole layer</source>
-      <translation>Gesamter Layer</translation>
+      <location filename="../ovss_plugin/dock.py" line="486" />
+      <source>Weights folder</source>
+      <translation>Gewichte-Ordner</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="247" />
-      <source>Current map extent</source>
-      <translation>Aktuelle Kartenausdehnung</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="248" />
-      <source>Drawn or chosen extent</source>
-      <translation>Gezeichnete oder gewählte Ausdehnung</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="454" />
+      <location filename="../ovss_plugin/dock.py" line="140" />
       <source>Ready.</source>
       <translation>Bereit.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="469" />
+      <location filename="../ovss_plugin/dock.py" line="159" />
       <source>Runs on: finding the device…</source>
       <translation>Läuft auf: Gerät wird ermittelt…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="637" />
-      <source>Choose one of your own presets first.</source>
-      <translation>Wählen Sie zuerst eine Ihrer eigenen Voreinstellungen.</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="927" />
+      <location filename="../ovss_plugin/dock.py" line="349" />
       <source>Cancelling…</source>
       <translation>Wird abgebrochen…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="953" />
+      <location filename="../ovss_plugin/dock.py" line="373" />
       <source>Cancelled; nothing was written.</source>
       <translation>Abgebrochen; es wurde nichts geschrieben.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="959" />
+      <location filename="../ovss_plugin/dock.py" line="380" />
       <source>Failed.</source>
       <translation>Fehlgeschlagen.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="970" />
+      <location filename="../ovss_plugin/dock.py" line="398" />
       <source>Added “{name}”.</source>
       <translation>„{name}“ hinzugefügt.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="972" />
+      <location filename="../ovss_plugin/dock.py" line="400" />
       <source>Random weights: not a real segmentation.</source>
       <translation>Zufällige Gewichte: keine echte Segmentierung.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="1006" />
+      <location filename="../ovss_plugin/dock.py" line="467" />
       <source>Every checkpoint of this method is already on disk.</source>
       <translation>Alle Checkpoints dieser Methode sind bereits auf dem Datenträger vorhanden.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="1054" />
-      <source>Land cover</source>
-      <translation>Landbedeckung</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="270" />
-      <source>Save</source>
-      <translation>Speichern</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="271" />
-      <source>Rename</source>
-      <translation>Umbenennen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="272" />
-      <source>Delete</source>
-      <translation>Löschen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="273" />
-      <source>Import</source>
-      <translation>Importieren</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="274" />
-      <source>Export</source>
-      <translation>Exportieren</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="286" />
-      <source>Add</source>
-      <translation>Hinzufügen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="287" />
-      <source>Remove</source>
-      <translation>Entfernen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="288" />
-      <source>Up</source>
-      <translation>Nach oben</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="289" />
-      <source>Down</source>
-      <translation>Nach unten</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="290" />
-      <source>Paste as text…</source>
-      <translation>Als Text einfügen…</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="475" />
+      <location filename="../ovss_plugin/dock.py" line="166" />
       <source>Runs on: {device}</source>
       <translation>Läuft auf: {device}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="526" />
-      <source>The layer has {count} band(s): band {band} is used as red, green and blue.</source>
-      <translation>Der Layer hat {count} Band/Bänder: Band {band} wird für Rot, Grün und Blau verwendet.</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="529" />
-      <source>Uses band {red} as red, band {green} as green, band {blue} as blue.</source>
-      <translation>Verwendet Band {red} als Rot, Band {green} als Grün, Band {blue} als Blau.</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="554" />
-      <source>Draw or choose an extent first.</source>
-      <translation>Zeichnen oder wählen Sie zuerst eine Ausdehnung.</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="846" />
-      <source>Choose the output GeoTIFF file, or a temporary layer.</source>
-      <translation>Wählen Sie die Ausgabe-GeoTIFF-Datei oder einen temporären Layer.</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="943" />
+      <location filename="../ovss_plugin/dock.py" line="365" />
       <source>{done} of {total} tiles, {left} left</source>
       <translation>{done} von {total} Kacheln, noch {left}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="968" />
+      <location filename="../ovss_plugin/dock.py" line="390" />
       <source>Done: {tiles} tiles in {time}.</source>
       <translation>Fertig: {tiles} Kacheln in {time}.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="161" />
-      <source>Parameter value {text!r} is not valid JSON.</source>
-      <translation>Der Parameterwert {text!r} ist kein gültiges JSON.</translation>
+      <location filename="../ovss_plugin/dock.py" line="434" />
+      <source>Report saved to {path}.</source>
+      <translation>Bericht gespeichert unter {path}.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="466" />
+      <location filename="../ovss_plugin/dock.py" line="156" />
       <source>Device: {problem}</source>
       <translation>Gerät: {problem}</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="589" />
-      <source>{name} (mine)</source>
-      <translation>{name} (eigene)</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="683" />
-      <source>Delete the preset “{name}”?</source>
-      <translation>Die Voreinstellung „{name}“ löschen?</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="857" />
-      <source>Replace {files}? Layers showing them are removed from the project.</source>
-      <translation>{files} ersetzen? Layer, die diese Dateien anzeigen, werden aus dem Projekt entfernt.</translation>
     </message>
     <message>
       <location filename="../ovss_plugin/engine_runtime.py" line="116" />
@@ -518,12 +223,382 @@ und starten Sie QGIS danach neu.</translation>
       <translation>Das Lesen des Layers über QGIS ist fehlgeschlagen (Fehler {code}).</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/plugin.py" line="53" />
+      <location filename="../ovss_plugin/panels/area_table.py" line="76" />
+      <source>Class</source>
+      <translation>Klasse</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/area_table.py" line="76" />
+      <source>ha</source>
+      <translation>ha</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/area_table.py" line="99" />
+      <source>Value {value}: {pixels} pixels</source>
+      <translation>Wert {value}: {pixels} Pixel</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="45" />
+      <source>Classes</source>
+      <translation>Klassen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="84" />
+      <source>— choose a preset —</source>
+      <translation>— Voreinstellung wählen —</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="133" />
+      <source>Classes as text</source>
+      <translation>Klassen als Text</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="133" />
+      <source>One class per line or separated by ';', prompts by ',', an optional 'Name:' prefix:</source>
+      <translation>Eine Klasse pro Zeile oder durch ';' getrennt, Prompts durch ',', optional mit vorangestelltem 'Name:':</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="161" />
+      <source>Save preset</source>
+      <translation>Voreinstellung speichern</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="161" />
+      <source>Preset name:</source>
+      <translation>Name der Voreinstellung:</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="164" />
+      <source>Saved from the OVSS dock</source>
+      <translation>Aus dem OVSS-Dock gespeichert</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="178" />
+      <source>Rename preset</source>
+      <translation>Voreinstellung umbenennen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="178" />
+      <source>New name:</source>
+      <translation>Neuer Name:</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="201" />
+      <source>Import preset</source>
+      <translation>Voreinstellung importieren</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="201" />
+      <source>Presets (*.json)</source>
+      <translation>Voreinstellungen (*.json)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="219" />
+      <source>Export preset</source>
+      <translation>Voreinstellung exportieren</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="149" />
+      <source>Choose one of your own presets first.</source>
+      <translation>Wählen Sie zuerst eine Ihrer eigenen Voreinstellungen.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="54" />
+      <source>Save</source>
+      <translation>Speichern</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="55" />
+      <source>Rename</source>
+      <translation>Umbenennen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="56" />
+      <source>Delete</source>
+      <translation>Löschen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="57" />
+      <source>Import</source>
+      <translation>Importieren</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="58" />
+      <source>Export</source>
+      <translation>Exportieren</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="64" />
+      <source>Add</source>
+      <translation>Hinzufügen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="65" />
+      <source>Remove</source>
+      <translation>Entfernen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="66" />
+      <source>Up</source>
+      <translation>Nach oben</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="67" />
+      <source>Down</source>
+      <translation>Nach unten</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="68" />
+      <source>Paste as text…</source>
+      <translation>Als Text einfügen…</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="93" />
+      <source>{name} (mine)</source>
+      <translation>{name} (eigene)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="194" />
+      <source>Delete the preset “{name}”?</source>
+      <translation>Die Voreinstellung „{name}“ löschen?</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/dialogs.py" line="52" />
+      <source>Land cover</source>
+      <translation>Landbedeckung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/input_panel.py" line="36" />
+      <source>Input</source>
+      <translation>Eingabe</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/input_panel.py" line="43" />
+      <source>Raster</source>
+      <translation>Raster</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/input_panel.py" line="64" />
+      <source>Area</source>
+      <translation>Bereich</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/input_panel.py" line="52" />
+      <source>Bands R, G, B</source>
+      <translation>Bänder R, G, B</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/input_panel.py" line="60" />
+      <source>Whole layer</source>
+      <translation>Gesamter Layer</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/input_panel.py" line="60" />
+      <source>Current map extent</source>
+      <translation>Aktuelle Kartenausdehnung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/input_panel.py" line="61" />
+      <source>Drawn or chosen extent</source>
+      <translation>Gezeichnete oder gewählte Ausdehnung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/input_panel.py" line="92" />
+      <source>Draw or choose an extent first.</source>
+      <translation>Zeichnen oder wählen Sie zuerst eine Ausdehnung.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/input_panel.py" line="112" />
+      <source>The layer has {count} band(s): band {band} is used as red, green and blue.</source>
+      <translation>Der Layer hat {count} Band/Bänder: Band {band} wird für Rot, Grün und Blau verwendet.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/input_panel.py" line="115" />
+      <source>Uses band {red} as red, band {green} as green, band {blue} as blue.</source>
+      <translation>Verwendet Band {red} als Rot, Band {green} als Grün, Band {blue} als Blau.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/method_panel.py" line="28" />
+      <source>Method</source>
+      <translation>Methode</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/method_panel.py" line="46" />
+      <source>Method parameters</source>
+      <translation>Parameter der Methode</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/method_panel.py" line="52" />
+      <source>Reset all to the defaults</source>
+      <translation>Alle auf die Standardwerte zurücksetzen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/method_panel.py" line="54" />
+      <source>The method's defaults, or the chosen preset's values</source>
+      <translation>Die Standardwerte der Methode oder die Werte der gewählten Vorlage</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/output_panel.py" line="26" />
+      <source>Output</source>
+      <translation>Ausgabe</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/output_panel.py" line="29" />
+      <source>Temporary layer</source>
+      <translation>Temporärer Layer</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/output_panel.py" line="31" />
+      <source>GeoTIFF file</source>
+      <translation>GeoTIFF-Datei</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/output_panel.py" line="42" />
+      <source>GeoTIFF (*.tif *.tiff)</source>
+      <translation>GeoTIFF (*.tif *.tiff)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/output_panel.py" line="47" />
+      <source>Also write a confidence raster</source>
+      <translation>Zusätzlich ein Konfidenzraster schreiben</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/output_panel.py" line="62" />
+      <source>Choose the output GeoTIFF file, or a temporary layer.</source>
+      <translation>Wählen Sie die Ausgabe-GeoTIFF-Datei oder einen temporären Layer.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/output_panel.py" line="73" />
+      <source>Replace {files}? Layers showing them are removed from the project.</source>
+      <translation>{files} ersetzen? Layer, die diese Dateien anzeigen, werden aus dem Projekt entfernt.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/params_form.py" line="43" />
+      <source>none</source>
+      <translation>keiner</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/params_form.py" line="58" />
+      <source>Reset to the default ({value})</source>
+      <translation>Auf den Standardwert zurücksetzen ({value})</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/params_form.py" line="54" />
+      <source>Default: {value}</source>
+      <translation>Standard: {value}</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/params_form.py" line="111" />
+      <source>Parameter value {text!r} is not valid JSON.</source>
+      <translation>Der Parameterwert {text!r} ist kein gültiges JSON.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/processing_options.py" line="25" />
+      <source>Processing</source>
+      <translation>Verarbeitung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/processing_options.py" line="33" />
+      <source>The raster is segmented in square tiles of this size.</source>
+      <translation>Das Raster wird in quadratischen Kacheln dieser Größe segmentiert.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/processing_options.py" line="34" />
+      <source>Tile size</source>
+      <translation>Kachelgröße</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/processing_options.py" line="39" />
+      <source>Neighbouring tiles overlap by this much, so no seams show.</source>
+      <translation>So weit überlappen benachbarte Kacheln, damit keine Nähte sichtbar sind.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/processing_options.py" line="40" />
+      <source>Tile overlap</source>
+      <translation>Kachelüberlappung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/processing_options.py" line="44" />
+      <source>automatic</source>
+      <translation>automatisch</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/processing_options.py" line="46" />
+      <source>Tiles per model call: larger batches keep a GPU busy; automatic takes as many as fit the free memory. The result does not change.</source>
+      <translation>Kacheln pro Modellaufruf: größere Stapel lasten eine GPU aus; automatisch nimmt so viele, wie in den freien Speicher passen. Das Ergebnis ändert sich nicht.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/processing_options.py" line="49" />
+      <source>Batch size (tiles)</source>
+      <translation>Stapelgröße (Kacheln)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/processing_options.py" line="53" />
+      <source>Precision</source>
+      <translation>Genauigkeit</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/processing_options.py" line="57" />
+      <source>Device</source>
+      <translation>Gerät</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/processing_options.py" line="64" />
+      <source>Keep models loaded between runs</source>
+      <translation>Modelle zwischen den Durchläufen geladen lassen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/processing_options.py" line="68" />
+      <source>Free models</source>
+      <translation>Modelle freigeben</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/run_panel.py" line="23" />
+      <source>Run</source>
+      <translation>Ausführen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/run_panel.py" line="26" />
+      <source>Cancel</source>
+      <translation>Abbrechen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/run_panel.py" line="43" />
+      <source>Save report…</source>
+      <translation>Bericht speichern…</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/run_panel.py" line="45" />
+      <source>One HTML page with the map, legend, areas and the run's settings</source>
+      <translation>Eine HTML-Seite mit Karte, Legende, Flächen und den Einstellungen des Laufs</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/run_panel.py" line="52" />
+      <source>Starting…</source>
+      <translation>Wird gestartet…</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/weights_help.py" line="19" />
+      <source>Model weights missing</source>
+      <translation>Modellgewichte fehlen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/weights_help.py" line="27" />
+      <source>Download…</source>
+      <translation>Herunterladen…</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/weights_help.py" line="28" />
+      <source>Choose weights folder…</source>
+      <translation>Gewichte-Ordner wählen…</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/plugin.py" line="54" />
       <source>Segment a raster into land-cover classes described in plain words</source>
       <translation>Ein Raster in Landbedeckungsklassen segmentieren, die in eigenen Worten beschrieben sind</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/plugin.py" line="56" />
+      <location filename="../ovss_plugin/plugin.py" line="57" />
       <source>&amp;OVSS Land Cover</source>
       <translation>&amp;OVSS Landbedeckung</translation>
     </message>
@@ -611,11 +686,6 @@ und starten Sie QGIS danach neu.</translation>
       <location filename="../ovss_plugin/processing/evaluate.py" line="305" />
       <source>Value</source>
       <translation>Wert</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="305" />
-      <source>Class</source>
-      <translation>Klasse</translation>
     </message>
     <message>
       <location filename="../ovss_plugin/processing/evaluate.py" line="305" />
@@ -708,137 +778,147 @@ und starten Sie QGIS danach neu.</translation>
       <translation>OVSS Landbedeckung mit offenem Vokabular</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="411" />
+      <location filename="../ovss_plugin/processing/segment.py" line="413" />
       <source>Input raster: no raster layer given</source>
       <translation>Eingaberaster: kein Rasterlayer angegeben</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="120" />
+      <location filename="../ovss_plugin/processing/segment.py" line="121" />
       <source>Segment raster with open-vocabulary labels</source>
       <translation>Raster mit Beschriftungen aus offenem Vokabular segmentieren</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="172" />
+      <location filename="../ovss_plugin/processing/segment.py" line="164" />
+      <source>Tile size (pixels)</source>
+      <translation>Kachelgröße (Pixel)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="168" />
+      <source>Tile overlap (pixels)</source>
+      <translation>Kachelüberlappung (Pixel)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="173" />
       <source>Batch size (tiles per model call, 0 = automatic)</source>
       <translation>Stapelgröße (Kacheln pro Modellaufruf, 0 = automatisch)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="290" />
+      <location filename="../ovss_plugin/processing/segment.py" line="291" />
       <source>Bands: set all three (red, green, blue), only the red band (repeated), or none</source>
       <translation>Bänder: Geben Sie alle drei (Rot, Grün, Blau), nur das rote Band (wird wiederholt) oder keines an</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="124" />
+      <location filename="../ovss_plugin/processing/segment.py" line="125" />
       <source>Classifies a raster into land-cover classes described in plain words, with a training-free open-vocabulary method (SDCI, AlignCLIP, SegEarth-OV).&lt;br&gt;&lt;br&gt;&lt;b&gt;Labels&lt;/b&gt;: classes are separated by ';' or new lines; a class may have several prompts separated by ',' (their text embeddings are averaged); an optional 'Name:' prefix gives the display name (default: the first prompt); '#rrggbb' after the name sets its colour and '(background)' marks the background class. Example:&lt;br&gt;&lt;tt&gt;impervious surfaces: ground, road, streets; building: buildings, man-made buildings; low vegetation; tree: trees; car: vehicles&lt;/tt&gt;&lt;br&gt;Give either Labels or a Preset (a dataset's classes with the papers' per-dataset parameters). Method, Preset, Device and Precision take the option's name or its number (0 = the first).&lt;br&gt;&lt;br&gt;&lt;b&gt;Bands&lt;/b&gt;: leave empty for bands 1, 2, 3 (or band 1 of a single-band raster); set only the red band to repeat one band; set all three for another mapping (e.g. 4, 3, 2).&lt;br&gt;&lt;b&gt;Extent&lt;/b&gt;: segment only this part of the raster.&lt;br&gt;&lt;b&gt;Output&lt;/b&gt;: a Byte GeoTIFF, value k+1 = class k, 0 = nodata, with colour table and class names. The optional confidence raster holds the top class probability in percent.&lt;br&gt;&lt;b&gt;Batch size&lt;/b&gt; (advanced): tiles per model call; 0 chooses as many as fit the free memory. It changes the speed, not the result.&lt;br&gt;&lt;b&gt;Method parameters&lt;/b&gt; (advanced): overrides of the chosen method's parameters, as &lt;tt&gt;key=value&lt;/tt&gt; lines (or ';'-separated) or a JSON object, e.g. &lt;tt&gt;alpha=0.3&lt;/tt&gt;; they replace the papers' defaults and a preset's per-dataset values. Defaults:&lt;br&gt;{defaults}&lt;br&gt;With the environment variable OVSS_WEIGHTS=random the models get random weights: a pipeline check, not a real segmentation.</source>
       <translation>Klassifiziert ein Raster in Landbedeckungsklassen, die in eigenen Worten beschrieben werden, mit einer trainingsfreien Methode mit offenem Vokabular (SDCI, AlignCLIP, SegEarth-OV).&lt;br&gt;&lt;br&gt;&lt;b&gt;Beschriftungen&lt;/b&gt;: Klassen werden durch ';' oder Zeilenumbrüche getrennt; eine Klasse kann mehrere durch ',' getrennte Prompts haben (ihre Text-Embeddings werden gemittelt); ein optionales vorangestelltes 'Name:' legt den Anzeigenamen fest (Standard: der erste Prompt); '#rrggbb' nach dem Namen legt die Farbe fest, und '(background)' kennzeichnet die Hintergrundklasse. Beispiel:&lt;br&gt;&lt;tt&gt;impervious surfaces: ground, road, streets; building: buildings, man-made buildings; low vegetation; tree: trees; car: vehicles&lt;/tt&gt;&lt;br&gt;Geben Sie entweder Beschriftungen oder eine Voreinstellung an (die Klassen eines Datensatzes mit den datensatzspezifischen Parametern aus den Veröffentlichungen). Methode, Voreinstellung, Gerät und Genauigkeit nehmen den Namen der Option oder ihre Nummer an (0 = die erste).&lt;br&gt;&lt;br&gt;&lt;b&gt;Bänder&lt;/b&gt;: Leer lassen für die Bänder 1, 2, 3 (bzw. Band 1 bei einem einkanaligen Raster); nur das rote Band angeben, um ein Band zu wiederholen; alle drei angeben für eine andere Zuordnung (z. B. 4, 3, 2).&lt;br&gt;&lt;b&gt;Ausdehnung&lt;/b&gt;: Nur diesen Teil des Rasters segmentieren.&lt;br&gt;&lt;b&gt;Ausgabe&lt;/b&gt;: ein Byte-GeoTIFF, Wert k+1 = Klasse k, 0 = NoData, mit Farbtabelle und Klassennamen. Das optionale Konfidenzraster enthält die Wahrscheinlichkeit der wahrscheinlichsten Klasse in Prozent.&lt;br&gt;&lt;b&gt;Stapelgröße&lt;/b&gt; (erweitert): Kacheln pro Modellaufruf; 0 wählt so viele, wie in den freien Speicher passen. Sie ändert die Geschwindigkeit, nicht das Ergebnis.&lt;br&gt;&lt;b&gt;Methodenparameter&lt;/b&gt; (erweitert): Änderungen an den Parametern der gewählten Methode, als &lt;tt&gt;Schlüssel=Wert&lt;/tt&gt;-Zeilen (oder durch ';' getrennt) oder als JSON-Objekt, z. B. &lt;tt&gt;alpha=0.3&lt;/tt&gt;; sie ersetzen die Standardwerte aus den Veröffentlichungen und die datensatzspezifischen Werte einer Voreinstellung. Standardwerte:&lt;br&gt;{defaults}&lt;br&gt;Mit der Umgebungsvariable OVSS_WEIGHTS=random erhalten die Modelle zufällige Gewichte: ein Test der Verarbeitungskette, keine echte Segmentierung.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="153" />
+      <location filename="../ovss_plugin/processing/segment.py" line="154" />
       <source>Input raster</source>
       <translation>Eingaberaster</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="155" />
+      <location filename="../ovss_plugin/processing/segment.py" line="156" />
       <source>Labels</source>
       <translation>Beschriftungen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="156" />
+      <location filename="../ovss_plugin/processing/segment.py" line="157" />
       <source>Preset</source>
       <translation>Voreinstellung</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="158" />
+      <location filename="../ovss_plugin/processing/segment.py" line="159" />
       <source>Band for red</source>
       <translation>Band für Rot</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="158" />
+      <location filename="../ovss_plugin/processing/segment.py" line="159" />
       <source>Band for green</source>
       <translation>Band für Grün</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="158" />
+      <location filename="../ovss_plugin/processing/segment.py" line="159" />
       <source>Band for blue</source>
       <translation>Band für Blau</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="161" />
+      <location filename="../ovss_plugin/processing/segment.py" line="162" />
       <source>Extent</source>
       <translation>Ausdehnung</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="204" />
+      <location filename="../ovss_plugin/processing/segment.py" line="205" />
       <source>Confidence raster (%)</source>
       <translation>Konfidenzraster (%)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="230" />
+      <location filename="../ovss_plugin/processing/segment.py" line="231" />
       <source>Input raster: only file rasters (GDAL) can be segmented</source>
       <translation>Eingaberaster: nur dateibasierte Raster (GDAL) können segmentiert werden</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="268" />
+      <location filename="../ovss_plugin/processing/segment.py" line="269" />
       <source>Give either Labels or a Preset, not both</source>
       <translation>Geben Sie entweder Beschriftungen oder eine Voreinstellung an, nicht beides</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="271" />
+      <location filename="../ovss_plugin/processing/segment.py" line="272" />
       <source>Give Labels (e.g. 'building: buildings, roofs; road; tree: trees') or choose a Preset</source>
       <translation>Geben Sie Beschriftungen an (z. B. 'building: buildings, roofs; road; tree: trees') oder wählen Sie eine Voreinstellung</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="396" />
+      <location filename="../ovss_plugin/processing/segment.py" line="398" />
       <source>no parameters</source>
       <translation>keine Parameter</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="410" />
+      <location filename="../ovss_plugin/processing/segment.py" line="412" />
       <source>Input raster: QGIS cannot load {} as a raster layer</source>
       <translation>Eingaberaster: QGIS kann {} nicht als Rasterlayer laden</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="195" />
+      <location filename="../ovss_plugin/processing/segment.py" line="196" />
       <source>Method parameters (key=value lines or JSON; defaults in the help)</source>
       <translation>Methodenparameter (Schlüssel=Wert-Zeilen oder JSON; Standardwerte in der Hilfe)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="334" />
+      <location filename="../ovss_plugin/processing/segment.py" line="336" />
       <source>Classes: {}</source>
       <translation>Klassen: {}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="336" />
+      <location filename="../ovss_plugin/processing/segment.py" line="338" />
       <source>Method parameters changed from the defaults: {}</source>
       <translation>Gegenüber den Standardwerten geänderte Methodenparameter: {}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="381" />
+      <location filename="../ovss_plugin/processing/segment.py" line="383" />
       <source>Wrote {path}: {width} x {height} pixels, {tiles} tiles in {seconds:.1f} s</source>
       <translation>{path} geschrieben: {width} x {height} Pixel, {tiles} Kacheln in {seconds:.1f} s</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="409" />
+      <location filename="../ovss_plugin/processing/segment.py" line="411" />
       <source>Input raster: {}</source>
       <translation>Eingaberaster: {}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/task.py" line="144" />
+      <location filename="../ovss_plugin/task.py" line="146" />
       <source>Land cover: {name}</source>
       <translation>Landbedeckung: {name}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/task.py" line="286" />
+      <location filename="../ovss_plugin/task.py" line="290" />
       <source>QGIS cannot open the result {path}.</source>
       <translation>QGIS kann das Ergebnis {path} nicht öffnen.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/task.py" line="290" />
+      <location filename="../ovss_plugin/task.py" line="294" />
       <source>{name} - confidence</source>
       <translation>{name} - Konfidenz</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/task.py" line="256" />
+      <location filename="../ovss_plugin/task.py" line="260" />
       <source>{description} (cancelled)</source>
       <translation>{description} (abgebrochen)</translation>
     </message>
