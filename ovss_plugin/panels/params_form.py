@@ -10,7 +10,6 @@ import math
 from typing import Any
 
 from qgis.core import QgsApplication
-from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -133,9 +132,7 @@ class ParamEditor:
 
 
 class ParamsForm(QWidget):
-    """The rows of the current method's parameters; ``changed`` when the method (the rows) changes."""
-
-    changed = pyqtSignal()
+    """The rows of the current method's parameters."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -158,7 +155,6 @@ class ParamsForm(QWidget):
             self.form.addRow(label, row)
             self.editors[spec.name] = editor
             editor.reset()
-        self.changed.emit()
 
     def defaults(self) -> dict[str, Any]:
         """Every parameter's default."""
