@@ -4,8 +4,9 @@ Run from the repository root: ``.venv/bin/python docs/make_screenshot.py``. It s
 with a throw-away profile in which the plugin (this folder, linked as ``ovss``) is enabled, the virtual
 environment's packages first on ``PYTHONPATH`` and ``OVSS_WEIGHTS=random`` (no weights can be downloaded on
 the build machine: the map shows a pipeline check, and the dock says so). QGIS then runs this same file
-(``--code``): it loads the demo raster, opens the dock, picks the LoveDA Gen labels and ``segearth-ov``,
-presses Run, waits for the task, grabs the main window and quits.
+(``--code``): it loads the demo raster, opens the dock at 420 px, picks the LoveDA Gen labels and
+``segearth-ov``, presses Run, waits for the task, shows the result at 60 % opacity over the input, waits until
+the canvas has rendered, grabs the main window and quits.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ OUTPUT = ROOT / "docs" / "screenshot-dock.png"
 DEMO = ROOT / "engine" / "data" / "demo" / "oem_koeln_50.tif"
 INNER = "OVSS_SCREENSHOT_INNER"
 SCREEN = "1500x900x24"
+RESULT_OPACITY = 0.6  # the input shows through the classes (random weights: a pipeline check)
+DOCK_WIDTH = 420  # a normal dock width: the panels fit it without a horizontal scroll bar
 
 
 def take() -> int:
@@ -74,14 +77,14 @@ def inside_qgis() -> None:
     plugin = plugins["ovss"]
     plugin.action.setChecked(True)
     dock = plugin.dock
-    window.resizeDocks([dock], [470], Qt.Horizontal)
-    dock.layer_combo.setLayer(layer)
-    index = dock.preset_combo.findData("builtin:loveda-gen")
-    dock.preset_combo.setCurrentIndex(index)
-    dock.preset_combo.activated.emit(index)
-    dock.method_combo.setCurrentIndex(dock.method_combo.findData("segearth-ov"))
-    dock.tile_spin.setValue(512)
-    dock.overlap_spin.setValue(24)  # 2 x 2 tiles over the 1000 x 1000 demo
+    window.resizeDocks([dock], [DOCK_WIDTH], Qt.Horizontal)
+    dock.input_panel.layer_combo.setLayer(layer)
+    index = dock.classes_panel.preset_combo.findData("builtin:loveda-gen")
+    dock.classes_panel.preset_combo.setCurrentIndex(index)
+    dock.classes_panel.preset_combo.activated.emit(index)
+    dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData("segearth-ov"))
+    dock.options_panel.tile_spin.setValue(512)
+    dock.options_panel.overlap_spin.setValue(24)  # 2 x 2 tiles over the 1000 x 1000 demo
     dock.refresh_device()
     dock.start_run()
 
@@ -89,15 +92,29 @@ def inside_qgis() -> None:
         if dock.task is not None:
             QTimer.singleShot(500, finish)
             return
-        iface.mapCanvas().zoomToFullExtent()
-        iface.mapCanvas().refreshAllLayers()
+        canvas = iface.mapCanvas()
+        refreshed: list[bool] = []
+        waited: list[int] = []
 
         def grab() -> None:
-            pixmap = window.grab()
-            pixmap.save(str(OUTPUT), "PNG")
+            """Once the canvas has finished a refresh begun after the zoom (or after 60 s), grab the window."""
+            waited.append(1)
+            if (not refreshed or canvas.isDrawing()) and len(waited) < 120:
+                QTimer.singleShot(500, grab)
+                return
+            scroll = dock.scroll
+            print(f"dock {dock.width()} px wide, horizontal scroll bar shown: "
+                  f"{scroll.horizontalScrollBar().isVisible()}; canvas rendered: {bool(refreshed)}", flush=True)
+            window.grab().save(str(OUTPUT), "PNG")
             QApplication.instance().exit(0)
 
-        QTimer.singleShot(4000, grab)
+        result = iface.activeLayer()  # the run makes its result the current layer
+        if result is not None and result is not layer:
+            result.setOpacity(RESULT_OPACITY)
+        canvas.zoomToFullExtent()
+        canvas.mapCanvasRefreshed.connect(lambda: refreshed.append(True))
+        canvas.refreshAllLayers()
+        QTimer.singleShot(2000, grab)
 
     QTimer.singleShot(1000, finish)
 

@@ -54,414 +54,119 @@
       <translation>Klasse {number}: {reason}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="112" />
+      <location filename="../ovss_plugin/dock.py" line="58" />
       <source>QGIS's Python lacks packages this plugin needs: {names}. The plugin can install them into its own Python environment (below); QGIS's Python stays unchanged.</source>
       <translation>QGIS' Python fehlen Pakete, die dieses Plugin braucht: {names}. Das Plugin kann sie in seine eigene Python-Umgebung installieren (unten); QGIS' Python bleibt unverändert.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="173" />
+      <location filename="../ovss_plugin/dock.py" line="66" />
       <source>Open-vocabulary land cover</source>
       <translation>Landbedeckung mit offenem Vokabular</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="195" />
+      <location filename="../ovss_plugin/dock.py" line="91" />
       <source>OVSS_WEIGHTS=random is set: the models use RANDOM weights. Results are a pipeline check, not a real segmentation.</source>
       <translation>OVSS_WEIGHTS=random ist gesetzt: Die Modelle verwenden ZUFÄLLIGE Gewichte. Die Ergebnisse sind ein Test der Verarbeitungskette, keine echte Segmentierung.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="234" />
-      <source>Input</source>
-      <translation>Eingabe</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="240" />
-      <source>Raster</source>
-      <translation>Raster</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="249" />
-      <source>Bands R, G, B</source>
-      <translation>Bänder R, G, B</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="260" />
-      <source>Area</source>
-      <translation>Bereich</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="271" />
-      <source>Classes</source>
-      <translation>Klassen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="317" />
-      <source>Method</source>
-      <translation>Methode</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="334" />
-      <source>Advanced</source>
-      <translation>Erweitert</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="340" />
-      <source>Reset parameters to the paper's defaults</source>
-      <translation>Parameter auf die Standardwerte aus der Veröffentlichung zurücksetzen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="347" />
-      <source>Tile size (pixels)</source>
-      <translation>Kachelgröße (Pixel)</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="351" />
-      <source>Tile overlap (pixels)</source>
-      <translation>Kachelüberlappung (Pixel)</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="355" />
-      <source>automatic</source>
-      <translation>automatisch</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="357" />
-      <source>Tiles per model call: larger batches keep a GPU busy; automatic takes as many as fit the free memory. The result does not change.</source>
-      <translation>Kacheln pro Modellaufruf: größere Stapel lasten eine GPU aus; automatisch nimmt so viele, wie in den freien Speicher passen. Das Ergebnis ändert sich nicht.</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="360" />
-      <source>Batch size (tiles)</source>
-      <translation>Stapelgröße (Kacheln)</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="364" />
-      <source>Precision</source>
-      <translation>Genauigkeit</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="368" />
-      <source>Device</source>
-      <translation>Gerät</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="374" />
-      <source>Weights folder</source>
-      <translation>Gewichte-Ordner</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="376" />
-      <source>Keep models loaded between runs</source>
-      <translation>Modelle zwischen den Durchläufen geladen lassen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="380" />
-      <source>Free models</source>
-      <translation>Modelle freigeben</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="389" />
-      <source>Output</source>
-      <translation>Ausgabe</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="391" />
-      <source>Temporary layer</source>
-      <translation>Temporärer Layer</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="393" />
-      <source>GeoTIFF file</source>
-      <translation>GeoTIFF-Datei</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="403" />
-      <source>GeoTIFF (*.tif *.tiff)</source>
-      <translation>GeoTIFF (*.tif *.tiff)</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="408" />
-      <source>Also write a confidence raster</source>
-      <translation>Zusätzlich ein Konfidenzraster schreiben</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="414" />
-      <source>Model weights missing</source>
-      <translation>Modellgewichte fehlen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="423" />
-      <source>Download…</source>
-      <translation>Herunterladen…</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="427" />
-      <source>Choose weights folder…</source>
-      <translation>Gewichte-Ordner wählen…</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="438" />
-      <source>Run</source>
-      <translation>Ausführen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="442" />
-      <source>Cancel</source>
-      <translation>Abbrechen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="587" />
+      <location filename="../ovss_plugin/dock.py" line="220" />
       <source>Choose a raster layer.</source>
       <translation>Wählen Sie einen Rasterlayer.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="589" />
+      <location filename="../ovss_plugin/dock.py" line="222" />
       <source>No segmentation method is registered.</source>
       <translation>Es ist keine Segmentierungsmethode registriert.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="597" />
-      <source>— choose a preset —</source>
-      <translation>— Voreinstellung wählen —</translation>
+      <location filename="../ovss_plugin/dock.py" line="436" />
+      <source>Save report</source>
+      <translation>Bericht speichern</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="639" />
-      <source>Classes as text</source>
-      <translation>Klassen als Text</translation>
+      <location filename="../ovss_plugin/dock.py" line="436" />
+      <source>HTML report (*.html)</source>
+      <translation>HTML-Bericht (*.html)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="639" />
-      <source>One class per line or separated by ';', prompts by ',', an optional 'Name:' prefix:</source>
-      <translation>Eine Klasse pro Zeile oder durch ';' getrennt, Prompts durch ',', optional mit vorangestelltem 'Name:':</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="666" />
-      <source>Save preset</source>
-      <translation>Voreinstellung speichern</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="666" />
-      <source>Preset name:</source>
-      <translation>Name der Voreinstellung:</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="670" />
-      <source>Saved from the OVSS dock</source>
-      <translation>Aus dem OVSS-Dock gespeichert</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="684" />
-      <source>Rename preset</source>
-      <translation>Voreinstellung umbenennen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="684" />
-      <source>New name:</source>
-      <translation>Neuer Name:</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="707" />
-      <source>Import preset</source>
-      <translation>Voreinstellung importieren</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="707" />
-      <source>Presets (*.json)</source>
-      <translation>Voreinstellungen (*.json)</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="725" />
-      <source>Export preset</source>
-      <translation>Voreinstellung exportieren</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="936" />
-      <source>Starting…</source>
-      <translation>Wird gestartet…</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="997" />
+      <location filename="../ovss_plugin/dock.py" line="452" />
       <source>Model weights missing.</source>
       <translation>Modellgewichte fehlen.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="256" />
-      <source>Whole layer</source>
-      <translation>Gesamter Layer</translation>
+      <location filename="../ovss_plugin/dock.py" line="497" />
+      <source>Weights folder</source>
+      <translation>Gewichte-Ordner</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="256" />
-      <source>Current map extent</source>
-      <translation>Aktuelle Kartenausdehnung</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="257" />
-      <source>Drawn or chosen extent</source>
-      <translation>Gezeichnete oder gewählte Ausdehnung</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="463" />
+      <location filename="../ovss_plugin/dock.py" line="146" />
       <source>Ready.</source>
       <translation>Bereit.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="486" />
+      <location filename="../ovss_plugin/dock.py" line="170" />
       <source>Runs on: finding the device…</source>
       <translation>Läuft auf: Gerät wird ermittelt…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="654" />
-      <source>Choose one of your own presets first.</source>
-      <translation>Wählen Sie zuerst eine Ihrer eigenen Voreinstellungen.</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="945" />
+      <location filename="../ovss_plugin/dock.py" line="360" />
       <source>Cancelling…</source>
       <translation>Wird abgebrochen…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="971" />
+      <location filename="../ovss_plugin/dock.py" line="384" />
       <source>Cancelled; nothing was written.</source>
       <translation>Abgebrochen; es wurde nichts geschrieben.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="977" />
+      <location filename="../ovss_plugin/dock.py" line="391" />
       <source>Failed.</source>
       <translation>Fehlgeschlagen.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="988" />
+      <location filename="../ovss_plugin/dock.py" line="409" />
       <source>Added “{name}”.</source>
       <translation>„{name}“ hinzugefügt.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="990" />
+      <location filename="../ovss_plugin/dock.py" line="411" />
       <source>Random weights: not a real segmentation.</source>
       <translation>Zufällige Gewichte: keine echte Segmentierung.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="1024" />
+      <location filename="../ovss_plugin/dock.py" line="478" />
       <source>Every checkpoint of this method is already on disk.</source>
       <translation>Alle Checkpoints dieser Methode sind bereits auf dem Datenträger vorhanden.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="1072" />
-      <source>Land cover</source>
-      <translation>Landbedeckung</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="279" />
-      <source>Save</source>
-      <translation>Speichern</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="280" />
-      <source>Rename</source>
-      <translation>Umbenennen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="281" />
-      <source>Delete</source>
-      <translation>Löschen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="282" />
-      <source>Import</source>
-      <translation>Importieren</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="283" />
-      <source>Export</source>
-      <translation>Exportieren</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="295" />
-      <source>Add</source>
-      <translation>Hinzufügen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="296" />
-      <source>Remove</source>
-      <translation>Entfernen</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="297" />
-      <source>Up</source>
-      <translation>Nach oben</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="298" />
-      <source>Down</source>
-      <translation>Nach unten</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="299" />
-      <source>Paste as text…</source>
-      <translation>Als Text einfügen…</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="468" />
+      <location filename="../ovss_plugin/dock.py" line="151" />
       <source>The Python environment is ready ({python}). Restart QGIS (or reload the plugin) to use it.</source>
       <translation>Die Python-Umgebung ist bereit ({python}). Starten Sie QGIS neu (oder laden Sie das Plugin neu), um sie zu verwenden.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="492" />
+      <location filename="../ovss_plugin/dock.py" line="177" />
       <source>Runs on: {device}</source>
       <translation>Läuft auf: {device}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="543" />
-      <source>The layer has {count} band(s): band {band} is used as red, green and blue.</source>
-      <translation>Der Layer hat {count} Band/Bänder: Band {band} wird für Rot, Grün und Blau verwendet.</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="546" />
-      <source>Uses band {red} as red, band {green} as green, band {blue} as blue.</source>
-      <translation>Verwendet Band {red} als Rot, Band {green} als Grün, Band {blue} als Blau.</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="571" />
-      <source>Draw or choose an extent first.</source>
-      <translation>Zeichnen oder wählen Sie zuerst eine Ausdehnung.</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="864" />
-      <source>Choose the output GeoTIFF file, or a temporary layer.</source>
-      <translation>Wählen Sie die Ausgabe-GeoTIFF-Datei oder einen temporären Layer.</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="961" />
+      <location filename="../ovss_plugin/dock.py" line="376" />
       <source>{done} of {total} tiles, {left} left</source>
       <translation>{done} von {total} Kacheln, noch {left}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="986" />
+      <location filename="../ovss_plugin/dock.py" line="401" />
       <source>Done: {tiles} tiles in {time}.</source>
       <translation>Fertig: {tiles} Kacheln in {time}.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="165" />
-      <source>Parameter value {text!r} is not valid JSON.</source>
-      <translation>Der Parameterwert {text!r} ist kein gültiges JSON.</translation>
+      <location filename="../ovss_plugin/dock.py" line="445" />
+      <source>Report saved to {path}.</source>
+      <translation>Bericht gespeichert unter {path}.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="483" />
+      <location filename="../ovss_plugin/dock.py" line="167" />
       <source>Device: {problem}</source>
       <translation>Gerät: {problem}</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="606" />
-      <source>{name} (mine)</source>
-      <translation>{name} (eigene)</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="700" />
-      <source>Delete the preset “{name}”?</source>
-      <translation>Die Voreinstellung „{name}“ löschen?</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/dock.py" line="875" />
-      <source>Replace {files}? Layers showing them are removed from the project.</source>
-      <translation>{files} ersetzen? Layer, die diese Dateien anzeigen, werden aus dem Projekt entfernt.</translation>
     </message>
     <message>
       <location filename="../ovss_plugin/engine_runtime.py" line="116" />
@@ -489,6 +194,11 @@
       <translation>Umgebung einrichten</translation>
     </message>
     <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="91" />
+      <source>Cancel</source>
+      <translation>Abbrechen</translation>
+    </message>
+    <message>
       <location filename="../ovss_plugin/environment_panel.py" line="101" />
       <source>Open log</source>
       <translation>Protokoll öffnen</translation>
@@ -502,6 +212,11 @@
       <location filename="../ovss_plugin/environment_panel.py" line="104" />
       <source>Use existing environment…</source>
       <translation>Vorhandene Umgebung verwenden…</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/environment_panel.py" line="158" />
+      <source>Starting…</source>
+      <translation>Wird gestartet…</translation>
     </message>
     <message>
       <location filename="../ovss_plugin/environment_panel.py" line="159" />
@@ -599,6 +314,366 @@
       <translation>Das Lesen des Layers über QGIS ist fehlgeschlagen (Fehler {code}).</translation>
     </message>
     <message>
+      <location filename="../ovss_plugin/panels/area_table.py" line="76" />
+      <source>Class</source>
+      <translation>Klasse</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/area_table.py" line="76" />
+      <source>ha</source>
+      <translation>ha</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/area_table.py" line="99" />
+      <source>Value {value}: {pixels} pixels</source>
+      <translation>Wert {value}: {pixels} Pixel</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="45" />
+      <source>Classes</source>
+      <translation>Klassen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="84" />
+      <source>— choose a preset —</source>
+      <translation>— Voreinstellung wählen —</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="133" />
+      <source>Classes as text</source>
+      <translation>Klassen als Text</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="133" />
+      <source>One class per line or separated by ';', prompts by ',', an optional 'Name:' prefix:</source>
+      <translation>Eine Klasse pro Zeile oder durch ';' getrennt, Prompts durch ',', optional mit vorangestelltem 'Name:':</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="161" />
+      <source>Save preset</source>
+      <translation>Voreinstellung speichern</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="161" />
+      <source>Preset name:</source>
+      <translation>Name der Voreinstellung:</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="164" />
+      <source>Saved from the OVSS dock</source>
+      <translation>Aus dem OVSS-Dock gespeichert</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="178" />
+      <source>Rename preset</source>
+      <translation>Voreinstellung umbenennen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="178" />
+      <source>New name:</source>
+      <translation>Neuer Name:</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="201" />
+      <source>Import preset</source>
+      <translation>Voreinstellung importieren</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="201" />
+      <source>Presets (*.json)</source>
+      <translation>Voreinstellungen (*.json)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="219" />
+      <source>Export preset</source>
+      <translation>Voreinstellung exportieren</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="149" />
+      <source>Choose one of your own presets first.</source>
+      <translation>Wählen Sie zuerst eine Ihrer eigenen Voreinstellungen.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="54" />
+      <source>Save</source>
+      <translation>Speichern</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="55" />
+      <source>Rename</source>
+      <translation>Umbenennen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="56" />
+      <source>Delete</source>
+      <translation>Löschen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="57" />
+      <source>Import</source>
+      <translation>Importieren</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="58" />
+      <source>Export</source>
+      <translation>Exportieren</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="64" />
+      <source>Add</source>
+      <translation>Hinzufügen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="65" />
+      <source>Remove</source>
+      <translation>Entfernen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="66" />
+      <source>Up</source>
+      <translation>Nach oben</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="67" />
+      <source>Down</source>
+      <translation>Nach unten</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="68" />
+      <source>Paste as text…</source>
+      <translation>Als Text einfügen…</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="93" />
+      <source>{name} (mine)</source>
+      <translation>{name} (eigene)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/classes_panel.py" line="194" />
+      <source>Delete the preset “{name}”?</source>
+      <translation>Die Voreinstellung „{name}“ löschen?</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/dialogs.py" line="52" />
+      <source>Land cover</source>
+      <translation>Landbedeckung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/input_panel.py" line="36" />
+      <source>Input</source>
+      <translation>Eingabe</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/input_panel.py" line="43" />
+      <source>Raster</source>
+      <translation>Raster</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/input_panel.py" line="64" />
+      <source>Area</source>
+      <translation>Bereich</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/input_panel.py" line="52" />
+      <source>Bands R, G, B</source>
+      <translation>Bänder R, G, B</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/input_panel.py" line="60" />
+      <source>Whole layer</source>
+      <translation>Gesamter Layer</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/input_panel.py" line="60" />
+      <source>Current map extent</source>
+      <translation>Aktuelle Kartenausdehnung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/input_panel.py" line="61" />
+      <source>Drawn or chosen extent</source>
+      <translation>Gezeichnete oder gewählte Ausdehnung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/input_panel.py" line="92" />
+      <source>Draw or choose an extent first.</source>
+      <translation>Zeichnen oder wählen Sie zuerst eine Ausdehnung.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/input_panel.py" line="112" />
+      <source>The layer has {count} band(s): band {band} is used as red, green and blue.</source>
+      <translation>Der Layer hat {count} Band/Bänder: Band {band} wird für Rot, Grün und Blau verwendet.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/input_panel.py" line="115" />
+      <source>Uses band {red} as red, band {green} as green, band {blue} as blue.</source>
+      <translation>Verwendet Band {red} als Rot, Band {green} als Grün, Band {blue} als Blau.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/method_panel.py" line="28" />
+      <source>Method</source>
+      <translation>Methode</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/method_panel.py" line="46" />
+      <source>Method parameters</source>
+      <translation>Parameter der Methode</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/method_panel.py" line="52" />
+      <source>Reset all to the defaults</source>
+      <translation>Alle auf die Standardwerte zurücksetzen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/method_panel.py" line="54" />
+      <source>The method's defaults, or the chosen preset's values</source>
+      <translation>Die Standardwerte der Methode oder die Werte der gewählten Vorlage</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/output_panel.py" line="26" />
+      <source>Output</source>
+      <translation>Ausgabe</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/output_panel.py" line="29" />
+      <source>Temporary layer</source>
+      <translation>Temporärer Layer</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/output_panel.py" line="31" />
+      <source>GeoTIFF file</source>
+      <translation>GeoTIFF-Datei</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/output_panel.py" line="42" />
+      <source>GeoTIFF (*.tif *.tiff)</source>
+      <translation>GeoTIFF (*.tif *.tiff)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/output_panel.py" line="47" />
+      <source>Also write a confidence raster</source>
+      <translation>Zusätzlich ein Konfidenzraster schreiben</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/output_panel.py" line="62" />
+      <source>Choose the output GeoTIFF file, or a temporary layer.</source>
+      <translation>Wählen Sie die Ausgabe-GeoTIFF-Datei oder einen temporären Layer.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/output_panel.py" line="73" />
+      <source>Replace {files}? Layers showing them are removed from the project.</source>
+      <translation>{files} ersetzen? Layer, die diese Dateien anzeigen, werden aus dem Projekt entfernt.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/params_form.py" line="42" />
+      <source>none</source>
+      <translation>keiner</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/params_form.py" line="57" />
+      <source>Reset to the default ({value})</source>
+      <translation>Auf den Standardwert zurücksetzen ({value})</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/params_form.py" line="53" />
+      <source>Default: {value}</source>
+      <translation>Standard: {value}</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/params_form.py" line="110" />
+      <source>Parameter value {text!r} is not valid JSON.</source>
+      <translation>Der Parameterwert {text!r} ist kein gültiges JSON.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/processing_options.py" line="25" />
+      <source>Processing</source>
+      <translation>Verarbeitung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/processing_options.py" line="33" />
+      <source>The raster is segmented in square tiles of this size.</source>
+      <translation>Das Raster wird in quadratischen Kacheln dieser Größe segmentiert.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/processing_options.py" line="34" />
+      <source>Tile size</source>
+      <translation>Kachelgröße</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/processing_options.py" line="39" />
+      <source>Neighbouring tiles overlap by this much, so no seams show.</source>
+      <translation>So weit überlappen benachbarte Kacheln, damit keine Nähte sichtbar sind.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/processing_options.py" line="40" />
+      <source>Tile overlap</source>
+      <translation>Kachelüberlappung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/processing_options.py" line="44" />
+      <source>automatic</source>
+      <translation>automatisch</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/processing_options.py" line="46" />
+      <source>Tiles per model call: larger batches keep a GPU busy; automatic takes as many as fit the free memory. The result does not change.</source>
+      <translation>Kacheln pro Modellaufruf: größere Stapel lasten eine GPU aus; automatisch nimmt so viele, wie in den freien Speicher passen. Das Ergebnis ändert sich nicht.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/processing_options.py" line="49" />
+      <source>Batch size (tiles)</source>
+      <translation>Stapelgröße (Kacheln)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/processing_options.py" line="53" />
+      <source>Precision</source>
+      <translation>Genauigkeit</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/processing_options.py" line="57" />
+      <source>Device</source>
+      <translation>Gerät</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/processing_options.py" line="64" />
+      <source>Keep models loaded between runs</source>
+      <translation>Modelle zwischen den Durchläufen geladen lassen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/processing_options.py" line="68" />
+      <source>Free models</source>
+      <translation>Modelle freigeben</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/run_panel.py" line="23" />
+      <source>Run</source>
+      <translation>Ausführen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/run_panel.py" line="43" />
+      <source>Save report…</source>
+      <translation>Bericht speichern…</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/run_panel.py" line="45" />
+      <source>One HTML page with the map, legend, areas and the run's settings</source>
+      <translation>Eine HTML-Seite mit Karte, Legende, Flächen und den Einstellungen des Laufs</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/weights_help.py" line="19" />
+      <source>Model weights missing</source>
+      <translation>Modellgewichte fehlen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/weights_help.py" line="27" />
+      <source>Download…</source>
+      <translation>Herunterladen…</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/weights_help.py" line="28" />
+      <source>Choose weights folder…</source>
+      <translation>Gewichte-Ordner wählen…</translation>
+    </message>
+    <message>
       <location filename="../ovss_plugin/plugin.py" line="54" />
       <source>Segment a raster into land-cover classes described in plain words</source>
       <translation>Ein Raster in Landbedeckungsklassen segmentieren, die in eigenen Worten beschrieben sind</translation>
@@ -692,11 +767,6 @@
       <location filename="../ovss_plugin/processing/evaluate.py" line="305" />
       <source>Value</source>
       <translation>Wert</translation>
-    </message>
-    <message>
-      <location filename="../ovss_plugin/processing/evaluate.py" line="305" />
-      <source>Class</source>
-      <translation>Klasse</translation>
     </message>
     <message>
       <location filename="../ovss_plugin/processing/evaluate.py" line="305" />
@@ -872,6 +942,16 @@
       <location filename="../ovss_plugin/processing/segment.py" line="123" />
       <source>Segment raster with open-vocabulary labels</source>
       <translation>Raster mit Beschriftungen aus offenem Vokabular segmentieren</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="169" />
+      <source>Tile size (pixels)</source>
+      <translation>Kachelgröße (Pixel)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="173" />
+      <source>Tile overlap (pixels)</source>
+      <translation>Kachelüberlappung (Pixel)</translation>
     </message>
     <message>
       <location filename="../ovss_plugin/processing/segment.py" line="178" />

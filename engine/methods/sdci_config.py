@@ -5,9 +5,11 @@ estimate :func:`tile_bytes` the pipeline sizes batches with. Imports only the st
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as _field
 from typing import TYPE_CHECKING
 
 from ..errors import InputError
+from .param_choices import CLIP_ARCHITECTURES, TEMPLATE_SET_NAMES, VISION_FOUNDATION_MODELS
 
 if TYPE_CHECKING:
     from ..labels import LabelSet
@@ -58,48 +60,98 @@ class SdciConfig:
     PDHG with the ``pdhg_*`` settings.
     """
 
-    clip_arch: str = "ViT-L-14"
-    vfm: str = "dinov2_vitb14_reg"
-    clip_short_side: int = 512
-    clip_pos_embed_fp16: bool = True
-    vfm_short_side: int = 532
-    templates: str = "sdci_rs"
-    other_prompt: str = "other"
-    logit_scale: float = 50.0
-    lambda_1: float = 1.0
-    last_level_ratio: float = 0.2
-    attention_dtype: str = "float32"
-    sinkhorn_tolerance: float = 1e-6
-    knn_k: int = 30
-    knn_tau: float = 0.07
-    diffusion_alpha: float = 0.9
-    diffusion_steps: int = 40
-    diffusion_dtype: str = "float16"
-    diffusion_closed_form: bool = False
-    score_threshold: float = 0.5
-    score_max_eps: float = 1e-5
-    minmax_eps: float = 1e-6
-    prep_eps: float = 1e-6
-    lambda_c: float = 1.0
-    lambda_d: float = 0.2
-    beta: float = 0.1
-    w_in: float = 1.0
-    w_cross: float = 0.1
-    felzenszwalb_scale: float = 40.0
-    felzenszwalb_sigma: float = 0.8
-    felzenszwalb_min_size: int = 20
-    solver: str = "fast"
-    pdhg_iterations: int = 100
-    pdhg_tau: float = 0.25
-    pdhg_sigma: float = 0.25
-    pdhg_theta: float = 1.0
-    pdhg_newton_steps: int = 5
-    pdhg_bisection_steps: int = 10
-    cscp_tolerance: float = 0.003
-    cscp_max_iterations: int = 400
-    cscp_check_every: int = 5
-    stages: str = "full"
-    late_fusion_weight: float = 0.5
+    clip_arch: str = _field(default="ViT-L-14", metadata={
+        "help": "CLIP model that scores the classes (ViT-L/14 is the paper's)", "choices": CLIP_ARCHITECTURES})
+    vfm: str = _field(default="dinov2_vitb14_reg", metadata={
+        "help": "Vision foundation model of the structural branch", "choices": VISION_FOUNDATION_MODELS})
+    clip_short_side: int = _field(default=512, metadata={
+        "help": "CLIP sees the tile with its short side scaled to this size", "min": 32, "max": 4096,
+        "unit": "px"})
+    clip_pos_embed_fp16: bool = _field(default=True, metadata={
+        "help": "Round CLIP's resized position embeddings to float16, as the official code does"})
+    vfm_short_side: int = _field(default=532, metadata={
+        "help": "The foundation model sees the tile with its short side scaled to this size", "min": 32,
+        "max": 4096, "unit": "px"})
+    templates: str = _field(default="sdci_rs", metadata={
+        "help": "Prompt templates each class name is put into", "choices": TEMPLATE_SET_NAMES})
+    other_prompt: str = _field(default="other", metadata={
+        "help": "Text of the extra query for what no class describes"})
+    logit_scale: float = _field(default=50.0, metadata={
+        "help": "Temperature of the class scores: higher makes them sharper", "min": 0.0, "max": 1000.0})
+    lambda_1: float = _field(default=1.0, metadata={
+        "help": "Weight of the other branch's attention in the cross-attention fusion (Eqs. 8-9)",
+        "min": 0.0, "max": 100.0})
+    last_level_ratio: float = _field(default=0.2, metadata={
+        "help": "Share of the last layer in the multi-level fusion", "min": 0.0, "max": 1.0})
+    attention_dtype: str = _field(default="float32", metadata={
+        "help": "Number format of the attention maps", "choices": _ATTENTION_DTYPES})
+    sinkhorn_tolerance: float = _field(default=1e-6, metadata={
+        "help": "When the Sinkhorn normalisation of the attention stops", "min": 0.0, "max": 1.0})
+    knn_k: int = _field(default=30, metadata={
+        "help": "Neighbours per patch in the diffusion graph", "min": 1, "max": 1000})
+    knn_tau: float = _field(default=0.07, metadata={
+        "help": "Temperature of the neighbour weights in the diffusion graph", "min": 0.0, "max": 10.0})
+    diffusion_alpha: float = _field(default=0.9, metadata={
+        "help": "How far the scores spread over the graph in each step (below 1)", "min": 0.0, "max": 0.999})
+    diffusion_steps: int = _field(default=40, metadata={
+        "help": "Diffusion steps over the graph", "min": 0, "max": 10000})
+    diffusion_dtype: str = _field(default="float16", metadata={
+        "help": "Number format of the diffusion", "choices": _DIFFUSION_DTYPES})
+    diffusion_closed_form: bool = _field(default=False, metadata={
+        "help": "Solve the diffusion exactly instead of by steps"})
+    score_threshold: float = _field(default=0.5, metadata={
+        "help": "Classes whose best score stays below this are dropped from the tile", "min": 0.0,
+        "max": 1.0})
+    score_max_eps: float = _field(default=1e-5, metadata={
+        "help": "Guard against division by zero when scores are scaled by their maximum", "min": 0.0,
+        "max": 1.0})
+    minmax_eps: float = _field(default=1e-6, metadata={
+        "help": "Guard against division by zero in the min-max scaling", "min": 0.0, "max": 1.0})
+    prep_eps: float = _field(default=1e-6, metadata={
+        "help": "Smallest probability fed to the superpixel refinement", "min": 0.0, "max": 1.0})
+    lambda_c: float = _field(default=1.0, metadata={
+        "help": "Weight of CLIP's scores in the superpixel refinement (CSCP)", "min": 0.0, "max": 100.0})
+    lambda_d: float = _field(default=0.2, metadata={
+        "help": "Weight of the foundation model's scores in the superpixel refinement", "min": 0.0,
+        "max": 100.0})
+    beta: float = _field(default=0.1, metadata={
+        "help": "Smoothness between neighbouring superpixels", "min": 0.0, "max": 100.0})
+    w_in: float = _field(default=1.0, metadata={
+        "help": "Edge weight between pixels of one superpixel", "min": 0.0, "max": 100.0})
+    w_cross: float = _field(default=0.1, metadata={
+        "help": "Edge weight across superpixel borders", "min": 0.0, "max": 100.0})
+    felzenszwalb_scale: float = _field(default=40.0, metadata={
+        "help": "Superpixel scale: larger gives larger superpixels", "min": 0.0, "max": 10000.0})
+    felzenszwalb_sigma: float = _field(default=0.8, metadata={
+        "help": "Smoothing before the superpixels are found", "min": 0.0, "max": 100.0, "unit": "px"})
+    felzenszwalb_min_size: int = _field(default=20, metadata={
+        "help": "Smallest superpixel", "min": 1, "max": 100000, "unit": "px"})
+    solver: str = _field(default="fast", metadata={
+        "help": "Superpixel refinement solver: fast stops at a tolerance; reference is the official one",
+        "choices": _SOLVERS})
+    pdhg_iterations: int = _field(default=100, metadata={
+        "help": "Iterations of the reference solver", "min": 1, "max": 100000})
+    pdhg_tau: float = _field(default=0.25, metadata={
+        "help": "Primal step of the reference solver", "min": 0.0, "max": 10.0})
+    pdhg_sigma: float = _field(default=0.25, metadata={
+        "help": "Dual step of the reference solver", "min": 0.0, "max": 10.0})
+    pdhg_theta: float = _field(default=1.0, metadata={
+        "help": "Over-relaxation of the reference solver", "min": 0.0, "max": 10.0})
+    pdhg_newton_steps: int = _field(default=5, metadata={
+        "help": "Newton steps per iteration of the reference solver", "min": 0, "max": 1000})
+    pdhg_bisection_steps: int = _field(default=10, metadata={
+        "help": "Bisection steps per iteration of the reference solver", "min": 0, "max": 1000})
+    cscp_tolerance: float = _field(default=0.003, metadata={
+        "help": "The fast solver stops at this relative duality gap", "min": 0.0, "max": 1.0})
+    cscp_max_iterations: int = _field(default=400, metadata={
+        "help": "Most iterations of the fast solver", "min": 1, "max": 100000})
+    cscp_check_every: int = _field(default=5, metadata={
+        "help": "The fast solver checks the gap every this many iterations", "min": 1, "max": 100000})
+    stages: str = _field(default="full", metadata={
+        "help": "Which parts of SDCI run (the ablation rows of Table 2)", "choices": tuple(STAGES)})
+    late_fusion_weight: float = _field(default=0.5, metadata={
+        "help": "Weight of the foundation model's scores when the stages sum the branches", "min": 0.0,
+        "max": 1.0})
 
     def __post_init__(self) -> None:
         """Reject values the method cannot run with (one-line :class:`InputError`)."""

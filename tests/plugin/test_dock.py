@@ -21,10 +21,10 @@ def tiny_methods(monkeypatch):
 @pytest.fixture
 def profile(tmp_path, monkeypatch):
     """A throw-away settings file and user presets folder, so tests never touch the user's profile."""
-    import ovss.ovss_plugin.dock as dock_module
+    import ovss.ovss_plugin.panels.classes_panel as classes_module
 
     QgsSettings().remove("ovss/dock")
-    monkeypatch.setattr(dock_module, "user_presets_dir", lambda: tmp_path / "presets")
+    monkeypatch.setattr(classes_module, "user_presets_dir", lambda: tmp_path / "presets")
     monkeypatch.delenv("OVSS_WEIGHTS", raising=False)
     yield tmp_path
     QgsSettings().remove("ovss/dock")
@@ -59,12 +59,12 @@ def choose(combo, data):
 def test_presets_fill_the_table(dock):
     from ovss.engine.labels import list_presets, load_preset
 
-    offered = [dock.preset_combo.itemData(i) for i in range(dock.preset_combo.count())]
+    offered = [dock.classes_panel.preset_combo.itemData(i) for i in range(dock.classes_panel.preset_combo.count())]
     assert [f"builtin:{name}" for name in list_presets()] == [d for d in offered if d]
     for name in ("potsdam-ori", "loveda-gen"):
-        choose(dock.preset_combo, f"builtin:{name}")
-        assert dock.table.labels() == load_preset(name).labels
-        assert dock.table.rowCount() == len(load_preset(name).labels)
+        choose(dock.classes_panel.preset_combo, f"builtin:{name}")
+        assert dock.classes_panel.table.labels() == load_preset(name).labels
+        assert dock.classes_panel.table.rowCount() == len(load_preset(name).labels)
 
 
 @pytest.mark.parametrize(
@@ -80,33 +80,33 @@ def test_validation_explains_and_disables_run(dock, tmp_path, rows, expected):
     from ovss.ovss_plugin.classes_table import ClassRow
 
     add_layer(tmp_path / "scene.tif")
-    dock.layer_combo.setLayer(QgsProject.instance().mapLayersByName("scene")[0])
-    dock.table.set_rows([ClassRow(name, prompts, (1, 2, 3)) for name, prompts in rows])
-    assert expected in dock.validation_label.text()
-    assert not dock.run_button.isEnabled()
-    dock.table.set_rows([ClassRow("water", "", (1, 2, 3)), ClassRow("land", "soil, rock", (4, 5, 6))])
-    assert dock.validation_label.text() == ""
-    assert dock.run_button.isEnabled()
+    dock.input_panel.layer_combo.setLayer(QgsProject.instance().mapLayersByName("scene")[0])
+    dock.classes_panel.table.set_rows([ClassRow(name, prompts, (1, 2, 3)) for name, prompts in rows])
+    assert expected in dock.classes_panel.validation_label.text()
+    assert not dock.run_panel.run_button.isEnabled()
+    dock.classes_panel.table.set_rows([ClassRow("water", "", (1, 2, 3)), ClassRow("land", "soil, rock", (4, 5, 6))])
+    assert dock.classes_panel.validation_label.text() == ""
+    assert dock.run_panel.run_button.isEnabled()
 
 
 def test_table_rows_round_trip_and_editing(dock, monkeypatch):
     from ovss.engine.labels import parse_labels
 
     labels = parse_labels("water: lake, river; tree #00ff00; road (background)")
-    dock.table.set_labels(labels)
-    assert dock.table.labels() == labels
-    dock.table.setCurrentCell(0, 0)
-    dock.table.move_selected(1)
-    assert dock.table.labels().names == ("tree", "water", "road")
-    assert dock.table.labels().background == 2
-    dock.table.remove_selected()  # the moved row is still the selected one
-    assert dock.table.labels().names == ("tree", "road")
-    dock.table.add_class()
-    assert dock.table.rowCount() == 3 and "Class 3 is empty" in dock.validation_label.text()
+    dock.classes_panel.table.set_labels(labels)
+    assert dock.classes_panel.table.labels() == labels
+    dock.classes_panel.table.setCurrentCell(0, 0)
+    dock.classes_panel.table.move_selected(1)
+    assert dock.classes_panel.table.labels().names == ("tree", "water", "road")
+    assert dock.classes_panel.table.labels().background == 2
+    dock.classes_panel.table.remove_selected()  # the moved row is still the selected one
+    assert dock.classes_panel.table.labels().names == ("tree", "road")
+    dock.classes_panel.table.add_class()
+    assert dock.classes_panel.table.rowCount() == 3 and "Class 3 is empty" in dock.classes_panel.validation_label.text()
 
-    monkeypatch.setattr(dock, "_ask_text", lambda *args, **kwargs: "a: x, y\nb\nc: z")
-    dock.paste_labels()
-    assert dock.table.labels() == parse_labels("a: x, y; b; c: z")
+    monkeypatch.setattr(dock.dialogs, "ask_text", lambda *args, **kwargs: "a: x, y\nb\nc: z")
+    dock.classes_panel.paste_labels()
+    assert dock.classes_panel.table.labels() == parse_labels("a: x, y; b; c: z")
 
 
 def test_band_pickers_follow_the_layer(dock, tmp_path):
@@ -115,22 +115,23 @@ def test_band_pickers_follow_the_layer(dock, tmp_path):
     rgb.setRenderer(QgsMultiBandColorRenderer(rgb.dataProvider(), 3, 1, 2))
     QgsProject.instance().addMapLayer(rgb)
     grey = add_layer(tmp_path / "grey.tif", "grey", bands=1)
-    dock.layer_combo.setLayer(rgb)
-    assert dock.bands() == (3, 1, 2)
-    assert dock.band_mapping_label.text() == "Uses band 3 as red, band 1 as green, band 2 as blue."
-    dock.layer_combo.setLayer(grey)
-    assert dock.bands() == (1, 1, 1)
-    assert dock.band_mapping_label.text() == "The layer has 1 band(s): band 1 is used as red, green and blue."
+    dock.input_panel.layer_combo.setLayer(rgb)
+    assert dock.input_panel.bands() == (3, 1, 2)
+    assert dock.input_panel.band_mapping_label.text() == "Uses band 3 as red, band 1 as green, band 2 as blue."
+    dock.input_panel.layer_combo.setLayer(grey)
+    assert dock.input_panel.bands() == (1, 1, 1)
+    assert dock.input_panel.band_mapping_label.text() == (
+        "The layer has 1 band(s): band 1 is used as red, green and blue.")
     two = add_layer(tmp_path / "two.tif", "two", bands=2)
-    dock.layer_combo.setLayer(two)
-    assert dock.bands() == (1, 1, 1) and "has 2 band(s): band 1 is used as red, green and blue" in (
-        dock.band_mapping_label.text())
-    dock.band_combos[1].setBand(2)
-    assert dock.band_mapping_label.text() == "Uses band 1 as red, band 2 as green, band 1 as blue."
+    dock.input_panel.layer_combo.setLayer(two)
+    assert dock.input_panel.bands() == (1, 1, 1) and "has 2 band(s): band 1 is used as red, green and blue" in (
+        dock.input_panel.band_mapping_label.text())
+    dock.input_panel.band_combos[1].setBand(2)
+    assert dock.input_panel.band_mapping_label.text() == "Uses band 1 as red, band 2 as green, band 1 as blue."
     plain = add_layer(tmp_path / "plain.tif", "plain", bands=4)
     plain.setRenderer(QgsPalettedRasterRenderer(plain.dataProvider(), 1, []))
-    dock.layer_combo.setLayer(plain)
-    assert dock.bands() == (1, 2, 3)
+    dock.input_panel.layer_combo.setLayer(plain)
+    assert dock.input_panel.bands() == (1, 2, 3)
 
 
 def test_settings_round_trip(profile):
@@ -167,25 +168,25 @@ def test_dock_restores_its_settings(dock, profile, tiny_methods, qgis_iface):
     from ovss.engine.labels import parse_labels
     from ovss.ovss_plugin.dock import OVSSDock
 
-    dock.table.set_labels(parse_labels(LABELS))
-    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
+    dock.classes_panel.table.set_labels(parse_labels(LABELS))
+    dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData(TINY))
     dock.findChild(QWidget, "ovss_param_sharpness").setValue(0.25)
     dock.findChild(QWidget, "ovss_param_normalise").setChecked(False)
-    dock.tile_spin.setValue(256)
-    dock.overlap_spin.setValue(16)
-    dock.area_combo.setCurrentIndex(dock.area_combo.findData("canvas"))
-    dock.output_file.setChecked(True)
-    dock.output_path_widget.setFilePath(str(profile / "out.tif"))
-    dock.confidence_check.setChecked(True)
-    dock.keep_models_check.setChecked(False)
+    dock.options_panel.tile_spin.setValue(256)
+    dock.options_panel.overlap_spin.setValue(16)
+    dock.input_panel.area_combo.setCurrentIndex(dock.input_panel.area_combo.findData("canvas"))
+    dock.output_panel.output_file.setChecked(True)
+    dock.output_panel.output_path_widget.setFilePath(str(profile / "out.tif"))
+    dock.output_panel.confidence_check.setChecked(True)
+    dock.options_panel.keep_models_check.setChecked(False)
     dock.shutdown()  # saves, as unloading the plugin does
 
     again = OVSSDock(None, iface=qgis_iface)
     try:
         assert again.current_settings() == dock.current_settings()
-        assert again.table.labels() == parse_labels(LABELS)
+        assert again.classes_panel.table.labels() == parse_labels(LABELS)
         assert again.method_params() == {"sharpness": 0.25, "normalise": False}
-        assert again.output_file.isChecked() and again.tile_spin.value() == 256
+        assert again.output_panel.output_file.isChecked() and again.options_panel.tile_spin.value() == 256
     finally:
         again.shutdown()
 
@@ -193,48 +194,49 @@ def test_dock_restores_its_settings(dock, profile, tiny_methods, qgis_iface):
 def test_method_description_parameters_and_reset(dock):
     from ovss.engine.methods.base import available_methods, method_info
 
-    assert [dock.method_combo.itemData(i) for i in range(dock.method_combo.count())] == available_methods()
-    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
-    assert dock.method_description.text() == method_info(TINY).description
+    methods = dock.method_panel.method_combo
+    assert [methods.itemData(i) for i in range(methods.count())] == available_methods()
+    dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData(TINY))
+    assert dock.method_panel.method_description.text() == method_info(TINY).description
     spin = dock.findChild(QWidget, "ovss_param_sharpness")
     levels = dock.findChild(QWidget, "ovss_param_levels")
     assert spin.value() == TinyConfig.sharpness and levels.value() == TinyConfig.levels
     spin.setValue(0.5)
     levels.setValue(7)
     assert dock.method_params() == {"sharpness": 0.5, "levels": 7}
-    dock.reset_params_button.click()
+    dock.method_panel.reset_params_button.click()
     assert dock.method_params() == {}
 
 
 def test_user_presets_save_rename_delete_import_export(dock, profile, monkeypatch):
     from ovss.engine.labels import parse_labels, read_preset_file
 
-    dock.table.set_labels(parse_labels(LABELS))
-    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
+    dock.classes_panel.table.set_labels(parse_labels(LABELS))
+    dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData(TINY))
     dock.findChild(QWidget, "ovss_param_levels").setValue(5)
     answers = iter(["my classes", "renamed"])
-    monkeypatch.setattr(dock, "_ask_text", lambda *args, **kwargs: next(answers))
-    dock.save_preset()
-    assert dock.preset_combo.currentData() == "user:my classes"
+    monkeypatch.setattr(dock.dialogs, "ask_text", lambda *args, **kwargs: next(answers))
+    dock.classes_panel.save_preset()
+    assert dock.classes_panel.preset_combo.currentData() == "user:my classes"
     saved = read_preset_file(profile / "presets" / "my classes.json")
     assert saved.labels == parse_labels(LABELS) and saved.params == {TINY: {"levels": 5}}
 
-    dock.rename_preset()
+    dock.classes_panel.rename_preset()
     assert sorted(p.name for p in (profile / "presets").iterdir()) == ["renamed.json"]
     exported = profile / "exported.json"
-    monkeypatch.setattr(dock, "_ask_save_path", lambda *args: str(exported))
-    dock.export_preset()
+    monkeypatch.setattr(dock.dialogs, "ask_save_path", lambda *args: str(exported))
+    dock.classes_panel.export_preset()
     assert read_preset_file(exported).labels == parse_labels(LABELS)
 
-    monkeypatch.setattr(dock, "_confirm", lambda question: "renamed" in question)
-    dock.delete_preset()
+    monkeypatch.setattr(dock.dialogs, "confirm", lambda question: "renamed" in question)
+    dock.classes_panel.delete_preset()
     assert list((profile / "presets").iterdir()) == []
-    monkeypatch.setattr(dock, "_ask_open_path", lambda *args: str(exported))
-    dock.import_preset()
-    assert dock.preset_combo.currentData() == "user:renamed"
-    choose(dock.preset_combo, "builtin:potsdam-ori")
-    choose(dock.preset_combo, "user:renamed")
-    assert dock.table.labels() == parse_labels(LABELS)
+    monkeypatch.setattr(dock.dialogs, "ask_open_path", lambda *args: str(exported))
+    dock.classes_panel.import_preset()
+    assert dock.classes_panel.preset_combo.currentData() == "user:renamed"
+    choose(dock.classes_panel.preset_combo, "builtin:potsdam-ori")
+    choose(dock.classes_panel.preset_combo, "user:renamed")
+    assert dock.classes_panel.table.labels() == parse_labels(LABELS)
     assert dock.method_params() == {"levels": 5}  # the preset's parameters for this method
 
 
@@ -246,11 +248,11 @@ def test_random_weights_warning_and_device(dock, monkeypatch):
     monkeypatch.setenv("OVSS_WEIGHTS", "random")
     dock.refresh_status()
     assert not dock.random_warning.isHidden() and "RANDOM" in dock.random_warning.text()
-    dock.device_combo.setCurrentText("cpu")
-    dock.precision_combo.setCurrentText("fp32")
+    dock.options_panel.device_combo.setCurrentText("cpu")
+    dock.options_panel.precision_combo.setCurrentText("fp32")
     dock.refresh_device()
-    wait_for(lambda: "finding" not in dock.device_label.text())  # the first time, the engine loads first
-    assert dock.device_label.text() == f"Runs on: {resolve_runtime('cpu', 'fp32').describe()}"
+    wait_for(lambda: "finding" not in dock.method_panel.device_label.text())  # the first time, the engine loads first
+    assert dock.method_panel.device_label.text() == f"Runs on: {resolve_runtime('cpu', 'fp32').describe()}"
 
 
 def test_run_from_the_dock_adds_a_new_layer_each_time(dock, tmp_path, monkeypatch):
@@ -258,15 +260,16 @@ def test_run_from_the_dock_adds_a_new_layer_each_time(dock, tmp_path, monkeypatc
 
     monkeypatch.setenv("OVSS_WEIGHTS", "random")
     layer = add_layer(tmp_path / "scene.tif")
-    dock.layer_combo.setLayer(layer)
-    dock.table.set_labels(parse_labels(LABELS))
-    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
-    dock.tile_spin.setValue(64)
-    dock.overlap_spin.setValue(8)
+    dock.input_panel.layer_combo.setLayer(layer)
+    dock.classes_panel.table.set_labels(parse_labels(LABELS))
+    dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData(TINY))
+    dock.options_panel.tile_spin.setValue(64)
+    dock.options_panel.overlap_spin.setValue(8)
     paths = []
     for _ in range(2):
         task = dock.start_run()
-        assert task is not None and not dock.run_button.isEnabled() and dock.cancel_button.isEnabled()
+        assert task is not None and not dock.run_panel.run_button.isEnabled()
+        assert dock.run_panel.cancel_button.isEnabled()
         wait_for(lambda: dock.task is None)
         assert dock.last_outcome.ok and dock.last_outcome.request.weights == "random"
         paths.append(str(dock.last_outcome.result.output_path))
@@ -274,8 +277,8 @@ def test_run_from_the_dock_adds_a_new_layer_each_time(dock, tmp_path, monkeypatc
     assert len(added) == 2
     assert added[0].source() != added[1].source()
     assert all(lyr.isValid() and lyr.id() in QgsProject.instance().mapLayers() for lyr in added)
-    assert dock.progress_bar.value() == 100 and "tiles" in dock.progress_label.text()
-    assert dock.run_button.isEnabled()
+    assert dock.run_panel.progress_bar.value() == 100 and "tiles" in dock.run_panel.progress_label.text()
+    assert dock.run_panel.run_button.isEnabled()
     warnings = dock.iface.messageBar().get_messages(1)
     assert any("Random weights" in m for m in warnings)
 
@@ -284,17 +287,17 @@ def test_chosen_output_is_replaced_only_when_the_user_agrees(dock, tmp_path, mon
     from ovss.engine.labels import parse_labels
 
     layer = add_layer(tmp_path / "scene.tif")
-    dock.layer_combo.setLayer(layer)
-    dock.table.set_labels(parse_labels(LABELS))
-    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
+    dock.input_panel.layer_combo.setLayer(layer)
+    dock.classes_panel.table.set_labels(parse_labels(LABELS))
+    dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData(TINY))
     target = tmp_path / "mine.tif"
     target.write_bytes(b"keep me")
-    dock.output_file.setChecked(True)
-    dock.output_path_widget.setFilePath(str(target))
-    monkeypatch.setattr(dock, "_confirm", lambda question: False)
+    dock.output_panel.output_file.setChecked(True)
+    dock.output_panel.output_path_widget.setFilePath(str(target))
+    monkeypatch.setattr(dock.dialogs, "confirm", lambda question: False)
     assert dock.start_run() is None
     assert target.read_bytes() == b"keep me"
-    monkeypatch.setattr(dock, "_confirm", lambda question: str(target) in question)
+    monkeypatch.setattr(dock.dialogs, "confirm", lambda question: str(target) in question)
     assert dock.start_run() is not None
     wait_for(lambda: dock.task is None)
     assert dock.last_outcome.ok and dock.last_outcome.result.output_path == target
@@ -318,12 +321,12 @@ def test_output_that_is_the_input_is_refused_before_anything_is_replaced(
     (tmp_path / "sub").mkdir()
     (tmp_path / "link.tif").symlink_to(tmp_path / "scene.tif")
     before = (tmp_path / "scene.tif").read_bytes()
-    dock.layer_combo.setLayer(layer)
-    dock.table.set_labels(parse_labels(LABELS))
-    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
-    dock.output_file.setChecked(True)
-    dock.output_path_widget.setFilePath(spelling.format(dir=tmp_path))
-    monkeypatch.setattr(dock, "_confirm", lambda question: pytest.fail(f"asked: {question}"))
+    dock.input_panel.layer_combo.setLayer(layer)
+    dock.classes_panel.table.set_labels(parse_labels(LABELS))
+    dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData(TINY))
+    dock.output_panel.output_file.setChecked(True)
+    dock.output_panel.output_path_widget.setFilePath(spelling.format(dir=tmp_path))
+    monkeypatch.setattr(dock.dialogs, "confirm", lambda question: pytest.fail(f"asked: {question}"))
     assert dock.start_run() is None
     assert dock.iface.messageBar().get_messages(1)[-1].endswith(expected.format(dir=tmp_path))
     assert layer.id() in QgsProject.instance().mapLayers()
@@ -336,20 +339,20 @@ def test_missing_weights_offers_download_or_folder(dock, tmp_path, monkeypatch):
     monkeypatch.setenv("OVSS_WEIGHTS_DIR", str(tmp_path / "nowhere"))
     monkeypatch.setenv("OVSS_CACHE_DIR", str(tmp_path / "cache"))
     layer = add_layer(tmp_path / "scene.tif")
-    dock.layer_combo.setLayer(layer)
-    dock.table.set_labels(parse_labels(LABELS))
-    dock.method_combo.setCurrentIndex(dock.method_combo.findData(NEEDS_WEIGHTS))
-    dock.weights_dir_widget.setFilePath(str(tmp_path / "weights"))
+    dock.input_panel.layer_combo.setLayer(layer)
+    dock.classes_panel.table.set_labels(parse_labels(LABELS))
+    dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData(NEEDS_WEIGHTS))
+    dock.options_panel.weights_dir_widget.setFilePath(str(tmp_path / "weights"))
     dock.start_run()
     wait_for(lambda: dock.task is None)
     assert dock.last_outcome.missing_weights
     assert not dock.weights_help.isHidden()
-    assert "clip_jbu_stack_cocostuff.ckpt" in dock.weights_message.text()
+    assert "clip_jbu_stack_cocostuff.ckpt" in dock.weights_help.weights_message.text()
 
     items = dock.download_items()
     assert [item.dest for item in items] == [tmp_path / "weights" / "clip_jbu_stack_cocostuff.ckpt"]
     questions = []
-    monkeypatch.setattr(dock, "_confirm", lambda question: questions.append(question) or False)
+    monkeypatch.setattr(dock.dialogs, "confirm", lambda question: questions.append(question) or False)
     assert dock.offer_download() is None  # no consent, no download
     assert "clip_jbu_stack_cocostuff.ckpt" in questions[0] and items[0].url in questions[0]
     (tmp_path / "weights").mkdir()
@@ -386,16 +389,16 @@ def test_drawn_extent_is_clipped_to_the_layer(dock, tmp_path):
     from ovss.engine.labels import parse_labels
 
     layer = add_layer(tmp_path / "scene.tif")  # 96 x 80 pixels
-    dock.layer_combo.setLayer(layer)
-    dock.table.set_labels(parse_labels(LABELS))
-    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
+    dock.input_panel.layer_combo.setLayer(layer)
+    dock.classes_panel.table.set_labels(parse_labels(LABELS))
+    dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData(TINY))
     canvas = dock.iface.mapCanvas()
     canvas.setDestinationCrs(QgsCoordinateReferenceSystem(f"EPSG:{EPSG}"))
     canvas.setExtent(QgsRectangle(ORIGIN[0] - 20, ORIGIN[1] - 60, ORIGIN[0] + 80, ORIGIN[1] + 10))
-    dock.area_combo.setCurrentIndex(dock.area_combo.findData("custom"))
-    assert not dock.extent_widget.isHidden()
+    dock.input_panel.area_combo.setCurrentIndex(dock.input_panel.area_combo.findData("custom"))
+    assert not dock.input_panel.extent_widget.isHidden()
 
-    dock.extent_widget.setOutputExtentFromDrawOnCanvas()  # the widget's "Draw on Canvas" button
+    dock.input_panel.extent_widget.setOutputExtentFromDrawOnCanvas()  # the widget's "Draw on Canvas" button
     to_map = canvas.getCoordinateTransform()
     start = to_map.transform(ORIGIN[0] + 10.2, ORIGIN[1] - 7.3)  # inside the layer
     end = to_map.transform(ORIGIN[0] + 70.0, ORIGIN[1] - 30.6)  # east of the layer: must be clipped
@@ -405,7 +408,7 @@ def test_drawn_extent_is_clipped_to_the_layer(dock, tmp_path):
     corners = [to_map.toMapCoordinates(QPoint(*p)) for p in (start, end)]
     x_min, x_max = sorted(p.x() for p in corners)
     y_min, y_max = sorted(p.y() for p in corners)
-    drawn = dock.extent_widget.outputExtent()
+    drawn = dock.input_panel.extent_widget.outputExtent()
     assert (drawn.xMinimum(), drawn.xMaximum(), drawn.yMinimum(), drawn.yMaximum()) == pytest.approx(
         (x_min, x_max, y_min, y_max))
     request = dock.build_request()
@@ -434,14 +437,14 @@ def test_input_follows_the_active_layer_but_not_results(dock, tmp_path, qgis_ifa
     connected = qgis_iface.receivers(signal)
     assert connected >= 1  # the dock listens to the active layer
 
-    dock.layer_combo.setLayer(first)
+    dock.input_panel.layer_combo.setLayer(first)
     dock._follow_active_layer(second)  # what currentLayerChanged delivers when the user selects a layer
-    assert dock.layer_combo.currentLayer() is second and dock.bands() == (1, 2, 3)
+    assert dock.input_panel.layer_combo.currentLayer() is second and dock.input_panel.bands() == (1, 2, 3)
     for ignored in (result, vector, None):
         dock._follow_active_layer(ignored)
-        assert dock.layer_combo.currentLayer() is second
+        assert dock.input_panel.layer_combo.currentLayer() is second
     dock._follow_active_layer(first)
-    assert dock.layer_combo.currentLayer() is first
+    assert dock.input_panel.layer_combo.currentLayer() is first
 
     dock.shutdown()
     assert qgis_iface.receivers(signal) == connected - 1  # unloading stops listening
@@ -456,16 +459,16 @@ def plugin_with_file_output(recording_iface, tmp_path, tile):
     plugin = ovss.classFactory(recording_iface)
     plugin.initGui()
     dock = plugin.dock
-    dock.layer_combo.setLayer(layer)
-    dock.table.set_labels(parse_labels(LABELS))
-    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
-    dock.tile_spin.setValue(tile)
-    dock.overlap_spin.setValue(0)
+    dock.input_panel.layer_combo.setLayer(layer)
+    dock.classes_panel.table.set_labels(parse_labels(LABELS))
+    dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData(TINY))
+    dock.options_panel.tile_spin.setValue(tile)
+    dock.options_panel.overlap_spin.setValue(0)
     output = tmp_path / "out" / "classes.tif"
     output.parent.mkdir()
-    dock.output_file.setChecked(True)
-    dock.output_path_widget.setFilePath(str(output))
-    dock.confidence_check.setChecked(True)
+    dock.output_panel.output_file.setChecked(True)
+    dock.output_panel.output_path_widget.setFilePath(str(output))
+    dock.output_panel.confidence_check.setChecked(True)
     return plugin, layer, output
 
 
@@ -540,9 +543,9 @@ def test_a_tile_too_big_for_the_memory_is_said_in_the_message_bar(dock, tiny_met
 
     monkeypatch.setattr(memory, "available_memory", lambda: 1024**2)
     layer = add_layer(tmp_path / "scene.tif")
-    dock.layer_combo.setLayer(layer)
-    dock.table.set_labels(parse_labels(LABELS))
-    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
+    dock.input_panel.layer_combo.setLayer(layer)
+    dock.classes_panel.table.set_labels(parse_labels(LABELS))
+    dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData(TINY))
     layers_before = set(QgsProject.instance().mapLayers())
     assert dock.start_run() is not None
     wait_for(lambda: dock.task is None)
@@ -550,7 +553,7 @@ def test_a_tile_too_big_for_the_memory_is_said_in_the_message_bar(dock, tiny_met
     assert "needs about" in error and "only 0.0 GB is free: choose a smaller tile size" in error
     assert any(error in message for message in dock.iface.messageBar().get_messages(2))  # Qgis.Critical
     assert set(QgsProject.instance().mapLayers()) == layers_before
-    assert dock.run_button.isEnabled()
+    assert dock.run_panel.run_button.isEnabled()
     assert tiny_methods.builds == 0  # refused before any model was built
 
 
@@ -558,41 +561,41 @@ def test_cancel_in_the_dock_reports_cancelled_and_no_error(dock, tmp_path, tiny_
     from ovss.engine.labels import parse_labels
 
     layer = add_layer(tmp_path / "scene.tif")
-    dock.layer_combo.setLayer(layer)
-    dock.table.set_labels(parse_labels(LABELS))
-    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
-    dock.tile_spin.setValue(16)
-    dock.overlap_spin.setValue(0)
+    dock.input_panel.layer_combo.setLayer(layer)
+    dock.classes_panel.table.set_labels(parse_labels(LABELS))
+    dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData(TINY))
+    dock.options_panel.tile_spin.setValue(16)
+    dock.options_panel.overlap_spin.setValue(0)
     calls = []
     tiny_methods.hook = lambda: calls.append(1) or (len(calls) == 2 and dock.task.cancel())
     dock.iface.messageBar().clear_messages()
     assert dock.start_run() is not None
     wait_for(lambda: dock.task is None)
     assert dock.last_outcome.cancelled
-    assert dock.progress_label.text() == "Cancelled; nothing was written."
+    assert dock.run_panel.progress_label.text() == "Cancelled; nothing was written."
     assert dock.iface.messageBar().get_messages(2) == []  # Qgis.Critical: no error bar
-    assert dock.run_button.isEnabled() and not dock.cancel_button.isEnabled()
+    assert dock.run_panel.run_button.isEnabled() and not dock.run_panel.cancel_button.isEnabled()
 
 
 def test_pasted_text_that_is_empty_or_wrong_leaves_a_consistent_dock(dock, tmp_path, monkeypatch):
     """Empty text empties the table (Run off, the reason shown); wrong text keeps the table as it was."""
     from ovss.engine.labels import parse_labels
 
-    dock.layer_combo.setLayer(add_layer(tmp_path / "scene.tif"))
-    dock.table.set_labels(parse_labels(LABELS))
-    assert dock.run_button.isEnabled()
-    monkeypatch.setattr(dock, "_ask_text", lambda *args, **kwargs: "  \n ")
-    dock.paste_labels()
-    assert dock.table.rowCount() == 0
-    assert not dock.run_button.isEnabled() and "two classes" in dock.validation_label.text()
+    dock.input_panel.layer_combo.setLayer(add_layer(tmp_path / "scene.tif"))
+    dock.classes_panel.table.set_labels(parse_labels(LABELS))
+    assert dock.run_panel.run_button.isEnabled()
+    monkeypatch.setattr(dock.dialogs, "ask_text", lambda *args, **kwargs: "  \n ")
+    dock.classes_panel.paste_labels()
+    assert dock.classes_panel.table.rowCount() == 0
+    assert not dock.run_panel.run_button.isEnabled() and "two classes" in dock.classes_panel.validation_label.text()
     assert dock.start_run() is None
 
-    dock.table.set_labels(parse_labels(LABELS))
+    dock.classes_panel.table.set_labels(parse_labels(LABELS))
     dock.iface.messageBar().clear_messages()
-    monkeypatch.setattr(dock, "_ask_text", lambda *args, **kwargs: "water;;land")
-    dock.paste_labels()
-    assert dock.table.labels() == parse_labels(LABELS)
-    assert dock.run_button.isEnabled() and dock.validation_label.text() == ""
+    monkeypatch.setattr(dock.dialogs, "ask_text", lambda *args, **kwargs: "water;;land")
+    dock.classes_panel.paste_labels()
+    assert dock.classes_panel.table.labels() == parse_labels(LABELS)
+    assert dock.run_panel.run_button.isEnabled() and dock.classes_panel.validation_label.text() == ""
     assert any("empty class" in message for message in dock.iface.messageBar().get_messages(1))
 
 
@@ -629,9 +632,9 @@ def test_run_click_returns_at_once_and_imports_and_builds_in_the_task(dock, tmp_
     create_method = runtime_module.create_method
     monkeypatch.setattr(runtime_module, "create_method", lambda *args, **kwargs: build_threads.append(
         threading.current_thread()) or create_method(*args, **kwargs))
-    dock.layer_combo.setLayer(add_layer(tmp_path / "scene.tif"))
-    dock.table.set_labels(parse_labels(LABELS))
-    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
+    dock.input_panel.layer_combo.setLayer(add_layer(tmp_path / "scene.tif"))
+    dock.classes_panel.table.set_labels(parse_labels(LABELS))
+    dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData(TINY))
     started = time.perf_counter()
     assert dock.start_run() is not None
     assert time.perf_counter() - started < 1.0  # the imports alone take 7 x 0.3 s
@@ -645,9 +648,9 @@ def test_device_is_found_without_loading_the_engine_in_the_main_thread(dock, imp
     import threading
 
     dock.refresh_device()
-    assert "finding the device" in dock.device_label.text()
-    wait_for(lambda: "finding" not in dock.device_label.text())
-    assert dock.device_label.text().startswith("Runs on: ")
+    assert "finding the device" in dock.method_panel.device_label.text()
+    wait_for(lambda: "finding" not in dock.method_panel.device_label.text())
+    assert dock.method_panel.device_label.text().startswith("Runs on: ")
     assert import_threads and threading.main_thread() not in import_threads
 
 
@@ -656,15 +659,16 @@ def test_batch_setting_is_remembered_and_reaches_the_run(dock, profile, tmp_path
     from ovss.ovss_plugin.dock import OVSSDock
     from ovss.ovss_plugin.settings import load_settings
 
-    assert dock.batch_spin.value() == 0 and dock.batch_spin.text() == "automatic"
+    batch = dock.options_panel.batch_spin
+    assert batch.value() == 0 and batch.text() == "automatic"
     monkeypatch.setenv("OVSS_WEIGHTS", "random")
     layer = add_layer(tmp_path / "scene.tif")
-    dock.layer_combo.setLayer(layer)
-    dock.table.set_labels(parse_labels(LABELS))
-    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TINY))
-    dock.tile_spin.setValue(32)
-    dock.overlap_spin.setValue(0)
-    dock.batch_spin.setValue(3)
+    dock.input_panel.layer_combo.setLayer(layer)
+    dock.classes_panel.table.set_labels(parse_labels(LABELS))
+    dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData(TINY))
+    dock.options_panel.tile_spin.setValue(32)
+    dock.options_panel.overlap_spin.setValue(0)
+    dock.options_panel.batch_spin.setValue(3)
     assert dock.start_run() is not None
     wait_for(lambda: dock.task is None)
     outcome = dock.last_outcome
@@ -673,8 +677,24 @@ def test_batch_setting_is_remembered_and_reaches_the_run(dock, profile, tmp_path
     dock.shutdown()
     again = OVSSDock(None, iface=qgis_iface)
     try:
-        assert again.batch_spin.value() == 3
+        assert again.options_panel.batch_spin.value() == 3
     finally:
         again.shutdown()
     QgsSettings().setValue("ovss/dock/batch", -4)  # a damaged profile: automatic again
     assert load_settings().batch == 0
+
+
+def test_parameter_editors_show_the_variants_defaults_and_offer_choices(dock):
+    """alignclip-d runs with alpha 0.3 and its own templates: the editors show those, and setting alpha to the
+    config class's 0.0 is a change the run receives."""
+    from qgis.PyQt.QtWidgets import QComboBox
+
+    methods = dock.findChild(QComboBox, "ovss_method")
+    methods.setCurrentIndex(methods.findData("alignclip-d"))
+    alpha = dock.findChild(QWidget, "ovss_param_alpha")
+    assert alpha.value() == pytest.approx(0.3)
+    templates = dock.findChild(QWidget, "ovss_param_templates")
+    assert isinstance(templates, QComboBox) and templates.currentText() == "alignclip_rs"
+    assert dock.method_params() == {}
+    alpha.setValue(0.0)
+    assert dock.method_params() == {"alpha": 0.0}

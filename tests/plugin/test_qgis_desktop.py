@@ -70,15 +70,15 @@ def start():
     project.addMapLayer(scene)
     dock = plugins["ovss"].dock
     plugins["ovss"].action.setChecked(True)
-    dock.method_combo.addItem(TEST_METHOD, TEST_METHOD)  # the dock listed the methods before the test's
-    dock.method_combo.setCurrentIndex(dock.method_combo.findData(TEST_METHOD))
-    dock.layer_combo.setLayer(scene)
-    dock.table.set_labels(parse_labels(LABEL_TEXT))
-    dock.tile_spin.setValue(16)
-    dock.overlap_spin.setValue(4)
-    dock.confidence_check.setChecked(True)
+    dock.method_panel.method_combo.addItem(TEST_METHOD, TEST_METHOD)  # the dock listed the methods before the test's
+    dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData(TEST_METHOD))
+    dock.input_panel.layer_combo.setLayer(scene)
+    dock.classes_panel.table.set_labels(parse_labels(LABEL_TEXT))
+    dock.options_panel.tile_spin.setValue(16)
+    dock.options_panel.overlap_spin.setValue(4)
+    dock.output_panel.confidence_check.setChecked(True)
     if dock.start_run() is None:
-        raise RuntimeError("the dock did not start a run: " + dock.validation_label.text())
+        raise RuntimeError("the dock did not start a run: " + dock.classes_panel.validation_label.text())
     finish(dock)
 
 

@@ -112,12 +112,12 @@ def test_the_dock_names_the_worker_instead_of_importing_torch(worker_env, qgis_i
     try:
         assert dock.ready  # no "install these packages" message: the worker's Python has them
         dock.refresh_device()
-        assert dock.device_label.text() == (
+        assert dock.method_panel.device_label.text() == (
             f"Runs in a separate Python ({sys.executable}); device: known after the first run"
         )
         worker_env.shared_worker().ensure_started()
         dock.refresh_device()
-        assert dock.device_label.text().endswith("device: cpu")
+        assert dock.method_panel.device_label.text().endswith("device: cpu")
         dock.free_models()
     finally:
         dock.shutdown()
