@@ -3,8 +3,8 @@ them together, and runs what they describe in a :class:`~.task.SegmentTask`, whi
 
 It checks the engine's Python packages first: when some are missing it shows the
 :class:`~.environment_panel.EnvironmentPanel` (set up the plugin's own Python environment) instead of the panels.
-After a run it shows the area per class when it is given a source of them (:meth:`OVSSDock.set_area_rows`) and
-offers "Save report" when it is given a report writer (:meth:`OVSSDock.set_report_writer`).
+After a run it shows the area per class and offers "Save report" (:mod:`.run_products`: the run's area table and
+HTML report; :meth:`OVSSDock.set_area_rows` and :meth:`OVSSDock.set_report_writer` replace them).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from .panels.output_panel import OutputPanel
 from .panels.processing_options import ProcessingOptions
 from .panels.run_panel import RunPanel
 from .panels.weights_help import WeightsHelp
+from .run_products import area_rows, write_run_report
 from .settings import DEFAULT_LABELS, DockSettings, load_settings, save_settings
 from .task import RESULT_PROPERTY, RunOutcome, RunRequest, SegmentTask, add_result_layer, discard_outputs
 from .weights_download import DownloadItem, WeightsDownloadTask, consent_text
@@ -75,8 +76,8 @@ class OVSSDock(QDockWidget):
         self.ready = False
         self._device_shown = False
         self._shut_down = False
-        self._area_rows: AreaRows | None = None
-        self._report_writer: ReportWriter | None = None
+        self._area_rows: AreaRows | None = area_rows
+        self._report_writer: ReportWriter | None = write_run_report
         self.scroll = QScrollArea(self)
         self.scroll.setObjectName("ovss_scroll")
         self.scroll.setWidgetResizable(True)

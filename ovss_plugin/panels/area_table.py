@@ -34,13 +34,14 @@ BAR_MARGIN_PX = 3
 @dataclass(frozen=True)
 class AreaRow:
     """The area of one class: its raster ``value``, ``name``, ``colour`` (RGB 0..255), number of ``pixels``,
-    ``hectares`` and ``percent`` of the valid (not nodata) area, as the run's statistics give them."""
+    ``hectares`` (None for a raster without a geotransform: pixels only) and ``percent`` of the valid (not nodata)
+    area, as the run's statistics give them."""
 
     value: int
     name: str
     colour: RGB
     pixels: int
-    hectares: float
+    hectares: float | None
     percent: float
 
 
@@ -98,7 +99,8 @@ class AreaTable(QTableWidget):
             name.setIcon(QIcon(swatch))
             name.setToolTip(tr("Value {value}: {pixels} pixels").format(value=row.value, pixels=row.pixels))
             self.setItem(number, COL_CLASS, name)
-            for column, text in ((COL_HECTARES, f"{row.hectares:,.2f}"), (COL_PERCENT, f"{row.percent:.1f}")):
+            hectares = "\u2013" if row.hectares is None else f"{row.hectares:,.2f}"
+            for column, text in ((COL_HECTARES, hectares), (COL_PERCENT, f"{row.percent:.1f}")):
                 item = QTableWidgetItem(text)
                 item.setTextAlignment(int(Qt.AlignRight | Qt.AlignVCenter))
                 self.setItem(number, column, item)

@@ -103,8 +103,33 @@ def run_once(dock, tmp_path):
     assert dock.last_outcome.ok
 
 
+def test_the_dock_shows_the_runs_own_areas_and_saves_its_report(dock, tmp_path, monkeypatch):
+    """Wired by default (``run_products``): the table is the run's area table in the class colours, and the
+    report is the engine's self-contained page of that run."""
+    assert not dock.run_panel.report_button.isEnabled()  # no run yet
+    run_once(dock, tmp_path)
+    result = dock.last_outcome.result
+    table = dock.run_panel.area_table
+    assert result.areas is not None and table.rowCount() == len(result.areas.rows) > 0
+    shown = {table.item(row, COL_CLASS).text(): table.item(row, COL_PERCENT).text() for row in range(table.rowCount())}
+    assert shown == {row.name: f"{row.percent:.1f}" for row in result.areas.rows}
+    assert abs(sum(row.percent for row in result.areas.rows) - 100.0) < 1e-6
+    colours = {"red": (220, 30, 30), "green": (30, 220, 30), "blue": (30, 30, 220)}
+    for row in range(table.rowCount()):
+        colour, _length = bar_pixels(table, row)
+        assert (colour.red(), colour.green(), colour.blue()) == colours[table.item(row, COL_CLASS).text()]
+
+    monkeypatch.setattr(dock.dialogs, "ask_save_path", lambda *args: str(tmp_path / "report"))
+    assert dock.save_report() == tmp_path / "report.html"
+    page = (tmp_path / "report.html").read_text()
+    assert all(name in page for name in colours) and "data:image/png;base64," in page
+    assert "src=\"http" not in page and "href=\"http" not in page  # self-contained
+
+
 def test_areas_and_report_after_a_run(dock, tmp_path, monkeypatch):
     button = dock.run_panel.report_button
+    dock.set_area_rows(None)
+    dock.set_report_writer(None)
     assert not button.isEnabled()  # no writer, no run
     seen = []
     dock.set_area_rows(lambda outcome: seen.append(outcome) or ROWS)
