@@ -44,3 +44,7 @@ class DependencyError(OVSSError):
 
 class CancelledError(OVSSError):
     """The user cancelled a run; nothing was written."""
+
+
+class ClusterError(OVSSError):
+    """A Dask cluster run failed for a reason of the cluster (workers lost again and again)."""
