@@ -14,6 +14,7 @@ from typing import Any
 
 from ..raster.stitch import BLEND_MODES
 from .common import add_method_arguments, build_method, labels_and_params, parse_bands
+from .segment_cluster import run_on_cluster, summary_line
 
 
 def register(subparsers: Any) -> None:
@@ -52,6 +53,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--confidence", metavar="PATH", help="also write the top probability in percent (Byte)"
     )
+    parser.add_argument(
+        "--cluster",
+        metavar="ADDRESS|local:N",
+        help="run on a Dask cluster: a scheduler address (tcp://host:8786) or local:N worker processes; "
+        "INPUT may then be a .txt list of rasters and OUTPUT a folder (one output each)",
+    )
     parser.set_defaults(func=run_segment)
 
 
@@ -66,6 +73,8 @@ def run_segment(args: argparse.Namespace) -> int:
     labels, params = labels_and_params(args)
     info = method_info(args.method)
     bands = parse_bands(args.bands) if args.bands else None
+    if args.cluster is not None:
+        return run_on_cluster(args, weights, labels, params, bands)
     validate_run(
         args.input,
         args.output,
@@ -106,9 +115,5 @@ def run_segment(args: argparse.Namespace) -> int:
         )
     finally:
         bar.close()
-    print(
-        f"wrote {result.output_path}: {result.width} x {result.height} pixels, "
-        f"{len(result.class_names)} classes, "
-        f"{result.tiles_total} tiles ({result.tiles_skipped} skipped, no data) in {result.elapsed_s:.1f} s"
-    )
+    print(summary_line(result))
     return 0

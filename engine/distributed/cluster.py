@@ -42,10 +42,11 @@ def dashboard_line(client: Any) -> str:
 
 @contextlib.contextmanager
 def connect(
-    address: str, *, timeout_s: float = CONNECT_TIMEOUT_S, log: Callable[[str], None] | None = None
+    address: str, *, timeout_s: float | None = None, log: Callable[[str], None] | None = None
 ) -> Iterator[Any]:
     """A ``distributed.Client`` for ``address`` (see the module docstring), closed (and a local cluster
-    stopped) when the block ends; ``log`` gets the dashboard line."""
+    stopped) when the block ends; ``log`` gets the dashboard line. ``timeout_s``: how long to try to reach a
+    scheduler (None: :data:`CONNECT_TIMEOUT_S`)."""
     from distributed import Client, LocalCluster
 
     workers = parse_cluster(address)
@@ -62,7 +63,7 @@ def connect(
         client = Client(cluster)
     else:
         try:
-            client = Client(address, timeout=f"{timeout_s}s")
+            client = Client(address, timeout=f"{CONNECT_TIMEOUT_S if timeout_s is None else timeout_s}s")
         except (OSError, ValueError, TypeError) as exc:
             raise InputError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
     try:

@@ -30,7 +30,7 @@ from ..raster.reader import RasterReader
 from ..raster.stitch import Stitcher
 from ..raster.tiles import Tile, TilePlan, Window, plan_tiles
 from ..raster.writer import Georeference
-from .cluster import CONNECT_TIMEOUT_S, connect
+from .cluster import connect
 from .tasks import MethodSummary, describe_method, predict_tiles
 
 if TYPE_CHECKING:
@@ -193,7 +193,7 @@ def _run_jobs(
     jobs: Sequence[Job],
     *,
     cluster: str,
-    connect_timeout_s: float,
+    connect_timeout_s: float | None,
     log: Log | None,
 ) -> list[SegmentResult]:
     """Validate every job, connect, build the method on a worker, then run the jobs one after the other."""
@@ -230,12 +230,13 @@ def segment_on_cluster(
     batch: int = 0,
     tiles_per_task: int = TILES_PER_TASK,
     in_flight: int = 0,
-    connect_timeout_s: float = CONNECT_TIMEOUT_S,
+    connect_timeout_s: float | None = None,
 ) -> SegmentResult:
     """:func:`engine.pipeline.segment_raster` on a Dask cluster (module docstring); the same arguments, with
     the method given as a :class:`.spec.MethodSpec` that each worker builds.
 
-    ``cluster``: a scheduler address or ``local:N``. ``log`` gets informational lines (the dashboard link).
+    ``cluster``: a scheduler address or ``local:N``; ``connect_timeout_s``: how long to try to reach it.
+    ``log`` gets informational lines (the dashboard link).
     ``batch``: tiles per model call on a worker (0: chosen by each worker from its free memory).
     ``tiles_per_task``: consecutive tiles per Dask task; ``in_flight``: tasks submitted ahead of the one being
     stitched (0: twice the cluster's worker threads). Raises :class:`InputError` for bad input or an
@@ -286,7 +287,7 @@ def segment_rasters_on_cluster(
     *,
     cluster: str,
     log: Log | None = None,
-    connect_timeout_s: float = CONNECT_TIMEOUT_S,
+    connect_timeout_s: float | None = None,
     **options: Any,
 ) -> list[SegmentResult]:
     """Several rasters on one cluster, one classified output each (:func:`list_outputs`), one after the other.

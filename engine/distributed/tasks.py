@@ -63,13 +63,14 @@ def describe_method(spec: MethodSpec, labels: LabelSet) -> MethodSummary:
 def predict_tiles(
     spec: MethodSpec,
     labels: LabelSet,
-    reader: RasterReader,
+    shipped: RasterReader,
     plan: TilePlan,
     tiles: Sequence[Tile],
     *,
     batch: int,
 ) -> list[tuple[np.ndarray | None, np.ndarray]]:
-    """Probabilities (cropped to the tile, None without a valid pixel) and validity of each of ``tiles``.
+    """Probabilities (cropped to the tile, None without a valid pixel) and validity of each of ``tiles``, read
+    through the ``shipped`` reader (pickled without its GDAL handle) reopened here.
 
     ``batch``: tiles per model call (0: as many as fit this worker's free memory, as in a single-process run).
     """
@@ -86,6 +87,7 @@ def predict_tiles(
         n_tiles=len(tiles),
     )
     results: list[tuple[np.ndarray | None, np.ndarray]] = []
+    reader = shipped.reopened()
     try:
         items = (read_tile(reader, tile, plan.input_shape) for tile in tiles)
         for group in batch_groups(items, batch):

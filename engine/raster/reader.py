@@ -347,13 +347,9 @@ class RasterReader:
         return twin
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickled without its GDAL handle and preview (a Dask task carries the reader to a worker)."""
+        """Pickled without its GDAL handle and preview: a Dask task carries the reader to a worker, which
+        calls :meth:`reopened` (unpickling opens nothing: Dask's scheduler unpickles tasks too)."""
         return {**self.__dict__, "dataset": None, "_preview_valid": None}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        """Unpickled: the same reader, its raster reopened by path (bands, region, stretch and masks kept)."""
-        self.__dict__.update(state)
-        self.dataset = open_raster(self.path)
 
     def release(self) -> None:
         """Drop the blocks GDAL cached for this dataset, so memory stays bounded on huge rasters."""
