@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..methods.base import create_method, method_info
+from ..methods import base
+from ..methods.base import method_info
 
 if TYPE_CHECKING:
     from ..methods.base import Method
-
-BUILTIN_MODULE = re.compile(r"(^|\.)engine\.methods(\.|$)")  # engine.methods.* or ovss.engine.methods.*
 
 
 @dataclass(frozen=True)
@@ -22,8 +19,9 @@ class MethodSpec:
     """A method to build on each worker (the arguments of :func:`engine.methods.base.create_method`).
 
     ``params`` are kept as sorted JSON so that the spec is hashable (it keys the worker's cache of built
-    methods); ``module`` is the module that registers a method defined outside the engine (a plugin's or a
-    test's), imported on the worker before building; it must be importable there.
+    methods); ``factory`` is, for a method registered outside the engine (by a plugin or a test), the
+    registered factory itself, pickled by reference (its module must be importable on the workers), so that a
+    worker builds it without registering it first; the engine's own methods are found in the worker's registry.
     """
 
     name: str
@@ -33,7 +31,7 @@ class MethodSpec:
     precision: str = "auto"
     seed: int = 0
     params_json: str = "{}"
-    module: str = ""
+    factory: Callable[..., Method] | None = field(default=None, compare=False)
 
     @classmethod
     def of(
@@ -48,7 +46,8 @@ class MethodSpec:
         params: Mapping[str, Any] | None = None,
     ) -> MethodSpec:
         """The spec of a registered method (:class:`InputError` for an unknown name)."""
-        module = method_info(name).factory.__module__
+        factory = method_info(name).factory
+        engine_methods = base.__name__.rpartition(".")[0]  # engine.methods, or ovss.engine.methods in QGIS
         return cls(
             name,
             str(weights),
@@ -57,7 +56,7 @@ class MethodSpec:
             precision,
             seed,
             json.dumps(dict(params or {}), sort_keys=True),
-            "" if BUILTIN_MODULE.search(module) else module,
+            None if factory.__module__.startswith(f"{engine_methods}.") else factory,
         )
 
     @property
@@ -66,11 +65,9 @@ class MethodSpec:
         return dict(json.loads(self.params_json))
 
     def build(self) -> Method:
-        """Build the method (importing :attr:`module` first, so that it registers itself)."""
-        if self.module:
-            importlib.import_module(self.module)
-        return create_method(
-            self.name,
+        """Build the method, as :func:`engine.methods.base.create_method` does, with the spec's factory."""
+        factory = self.factory if self.factory is not None else method_info(self.name).factory
+        return factory(
             weights=self.weights,
             weights_dir=self.weights_dir,
             device=self.device,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qgis.core import (
     QgsProcessingContext,
@@ -46,6 +46,9 @@ from .algorithms import (
     with_enum_names,
 )
 from .postprocess import style_on_completion
+
+if TYPE_CHECKING:
+    from ...engine.pipeline import SegmentResult
 
 BAND_PARAMETERS = ("BAND_RED", "BAND_GREEN", "BAND_BLUE")
 _EPSILON = 1e-6  # of a pixel: an extent edge this close to a pixel edge is on it
@@ -91,6 +94,7 @@ class SegmentRequest:
     precision: str
     weights_dir: str | None
     batch: int = 0
+    cluster: str = ""  # a Dask scheduler address or local:N; empty: this process
 
 
 class SegmentAlgorithm(OVSSAlgorithm):
@@ -108,6 +112,7 @@ class SegmentAlgorithm(OVSSAlgorithm):
     PRECISION = "PRECISION"
     WEIGHTS_DIR = "WEIGHTS_DIR"
     METHOD_PARAMS = "METHOD_PARAMS"
+    CLUSTER = "CLUSTER"
     OUTPUT = "OUTPUT"
     CONFIDENCE = "CONFIDENCE"
 
@@ -198,6 +203,15 @@ class SegmentAlgorithm(OVSSAlgorithm):
                 )
             )
         )
+        self.addParameter(
+            advanced(
+                QgsProcessingParameterString(
+                    self.CLUSTER,
+                    tr("Dask cluster (scheduler address tcp://host:8786 or local:N; empty: this computer)"),
+                    optional=True,
+                )
+            )
+        )
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, tr("Classified raster")))
         self.addParameter(
             QgsProcessingParameterRasterDestination(
@@ -217,6 +231,7 @@ class SegmentAlgorithm(OVSSAlgorithm):
 
     def request(self, parameters: Mapping[str, Any], context: QgsProcessingContext) -> SegmentRequest:
         """The run's inputs from the parameters, checked without loading any model."""
+        from ...engine.distributed.cluster import parse_cluster
         from ...engine.memory import check_batch
         from ...engine.raster.outputs import check_run_outputs
         from ...engine.raster.reader import describe_raster, open_raster, resolve_bands
@@ -243,6 +258,9 @@ class SegmentAlgorithm(OVSSAlgorithm):
         outputs = [self.parameterAsOutputLayer(parameters, name, context) for name in (self.OUTPUT, self.CONFIDENCE)]
         check_run_outputs([output or None for output in outputs], dataset)
         weights_dir = self.parameterAsFile(parameters, self.WEIGHTS_DIR, context)
+        cluster = (self.parameterAsString(parameters, self.CLUSTER, context) or "").strip()
+        if cluster:
+            parse_cluster(cluster)
         return SegmentRequest(
             input_path=layer.source(),
             method=method,
@@ -256,6 +274,7 @@ class SegmentAlgorithm(OVSSAlgorithm):
             precision=self.parameterAsString(parameters, self.PRECISION, context) or "auto",
             weights_dir=weights_dir or None,
             batch=batch,
+            cluster=cluster,
         )
 
     def _labels(
@@ -348,11 +367,15 @@ class SegmentAlgorithm(OVSSAlgorithm):
                 window=request.window,
                 extra_outputs=(None, confidence),
                 labels=request.labels,
-                method=request.method,
+                method=None if request.cluster else request.method,  # a cluster's workers check their own
                 params=request.params,
                 device=request.device,
                 batch=request.batch,
             )
+            if request.cluster:
+                return self._run_on_cluster(
+                    request, output, confidence, weights=weights, context=context, feedback=feedback
+                )
             method = create_method(
                 request.method,
                 weights=weights,
@@ -377,6 +400,58 @@ class SegmentAlgorithm(OVSSAlgorithm):
                 is_cancelled=feedback.isCanceled,
                 warn=feedback.pushWarning,
             )
+        self._report(result, feedback)
+        style_on_completion(context, output)
+        return {self.OUTPUT: output, self.CONFIDENCE: confidence}
+
+    def _run_on_cluster(
+        self,
+        request: SegmentRequest,
+        output: str,
+        confidence: str | None,
+        *,
+        weights: str,
+        context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
+    ) -> dict[str, Any]:
+        """The run on the Dask cluster ``request.cluster``: the workers build the method (never QGIS), with the
+        same progress, cancel and outputs as a run here."""
+        from ...engine.distributed import MethodSpec, segment_on_cluster
+
+        spec = MethodSpec.of(
+            request.method,
+            weights=weights,
+            weights_dir=request.weights_dir,
+            device=request.device,
+            precision=request.precision,
+            params=request.params,
+        )
+        with engine_errors():
+            result = segment_on_cluster(
+                request.input_path,
+                output,
+                spec,
+                request.labels,
+                cluster=request.cluster,
+                bands=request.bands,
+                tile=request.tile,
+                overlap=request.overlap,
+                window=request.window,
+                confidence_path=confidence,
+                batch=request.batch,
+                metadata={"weights": weights, "params": request.params},
+                progress=lambda progress: feedback.setProgress(100.0 * progress.fraction),
+                is_cancelled=feedback.isCanceled,
+                warn=feedback.pushWarning,
+                log=feedback.pushInfo,
+            )
+        self._report(result, feedback)
+        style_on_completion(context, output)
+        return {self.OUTPUT: output, self.CONFIDENCE: confidence}
+
+    @staticmethod
+    def _report(result: SegmentResult, feedback: QgsProcessingFeedback) -> None:
+        """The one-line summary of a finished run in the log."""
         feedback.pushInfo(
             tr("Wrote {path}: {width} x {height} pixels, {tiles} tiles in {seconds:.1f} s").format(
                 path=result.output_path,
@@ -386,8 +461,6 @@ class SegmentAlgorithm(OVSSAlgorithm):
                 seconds=result.elapsed_s,
             )
         )
-        style_on_completion(context, output)
-        return {self.OUTPUT: output, self.CONFIDENCE: confidence}
 
 
 def _defaults_help(method: str) -> str:
