@@ -51,18 +51,11 @@ def run_on_cluster(
     from ..distributed import MethodSpec, segment_on_cluster, segment_rasters_on_cluster
     from ..models import RANDOM_WEIGHTS_WARNING
     from ..progress import TerminalProgressBar
+    from .common import method_options
 
     if weights == "random":
         print(RANDOM_WEIGHTS_WARNING, file=sys.stderr)
-    spec = MethodSpec.of(
-        args.method,
-        weights=weights,
-        weights_dir=args.weights_dir,
-        device=args.device,
-        precision=args.precision,
-        seed=args.seed,
-        params=params,
-    )
+    spec = MethodSpec.of(args.method, **method_options(args, weights, params))
     bar = TerminalProgressBar(sys.stderr)
     options: dict[str, Any] = {
         "bands": bands,

@@ -40,6 +40,22 @@ def dashboard_line(client: Any) -> str:
     return "Dask dashboard: none (install bokeh where the scheduler runs to get one)"
 
 
+def local_cluster(workers: int, *, dashboard: bool = False) -> Any:
+    """A ``LocalCluster`` of ``workers`` processes of one thread each on 127.0.0.1 (``OMP_NUM_THREADS=1``: the
+    workers share this machine's cores), with a dashboard on a free port if asked (and bokeh is installed)."""
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0" if dashboard else None,
+        silence_logs=logging.ERROR,
+        env={"OMP_NUM_THREADS": "1"},
+    )
+
+
 @contextlib.contextmanager
 def connect(
     address: str, *, timeout_s: float | None = None, log: Callable[[str], None] | None = None
@@ -47,19 +63,12 @@ def connect(
     """A ``distributed.Client`` for ``address`` (see the module docstring), closed (and a local cluster
     stopped) when the block ends; ``log`` gets the dashboard line. ``timeout_s``: how long to try to reach a
     scheduler (None: :data:`CONNECT_TIMEOUT_S`)."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     workers = parse_cluster(address)
     cluster = None
     if workers is not None:
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address="127.0.0.1:0",
-            silence_logs=logging.ERROR,
-        )
+        cluster = local_cluster(workers, dashboard=True)
         client = Client(cluster)
     else:
         try:

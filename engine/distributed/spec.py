@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..methods import base
-from ..methods.base import method_info
+from ..methods.base import create_method, method_info
 
 if TYPE_CHECKING:
     from ..methods.base import Method
@@ -65,13 +65,13 @@ class MethodSpec:
         return dict(json.loads(self.params_json))
 
     def build(self) -> Method:
-        """Build the method, as :func:`engine.methods.base.create_method` does, with the spec's factory."""
-        factory = self.factory if self.factory is not None else method_info(self.name).factory
-        return factory(
-            weights=self.weights,
-            weights_dir=self.weights_dir,
-            device=self.device,
-            precision=self.precision,
-            seed=self.seed,
-            params=self.params,
-        )
+        """Build the method, as :func:`engine.methods.base.create_method` does (with the spec's factory if any)."""
+        options = {
+            "weights": self.weights,
+            "weights_dir": self.weights_dir,
+            "device": self.device,
+            "precision": self.precision,
+            "seed": self.seed,
+            "params": self.params,
+        }
+        return create_method(self.name, **options) if self.factory is None else self.factory(**options)

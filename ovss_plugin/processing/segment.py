@@ -372,86 +372,30 @@ class SegmentAlgorithm(OVSSAlgorithm):
                 device=request.device,
                 batch=request.batch,
             )
+            options = {
+                "bands": request.bands,
+                "tile": request.tile,
+                "overlap": request.overlap,
+                "window": request.window,
+                "confidence_path": confidence,
+                "batch": request.batch,
+                "metadata": {"weights": weights, "params": request.params},
+                "progress": lambda progress: feedback.setProgress(100.0 * progress.fraction),
+                "is_cancelled": feedback.isCanceled,
+                "warn": feedback.pushWarning,
+            }
+            build = {
+                "weights": weights,
+                "weights_dir": request.weights_dir,
+                "device": request.device,
+                "precision": request.precision,
+                "params": request.params,
+            }
             if request.cluster:
-                return self._run_on_cluster(
-                    request, output, confidence, weights=weights, context=context, feedback=feedback
-                )
-            method = create_method(
-                request.method,
-                weights=weights,
-                weights_dir=request.weights_dir,
-                device=request.device,
-                precision=request.precision,
-                params=request.params,
-            )
-            result = segment_raster(
-                request.input_path,
-                output,
-                method,
-                request.labels,
-                bands=request.bands,
-                tile=request.tile,
-                overlap=request.overlap,
-                window=request.window,
-                confidence_path=confidence,
-                batch=request.batch,
-                metadata={"weights": weights, "params": request.params},
-                progress=lambda progress: feedback.setProgress(100.0 * progress.fraction),
-                is_cancelled=feedback.isCanceled,
-                warn=feedback.pushWarning,
-            )
-        self._report(result, feedback)
-        style_on_completion(context, output)
-        return {self.OUTPUT: output, self.CONFIDENCE: confidence}
-
-    def _run_on_cluster(
-        self,
-        request: SegmentRequest,
-        output: str,
-        confidence: str | None,
-        *,
-        weights: str,
-        context: QgsProcessingContext,
-        feedback: QgsProcessingFeedback,
-    ) -> dict[str, Any]:
-        """The run on the Dask cluster ``request.cluster``: the workers build the method (never QGIS), with the
-        same progress, cancel and outputs as a run here."""
-        from ...engine.distributed import MethodSpec, segment_on_cluster
-
-        spec = MethodSpec.of(
-            request.method,
-            weights=weights,
-            weights_dir=request.weights_dir,
-            device=request.device,
-            precision=request.precision,
-            params=request.params,
-        )
-        with engine_errors():
-            result = segment_on_cluster(
-                request.input_path,
-                output,
-                spec,
-                request.labels,
-                cluster=request.cluster,
-                bands=request.bands,
-                tile=request.tile,
-                overlap=request.overlap,
-                window=request.window,
-                confidence_path=confidence,
-                batch=request.batch,
-                metadata={"weights": weights, "params": request.params},
-                progress=lambda progress: feedback.setProgress(100.0 * progress.fraction),
-                is_cancelled=feedback.isCanceled,
-                warn=feedback.pushWarning,
-                log=feedback.pushInfo,
-            )
-        self._report(result, feedback)
-        style_on_completion(context, output)
-        return {self.OUTPUT: output, self.CONFIDENCE: confidence}
-
-    @staticmethod
-    def _report(result: SegmentResult, feedback: QgsProcessingFeedback) -> None:
-        """The one-line summary of a finished run in the log."""
+                result = self._run_on_cluster(request, output, build, options, feedback)
+            else:
+                method = create_method(request.method, **build)
+                result = segment_raster(request.input_path, output, method, request.labels, **options)
         feedback.pushInfo(
             tr("Wrote {path}: {width} x {height} pixels, {tiles} tiles in {seconds:.1f} s").format(
                 path=result.output_path,
@@ -460,6 +404,30 @@ class SegmentAlgorithm(OVSSAlgorithm):
                 tiles=result.tiles_total,
                 seconds=result.elapsed_s,
             )
+        )
+        style_on_completion(context, output)
+        return {self.OUTPUT: output, self.CONFIDENCE: confidence}
+
+    @staticmethod
+    def _run_on_cluster(
+        request: SegmentRequest,
+        output: str,
+        build: dict[str, Any],
+        options: dict[str, Any],
+        feedback: QgsProcessingFeedback,
+    ) -> SegmentResult:
+        """The run on the Dask cluster ``request.cluster`` with the options of a run here; the workers build the
+        method with the ``build`` options (never QGIS)."""
+        from ...engine.distributed import MethodSpec, segment_on_cluster
+
+        return segment_on_cluster(
+            request.input_path,
+            output,
+            MethodSpec.of(request.method, **build),
+            request.labels,
+            cluster=request.cluster,
+            log=feedback.pushInfo,
+            **options,
         )
 
 

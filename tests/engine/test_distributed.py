@@ -7,7 +7,6 @@ runs reach it by its address, as a run on a real cluster would.
 
 from __future__ import annotations
 
-import logging
 import socket
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from raster_fixtures import labels, pattern, write_raster
 
 from engine.cli import main
 from engine.distributed import MethodSpec, segment_on_cluster, segment_rasters_on_cluster
+from engine.distributed.cluster import local_cluster
 from engine.errors import CancelledError, InputError
 from engine.pipeline import segment_raster
 
@@ -29,17 +29,7 @@ TILING = {"tile": 64, "overlap": 16}
 
 @pytest.fixture(scope="module")
 def cluster():
-    from distributed import LocalCluster
-
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-        env={"OMP_NUM_THREADS": "1"},
-    ) as local:
+    with local_cluster(2) as local:
         yield local
 
 

@@ -7,63 +7,34 @@ and the test method from ``processing_doubles``, as workers on a cluster would f
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import processing
 import pytest
 from processing_doubles import (
     LABEL_TEXT,
     TEST_METHOD,
+    RecordingFeedback,
     ovss_provider,  # noqa: F401 - the fixture used by every test below
     pattern,
     read_band,
     write_raster,
 )
-from qgis.core import QgsProcessingException, QgsProcessingFeedback
+from qgis.core import QgsProcessingException
 
 pytestmark = pytest.mark.usefixtures("ovss_provider")
 
 
 @pytest.fixture(scope="module")
 def address():
-    from distributed import LocalCluster
+    from ovss.engine.distributed.cluster import local_cluster
 
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-        env={"OMP_NUM_THREADS": "1"},
-    ) as cluster:
+    with local_cluster(2) as cluster:
         yield cluster.scheduler_address
 
 
 def params(path, out, **extra):
     return {"INPUT": str(path), "METHOD": TEST_METHOD, "LABELS": LABEL_TEXT, "TILE": 16, "OVERLAP": 4,
             "OUTPUT": str(out), **extra}
-
-
-class RecordingFeedback(QgsProcessingFeedback):
-    """Records progress and info lines; cancels once progress reaches ``cancel_at``."""
-
-    def __init__(self, cancel_at: float | None = None) -> None:
-        super().__init__()
-        self.values: list[float] = []
-        self.infos: list[str] = []
-        self.cancel_at = cancel_at
-        self.progressChanged.connect(self._record)
-
-    def _record(self, value: float) -> None:
-        self.values.append(value)
-        if self.cancel_at is not None and value >= self.cancel_at:
-            self.cancel()
-
-    def pushInfo(self, info: str) -> None:
-        self.infos.append(info)
-        super().pushInfo(info)
 
 
 def test_cluster_run_equals_the_run_in_qgis(tmp_path, address):
