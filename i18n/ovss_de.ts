@@ -708,6 +708,11 @@ und starten Sie QGIS danach neu.</translation>
       <translation>Raster mit Beschriftungen aus offenem Vokabular segmentieren</translation>
     </message>
     <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="210" />
+      <source>Dask cluster (scheduler address tcp://host:8786 or local:N; empty: this computer)</source>
+      <translation>Dask-Cluster (Scheduler-Adresse tcp://host:8786 oder local:N; leer: dieser Computer)</translation>
+    </message>
+    <message>
       <location filename="../ovss_plugin/processing/segment.py" line="172" />
       <source>Batch size (tiles per model call, 0 = automatic)</source>
       <translation>Stapelgröße (Kacheln pro Modellaufruf, 0 = automatisch)</translation>
