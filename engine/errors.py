@@ -49,3 +49,7 @@ class CancelledError(OVSSError):
 class WorkerError(OVSSError):
     """The inference worker process failed: crashed or killed, out of memory, hung, answered garbage or
     speaks another protocol version. The next run starts a fresh worker."""
+
+
+class ClusterError(OVSSError):
+    """A Dask cluster run failed for a reason of the cluster (workers lost again and again)."""

@@ -180,6 +180,28 @@ def run_metadata(
     return items
 
 
+def run_settings(
+    reader: RasterReader,
+    *,
+    tile: int,
+    overlap: int,
+    blend: str,
+    stretch: tuple[float, float] | None,
+    batch: int,
+) -> dict[str, Any]:
+    """The run's settings as recorded in the output's ``OVSS_SETTINGS``."""
+    region = reader.region
+    return {
+        "tile": tile,
+        "overlap": overlap,
+        "blend": blend,
+        "bands": list(reader.bands),
+        "stretch": list(stretch) if stretch else None,
+        "window": [region.x, region.y, region.width, region.height],
+        "batch": batch,
+    }
+
+
 def check_prediction(
     method: Method, probabilities: Any, n_classes: int, shape: tuple[int, int], count: int | None = None
 ) -> None:
@@ -292,23 +314,48 @@ class _Outputs:
 def read_tiles(reader: RasterReader, plan: TilePlan) -> Callable[[Callable[[], bool]], Iterator[ReadTile]]:
     """The producer of the reading thread: every tile of ``plan`` in order, read through ``reader`` (a handle
     of its own, closed when it ends) and padded to the plan's input shape."""
-    import numpy as np
 
     def produce(stopped: Callable[[], bool]) -> Iterator[ReadTile]:
         try:
             for tile_ in plan:
                 if stopped():
                     return
-                rgb, valid = reader.read(tile_.window)
-                reader.release()  # GDAL's block cache would otherwise grow with the raster's width
-                padded = None
-                if valid.any():
-                    padded = np.ascontiguousarray(pad_reflect(rgb, plan.input_shape), dtype=np.float32)
-                yield ReadTile(tile_, padded, valid)
+                yield read_tile(reader, tile_, plan.input_shape)
         finally:
             reader.close()
 
     return produce
+
+
+def read_tile(reader: RasterReader, tile_: Tile, input_shape: tuple[int, int]) -> ReadTile:
+    """One tile read through ``reader`` and padded to ``input_shape`` (no model input without a valid pixel)."""
+    import numpy as np
+
+    rgb, valid = reader.read(tile_.window)
+    reader.release()  # GDAL's block cache would otherwise grow with the raster's width
+    padded = None
+    if valid.any():
+        padded = np.ascontiguousarray(pad_reflect(rgb, input_shape), dtype=np.float32)
+    return ReadTile(tile_, padded, valid)
+
+
+def predict_group(
+    method: Method, group: Sequence[ReadTile], n_classes: int, input_shape: tuple[int, int]
+) -> list[np.ndarray | None]:
+    """Class probabilities of each tile of ``group``, cropped to its window (None for a tile without data),
+    from one :func:`predict_batch` call over the tiles with data."""
+    import numpy as np
+
+    inputs = [item.rgb for item in group if item.rgb is not None]
+    predictions: Iterator[np.ndarray] = iter(())
+    if inputs:
+        prediction = predict_batch(method, np.stack(inputs))
+        check_prediction(method, prediction, n_classes, input_shape, len(inputs))
+        predictions = iter(prediction)
+    return [
+        next(predictions)[:, : item.tile.window.height, : item.tile.window.width] if item.rgb is not None else None
+        for item in group
+    ]
 
 
 def batch_groups(tiles: Iterable[ReadTile], batch: int) -> Iterator[list[ReadTile]]:
@@ -365,8 +412,6 @@ def segment_raster(
     for a batch whose estimated peak memory does not fit the free memory (:mod:`.memory`), and
     :class:`CancelledError` when ``is_cancelled()`` turns true.
     """
-    import numpy as np
-
     started = time.perf_counter()
     if len(labels) > MAX_CLASSES:
         raise InputError(f"at most {MAX_CLASSES} classes fit in the output raster, got {len(labels)}")
@@ -409,15 +454,7 @@ def segment_raster(
         n_tiles=plan.n_tiles,
     )
     check_memory(need(batch), plan, len(labels), batch)
-    settings = {
-        "tile": tile,
-        "overlap": overlap,
-        "blend": blend,
-        "bands": list(reader.bands),
-        "stretch": list(stretch) if stretch else None,
-        "window": [region.x, region.y, region.width, region.height],
-        "batch": batch,
-    }
+    settings = run_settings(reader, tile=tile, overlap=overlap, blend=blend, stretch=stretch, batch=batch)
     work = reader.likely_valid([tile_.window for tile_ in plan])
     clock = ProgressClock(plan.n_tiles, progress, is_cancelled, work=work)
     clock.check_cancelled()
@@ -446,19 +483,10 @@ def segment_raster(
         with cancellation(clock.check_cancelled):
             for group in batch_groups(prefetch, batch):
                 clock.check_cancelled()
-                inputs = [item.rgb for item in group if item.rgb is not None]
-                predictions: Iterator[np.ndarray] = iter(())
-                if inputs:
-                    prediction = predict_batch(method, np.stack(inputs))
-                    check_prediction(method, prediction, len(labels), plan.input_shape, len(inputs))
-                    predictions = iter(prediction)
-                for item in group:
-                    window_ = item.tile.window
-                    probabilities = None
-                    if item.rgb is not None:
-                        probabilities = next(predictions)[:, : window_.height, : window_.width]
+                predictions = predict_group(method, group, len(labels), plan.input_shape)
+                for item, probabilities in zip(group, predictions, strict=True):
                     drain.put((item.tile, probabilities, item.valid))
-                skipped += len(group) - len(inputs)
+                skipped += sum(item.rgb is None for item in group)
                 clock.advance([item.rgb is not None for item in group])
         drain.finish()
         paths = outputs.commit()

@@ -54,117 +54,117 @@
       <translation>Klasse {number}: {reason}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="58" />
+      <location filename="../ovss_plugin/dock.py" line="59" />
       <source>QGIS's Python lacks packages this plugin needs: {names}. The plugin can install them into its own Python environment (below); QGIS's Python stays unchanged.</source>
       <translation>QGIS' Python fehlen Pakete, die dieses Plugin braucht: {names}. Das Plugin kann sie in seine eigene Python-Umgebung installieren (unten); QGIS' Python bleibt unverändert.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="66" />
+      <location filename="../ovss_plugin/dock.py" line="67" />
       <source>Open-vocabulary land cover</source>
       <translation>Landbedeckung mit offenem Vokabular</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="91" />
+      <location filename="../ovss_plugin/dock.py" line="92" />
       <source>OVSS_WEIGHTS=random is set: the models use RANDOM weights. Results are a pipeline check, not a real segmentation.</source>
       <translation>OVSS_WEIGHTS=random ist gesetzt: Die Modelle verwenden ZUFÄLLIGE Gewichte. Die Ergebnisse sind ein Test der Verarbeitungskette, keine echte Segmentierung.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="220" />
+      <location filename="../ovss_plugin/dock.py" line="221" />
       <source>Choose a raster layer.</source>
       <translation>Wählen Sie einen Rasterlayer.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="222" />
+      <location filename="../ovss_plugin/dock.py" line="223" />
       <source>No segmentation method is registered.</source>
       <translation>Es ist keine Segmentierungsmethode registriert.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="436" />
+      <location filename="../ovss_plugin/dock.py" line="437" />
       <source>Save report</source>
       <translation>Bericht speichern</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="436" />
+      <location filename="../ovss_plugin/dock.py" line="437" />
       <source>HTML report (*.html)</source>
       <translation>HTML-Bericht (*.html)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="452" />
+      <location filename="../ovss_plugin/dock.py" line="453" />
       <source>Model weights missing.</source>
       <translation>Modellgewichte fehlen.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="497" />
+      <location filename="../ovss_plugin/dock.py" line="498" />
       <source>Weights folder</source>
       <translation>Gewichte-Ordner</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="146" />
+      <location filename="../ovss_plugin/dock.py" line="147" />
       <source>Ready.</source>
       <translation>Bereit.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="170" />
+      <location filename="../ovss_plugin/dock.py" line="171" />
       <source>Runs on: finding the device…</source>
       <translation>Läuft auf: Gerät wird ermittelt…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="360" />
+      <location filename="../ovss_plugin/dock.py" line="361" />
       <source>Cancelling…</source>
       <translation>Wird abgebrochen…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="384" />
+      <location filename="../ovss_plugin/dock.py" line="385" />
       <source>Cancelled; nothing was written.</source>
       <translation>Abgebrochen; es wurde nichts geschrieben.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="391" />
+      <location filename="../ovss_plugin/dock.py" line="392" />
       <source>Failed.</source>
       <translation>Fehlgeschlagen.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="409" />
+      <location filename="../ovss_plugin/dock.py" line="410" />
       <source>Added “{name}”.</source>
       <translation>„{name}“ hinzugefügt.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="411" />
+      <location filename="../ovss_plugin/dock.py" line="412" />
       <source>Random weights: not a real segmentation.</source>
       <translation>Zufällige Gewichte: keine echte Segmentierung.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="478" />
+      <location filename="../ovss_plugin/dock.py" line="479" />
       <source>Every checkpoint of this method is already on disk.</source>
       <translation>Alle Checkpoints dieser Methode sind bereits auf dem Datenträger vorhanden.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="151" />
+      <location filename="../ovss_plugin/dock.py" line="152" />
       <source>The Python environment is ready ({python}). Restart QGIS (or reload the plugin) to use it.</source>
       <translation>Die Python-Umgebung ist bereit ({python}). Starten Sie QGIS neu (oder laden Sie das Plugin neu), um sie zu verwenden.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="177" />
+      <location filename="../ovss_plugin/dock.py" line="178" />
       <source>Runs on: {device}</source>
       <translation>Läuft auf: {device}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="376" />
+      <location filename="../ovss_plugin/dock.py" line="377" />
       <source>{done} of {total} tiles, {left} left</source>
       <translation>{done} von {total} Kacheln, noch {left}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="401" />
+      <location filename="../ovss_plugin/dock.py" line="402" />
       <source>Done: {tiles} tiles in {time}.</source>
       <translation>Fertig: {tiles} Kacheln in {time}.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="445" />
+      <location filename="../ovss_plugin/dock.py" line="446" />
       <source>Report saved to {path}.</source>
       <translation>Bericht gespeichert unter {path}.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="167" />
+      <location filename="../ovss_plugin/dock.py" line="168" />
       <source>Device: {problem}</source>
       <translation>Gerät: {problem}</translation>
     </message>
@@ -314,17 +314,17 @@
       <translation>Das Lesen des Layers über QGIS ist fehlgeschlagen (Fehler {code}).</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/panels/area_table.py" line="76" />
+      <location filename="../ovss_plugin/panels/area_table.py" line="77" />
       <source>Class</source>
       <translation>Klasse</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/panels/area_table.py" line="76" />
+      <location filename="../ovss_plugin/panels/area_table.py" line="77" />
       <source>ha</source>
       <translation>ha</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/panels/area_table.py" line="99" />
+      <location filename="../ovss_plugin/panels/area_table.py" line="100" />
       <source>Value {value}: {pixels} pixels</source>
       <translation>Wert {value}: {pixels} Pixel</translation>
     </message>
@@ -934,122 +934,127 @@
       <translation>OVSS Landbedeckung mit offenem Vokabular</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="432" />
+      <location filename="../ovss_plugin/processing/segment.py" line="473" />
       <source>Input raster: no raster layer given</source>
       <translation>Eingaberaster: kein Rasterlayer angegeben</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="123" />
+      <location filename="../ovss_plugin/processing/segment.py" line="128" />
       <source>Segment raster with open-vocabulary labels</source>
       <translation>Raster mit Beschriftungen aus offenem Vokabular segmentieren</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="169" />
+      <location filename="../ovss_plugin/processing/segment.py" line="174" />
       <source>Tile size (pixels)</source>
       <translation>Kachelgröße (Pixel)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="173" />
+      <location filename="../ovss_plugin/processing/segment.py" line="178" />
       <source>Tile overlap (pixels)</source>
       <translation>Kachelüberlappung (Pixel)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="178" />
+      <location filename="../ovss_plugin/processing/segment.py" line="183" />
       <source>Batch size (tiles per model call, 0 = automatic)</source>
       <translation>Stapelgröße (Kacheln pro Modellaufruf, 0 = automatisch)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="299" />
+      <location filename="../ovss_plugin/processing/segment.py" line="318" />
       <source>Bands: set all three (red, green, blue), only the red band (repeated), or none</source>
       <translation>Bänder: Geben Sie alle drei (Rot, Grün, Blau), nur das rote Band (wird wiederholt) oder keines an</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="127" />
+      <location filename="../ovss_plugin/processing/segment.py" line="132" />
       <source>Classifies a raster into land-cover classes described in plain words, with a training-free open-vocabulary method (SDCI, AlignCLIP, SegEarth-OV).&lt;br&gt;&lt;br&gt;&lt;b&gt;Labels&lt;/b&gt;: classes are separated by ';' or new lines; a class may have several prompts separated by ',' (their text embeddings are averaged); an optional 'Name:' prefix gives the display name (default: the first prompt); '#rrggbb' after the name sets its colour and '(background)' marks the background class. Example:&lt;br&gt;&lt;tt&gt;impervious surfaces: ground, road, streets; building: buildings, man-made buildings; low vegetation; tree: trees; car: vehicles&lt;/tt&gt;&lt;br&gt;Give either Labels or a Preset (a dataset's classes with the papers' per-dataset parameters). Method, Preset, Device and Precision take the option's name or its number (0 = the first).&lt;br&gt;&lt;br&gt;&lt;b&gt;Bands&lt;/b&gt;: leave empty for bands 1, 2, 3 (or band 1 of a single-band raster); set only the red band to repeat one band; set all three for another mapping (e.g. 4, 3, 2).&lt;br&gt;&lt;b&gt;Extent&lt;/b&gt;: segment only this part of the raster.&lt;br&gt;&lt;b&gt;Output&lt;/b&gt;: a Byte GeoTIFF, value k+1 = class k, 0 = nodata, with colour table and class names. The optional confidence raster holds the top class probability in percent.&lt;br&gt;&lt;b&gt;Class polygons, areas, report&lt;/b&gt; (optional): a GeoPackage of the class polygons (minimum area in m2 or e.g. 20px, simplification in map units, both advanced), the areas per class as CSV or JSON and a self-contained HTML report; the areas are also outputs and in the log.&lt;br&gt;&lt;b&gt;Batch size&lt;/b&gt; (advanced): tiles per model call; 0 chooses as many as fit the free memory. It changes the speed, not the result.&lt;br&gt;&lt;b&gt;Method parameters&lt;/b&gt; (advanced): overrides of the chosen method's parameters, as &lt;tt&gt;key=value&lt;/tt&gt; lines (or ';'-separated) or a JSON object, e.g. &lt;tt&gt;alpha=0.3&lt;/tt&gt;; they replace the papers' defaults and a preset's per-dataset values. Defaults:&lt;br&gt;{defaults}&lt;br&gt;With the environment variable OVSS_WEIGHTS=random the models get random weights: a pipeline check, not a real segmentation.</source>
       <translation>Klassifiziert ein Raster in Landbedeckungsklassen, die in eigenen Worten beschrieben werden, mit einer trainingsfreien Methode mit offenem Vokabular (SDCI, AlignCLIP, SegEarth-OV).&lt;br&gt;&lt;br&gt;&lt;b&gt;Beschriftungen&lt;/b&gt;: Klassen werden durch ';' oder Zeilenumbrüche getrennt; eine Klasse kann mehrere durch ',' getrennte Prompts haben (ihre Text-Embeddings werden gemittelt); ein optionales vorangestelltes 'Name:' legt den Anzeigenamen fest (Standard: der erste Prompt); '#rrggbb' nach dem Namen legt die Farbe fest, und '(background)' kennzeichnet die Hintergrundklasse. Beispiel:&lt;br&gt;&lt;tt&gt;impervious surfaces: ground, road, streets; building: buildings, man-made buildings; low vegetation; tree: trees; car: vehicles&lt;/tt&gt;&lt;br&gt;Geben Sie entweder Beschriftungen oder eine Voreinstellung an (die Klassen eines Datensatzes mit den datensatzspezifischen Parametern aus den Veröffentlichungen). Methode, Voreinstellung, Gerät und Genauigkeit nehmen den Namen der Option oder ihre Nummer an (0 = die erste).&lt;br&gt;&lt;br&gt;&lt;b&gt;Bänder&lt;/b&gt;: Leer lassen für die Bänder 1, 2, 3 (bzw. Band 1 bei einem einkanaligen Raster); nur das rote Band angeben, um ein Band zu wiederholen; alle drei angeben für eine andere Zuordnung (z. B. 4, 3, 2).&lt;br&gt;&lt;b&gt;Ausdehnung&lt;/b&gt;: Nur diesen Teil des Rasters segmentieren.&lt;br&gt;&lt;b&gt;Ausgabe&lt;/b&gt;: ein Byte-GeoTIFF, Wert k+1 = Klasse k, 0 = NoData, mit Farbtabelle und Klassennamen. Das optionale Konfidenzraster enthält die Wahrscheinlichkeit der wahrscheinlichsten Klasse in Prozent.&lt;br&gt;&lt;b&gt;Klassenpolygone, Flächen, Bericht&lt;/b&gt; (optional): ein GeoPackage der Klassenpolygone (Mindestfläche in m2 oder z. B. 20px, Vereinfachung in Karteneinheiten, beide erweitert), die Flächen pro Klasse als CSV oder JSON und ein eigenständiger HTML-Bericht; die Flächen sind auch Ausgaben und stehen im Protokoll.&lt;br&gt;&lt;b&gt;Stapelgröße&lt;/b&gt; (erweitert): Kacheln pro Modellaufruf; 0 wählt so viele, wie in den freien Speicher passen. Sie ändert die Geschwindigkeit, nicht das Ergebnis.&lt;br&gt;&lt;b&gt;Methodenparameter&lt;/b&gt; (erweitert): Änderungen an den Parametern der gewählten Methode, als &lt;tt&gt;Schlüssel=Wert&lt;/tt&gt;-Zeilen (oder durch ';' getrennt) oder als JSON-Objekt, z. B. &lt;tt&gt;alpha=0.3&lt;/tt&gt;; sie ersetzen die Standardwerte aus den Veröffentlichungen und die datensatzspezifischen Werte einer Voreinstellung. Standardwerte:&lt;br&gt;{defaults}&lt;br&gt;Mit der Umgebungsvariable OVSS_WEIGHTS=random erhalten die Modelle zufällige Gewichte: ein Test der Verarbeitungskette, keine echte Segmentierung.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="159" />
+      <location filename="../ovss_plugin/processing/segment.py" line="164" />
       <source>Input raster</source>
       <translation>Eingaberaster</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="161" />
+      <location filename="../ovss_plugin/processing/segment.py" line="166" />
       <source>Labels</source>
       <translation>Beschriftungen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="162" />
+      <location filename="../ovss_plugin/processing/segment.py" line="167" />
       <source>Preset</source>
       <translation>Voreinstellung</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="164" />
+      <location filename="../ovss_plugin/processing/segment.py" line="169" />
       <source>Band for red</source>
       <translation>Band für Rot</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="164" />
+      <location filename="../ovss_plugin/processing/segment.py" line="169" />
       <source>Band for green</source>
       <translation>Band für Grün</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="164" />
+      <location filename="../ovss_plugin/processing/segment.py" line="169" />
       <source>Band for blue</source>
       <translation>Band für Blau</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="167" />
+      <location filename="../ovss_plugin/processing/segment.py" line="172" />
       <source>Extent</source>
       <translation>Ausdehnung</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="239" />
+      <location filename="../ovss_plugin/processing/segment.py" line="254" />
       <source>Input raster: only file rasters (GDAL) can be segmented</source>
       <translation>Eingaberaster: nur dateibasierte Raster (GDAL) können segmentiert werden</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="277" />
+      <location filename="../ovss_plugin/processing/segment.py" line="296" />
       <source>Give either Labels or a Preset, not both</source>
       <translation>Geben Sie entweder Beschriftungen oder eine Voreinstellung an, nicht beides</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="280" />
+      <location filename="../ovss_plugin/processing/segment.py" line="299" />
       <source>Give Labels (e.g. 'building: buildings, roofs; road; tree: trees') or choose a Preset</source>
       <translation>Geben Sie Beschriftungen an (z. B. 'building: buildings, roofs; road; tree: trees') oder wählen Sie eine Voreinstellung</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="417" />
+      <location filename="../ovss_plugin/processing/segment.py" line="458" />
       <source>no parameters</source>
       <translation>keine Parameter</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="431" />
+      <location filename="../ovss_plugin/processing/segment.py" line="472" />
       <source>Input raster: QGIS cannot load {} as a raster layer</source>
       <translation>Eingaberaster: QGIS kann {} nicht als Rasterlayer laden</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="201" />
+      <location filename="../ovss_plugin/processing/segment.py" line="206" />
       <source>Method parameters (key=value lines or JSON; defaults in the help)</source>
       <translation>Methodenparameter (Schlüssel=Wert-Zeilen oder JSON; Standardwerte in der Hilfe)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="344" />
+      <location filename="../ovss_plugin/processing/segment.py" line="216" />
+      <source>Dask cluster (scheduler address tcp://host:8786 or local:N; empty: this computer)</source>
+      <translation>Dask-Cluster (Scheduler-Adresse tcp://host:8786 oder local:N; leer: dieser Computer)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/processing/segment.py" line="363" />
       <source>Classes: {}</source>
       <translation>Klassen: {}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="346" />
+      <location filename="../ovss_plugin/processing/segment.py" line="365" />
       <source>Method parameters changed from the defaults: {}</source>
       <translation>Gegenüber den Standardwerten geänderte Methodenparameter: {}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="392" />
+      <location filename="../ovss_plugin/processing/segment.py" line="411" />
       <source>Wrote {path}: {width} x {height} pixels, {tiles} tiles in {seconds:.1f} s</source>
       <translation>{path} geschrieben: {width} x {height} Pixel, {tiles} Kacheln in {seconds:.1f} s</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/processing/segment.py" line="430" />
+      <location filename="../ovss_plugin/processing/segment.py" line="471" />
       <source>Input raster: {}</source>
       <translation>Eingaberaster: {}</translation>
     </message>

@@ -36,6 +36,10 @@ class Products:
     uncertain_below: float | None = None
     written: dict[str, Path] = field(default_factory=dict, compare=False)
 
+    def asked(self) -> bool:
+        """Whether any product file is asked for."""
+        return any(path is not None for path in (self.vector, self.stats, self.report, self.quicklook))
+
     def check(
         self, confidence: str | os.PathLike[str] | None, input_path: str | os.PathLike[str] | None = None
     ) -> None:

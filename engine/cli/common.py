@@ -62,12 +62,16 @@ def build_method(args: argparse.Namespace, weights: str, params: dict[str, Any])
 
     if weights == "random":
         print(RANDOM_WEIGHTS_WARNING, file=sys.stderr)
-    return create_method(
-        args.method,
-        weights=weights,
-        weights_dir=args.weights_dir,
-        device=args.device,
-        precision=args.precision,
-        seed=args.seed,
-        params=params,
-    )
+    return create_method(args.method, **method_options(args, weights, params))
+
+
+def method_options(args: argparse.Namespace, weights: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The build options of the method the arguments name (those of ``create_method`` after its name)."""
+    return {
+        "weights": weights,
+        "weights_dir": args.weights_dir,
+        "device": args.device,
+        "precision": args.precision,
+        "seed": args.seed,
+        "params": params,
+    }

@@ -13,9 +13,10 @@ import sys
 from typing import Any
 
 from ..analysis.polygons import MinArea
-from ..analysis.products import Products, run_timings
+from ..analysis.products import Products
 from ..raster.stitch import BLEND_MODES
 from .common import add_method_arguments, build_method, labels_and_params, parse_bands
+from .segment_cluster import print_result, run_on_cluster
 
 
 def register(subparsers: Any) -> None:
@@ -55,6 +56,12 @@ def register(subparsers: Any) -> None:
         "--confidence", metavar="PATH", help="also write the top probability in percent (Byte)"
     )
     add_product_arguments(parser)
+    parser.add_argument(
+        "--cluster",
+        metavar="ADDRESS|local:N",
+        help="run on a Dask cluster: a scheduler address (tcp://host:8786) or local:N worker processes; "
+        "INPUT may then be a .txt list of rasters and OUTPUT a folder (one output each)",
+    )
     parser.set_defaults(func=run_segment)
 
 
@@ -106,6 +113,9 @@ def run_segment(args: argparse.Namespace) -> int:
     labels, params = labels_and_params(args)
     info = method_info(args.method)
     bands = parse_bands(args.bands) if args.bands else None
+    products = products_of(args)
+    if args.cluster is not None:
+        return run_on_cluster(args, weights, labels, params, bands, products=products)
     validate_run(
         args.input,
         args.output,
@@ -121,7 +131,6 @@ def run_segment(args: argparse.Namespace) -> int:
         device=args.device,
         batch=args.batch,
     )
-    products = products_of(args)
     products.check(args.confidence, args.input)
     method = build_method(args, weights, params)
     bar = TerminalProgressBar(sys.stderr)
@@ -148,12 +157,5 @@ def run_segment(args: argparse.Namespace) -> int:
         )
     finally:
         bar.close()
-    print(
-        f"wrote {result.output_path}: {result.width} x {result.height} pixels, "
-        f"{len(result.class_names)} classes, "
-        f"{result.tiles_total} tiles ({result.tiles_skipped} skipped, no data) in {result.elapsed_s:.1f} s"
-    )
-    areas = products.write(result, args.input, timings=run_timings(result), log=print)
-    for line in areas.lines() if areas is not None else ():
-        print(f"  {line}")
+    print_result(result, products, args.input)
     return 0

@@ -346,6 +346,11 @@ class RasterReader:
         twin.dataset = open_raster(self.path)
         return twin
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its GDAL handle and preview: a Dask task carries the reader to a worker, which
+        calls :meth:`reopened` (unpickling opens nothing: Dask's scheduler unpickles tasks too)."""
+        return {**self.__dict__, "dataset": None, "_preview_valid": None}
+
     def release(self) -> None:
         """Drop the blocks GDAL cached for this dataset, so memory stays bounded on huge rasters."""
         self.dataset.FlushCache()

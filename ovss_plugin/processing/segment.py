@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qgis.core import (
     QgsProcessingContext,
@@ -49,6 +49,9 @@ from .algorithms import (
 )
 from .postprocess import style_on_completion
 from .products import DESTINATIONS, add_product_parameters, area_outputs, product_outputs, products_from
+
+if TYPE_CHECKING:
+    from ...engine.pipeline import SegmentResult
 
 BAND_PARAMETERS = ("BAND_RED", "BAND_GREEN", "BAND_BLUE")
 _EPSILON = 1e-6  # of a pixel: an extent edge this close to a pixel edge is on it
@@ -94,6 +97,7 @@ class SegmentRequest:
     precision: str
     weights_dir: str | None
     batch: int = 0
+    cluster: str = ""  # a Dask scheduler address or local:N; empty: this process
 
 
 class SegmentAlgorithm(OVSSAlgorithm):
@@ -111,6 +115,7 @@ class SegmentAlgorithm(OVSSAlgorithm):
     PRECISION = "PRECISION"
     WEIGHTS_DIR = "WEIGHTS_DIR"
     METHOD_PARAMS = "METHOD_PARAMS"
+    CLUSTER = "CLUSTER"
     OUTPUT = "OUTPUT"
     CONFIDENCE = "CONFIDENCE"
 
@@ -204,6 +209,15 @@ class SegmentAlgorithm(OVSSAlgorithm):
                 )
             )
         )
+        self.addParameter(
+            advanced(
+                QgsProcessingParameterString(
+                    self.CLUSTER,
+                    tr("Dask cluster (scheduler address tcp://host:8786 or local:N; empty: this computer)"),
+                    optional=True,
+                )
+            )
+        )
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, tr("Classified raster")))
         self.addParameter(
             QgsProcessingParameterRasterDestination(
@@ -226,6 +240,7 @@ class SegmentAlgorithm(OVSSAlgorithm):
 
     def request(self, parameters: Mapping[str, Any], context: QgsProcessingContext) -> SegmentRequest:
         """The run's inputs from the parameters, checked without loading any model."""
+        from ...engine.distributed.cluster import parse_cluster
         from ...engine.memory import check_batch
         from ...engine.raster.outputs import check_run_outputs
         from ...engine.raster.reader import describe_raster, open_raster, resolve_bands
@@ -252,6 +267,9 @@ class SegmentAlgorithm(OVSSAlgorithm):
         outputs = [self.parameterAsOutputLayer(parameters, name, context) for name in (self.OUTPUT, self.CONFIDENCE)]
         check_run_outputs([output or None for output in outputs], dataset)
         weights_dir = self.parameterAsFile(parameters, self.WEIGHTS_DIR, context)
+        cluster = (self.parameterAsString(parameters, self.CLUSTER, context) or "").strip()
+        if cluster:
+            parse_cluster(cluster)
         return SegmentRequest(
             input_path=layer.source(),
             method=method,
@@ -265,6 +283,7 @@ class SegmentAlgorithm(OVSSAlgorithm):
             precision=self.parameterAsString(parameters, self.PRECISION, context) or "auto",
             weights_dir=weights_dir or None,
             batch=batch,
+            cluster=cluster,
         )
 
     def _labels(
@@ -359,35 +378,35 @@ class SegmentAlgorithm(OVSSAlgorithm):
                 window=request.window,
                 extra_outputs=(None, confidence),
                 labels=request.labels,
-                method=request.method,
+                method=None if request.cluster else request.method,  # a cluster's workers check their own
                 params=request.params,
                 device=request.device,
                 batch=request.batch,
             )
-            method = engine_runtime.create_method(  # in a worker process when a Python is configured
-                request.method,
-                weights=weights,
-                weights_dir=request.weights_dir,
-                device=request.device,
-                precision=request.precision,
-                params=request.params,
-            )
-            result = segment_raster(
-                request.input_path,
-                output,
-                method,
-                request.labels,
-                bands=request.bands,
-                tile=request.tile,
-                overlap=request.overlap,
-                window=request.window,
-                confidence_path=confidence,
-                batch=request.batch,
-                metadata={"weights": weights, "params": request.params},
-                progress=lambda progress: feedback.setProgress(100.0 * progress.fraction),
-                is_cancelled=feedback.isCanceled,
-                warn=feedback.pushWarning,
-            )
+            options = {
+                "bands": request.bands,
+                "tile": request.tile,
+                "overlap": request.overlap,
+                "window": request.window,
+                "confidence_path": confidence,
+                "batch": request.batch,
+                "metadata": {"weights": weights, "params": request.params},
+                "progress": lambda progress: feedback.setProgress(100.0 * progress.fraction),
+                "is_cancelled": feedback.isCanceled,
+                "warn": feedback.pushWarning,
+            }
+            build = {
+                "weights": weights,
+                "weights_dir": request.weights_dir,
+                "device": request.device,
+                "precision": request.precision,
+                "params": request.params,
+            }
+            if request.cluster:
+                result = self._run_on_cluster(request, output, build, options, feedback)
+            else:
+                method = engine_runtime.create_method(request.method, **build)  # in a worker when configured
+                result = segment_raster(request.input_path, output, method, request.labels, **options)
         feedback.pushInfo(
             tr("Wrote {path}: {width} x {height} pixels, {tiles} tiles in {seconds:.1f} s").format(
                 path=result.output_path,
@@ -409,6 +428,28 @@ class SegmentAlgorithm(OVSSAlgorithm):
             **area_outputs(areas, feedback),
             **product_outputs(products, context),
         }
+
+    @staticmethod
+    def _run_on_cluster(
+        request: SegmentRequest,
+        output: str,
+        build: dict[str, Any],
+        options: dict[str, Any],
+        feedback: QgsProcessingFeedback,
+    ) -> SegmentResult:
+        """The run on the Dask cluster ``request.cluster`` with the options of a run here; the workers build the
+        method with the ``build`` options (never QGIS)."""
+        from ...engine.distributed import MethodSpec, segment_on_cluster
+
+        return segment_on_cluster(
+            request.input_path,
+            output,
+            MethodSpec.of(request.method, **build),
+            request.labels,
+            cluster=request.cluster,
+            log=feedback.pushInfo,
+            **options,
+        )
 
 
 def _defaults_help(method: str) -> str:

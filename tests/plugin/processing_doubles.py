@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+from qgis.core import QgsProcessingFeedback
 
 if TYPE_CHECKING:
     from qgis.core import QgsProcessingProvider
@@ -133,3 +134,24 @@ def ovss_provider(qgis_app, monkeypatch: pytest.MonkeyPatch) -> Iterator[QgsProc
     assert registry.addProvider(provider)
     yield provider
     registry.removeProvider(provider)
+
+
+class RecordingFeedback(QgsProcessingFeedback):
+    """Records progress and info lines, and cancels itself once ``cancel_at`` percent is reached."""
+
+    def __init__(self, cancel_at: float | None = None) -> None:
+        super().__init__()
+        self.values: list[float] = []
+        self.infos: list[str] = []
+        self.cancel_at = cancel_at
+        self.progressChanged.connect(self._record)
+
+    def _record(self, value: float) -> None:
+        self.values.append(value)
+        if self.cancel_at is not None and value >= self.cancel_at:
+            self.cancel()
+
+    def pushInfo(self, info: str) -> None:
+        """Keep the line, then log it as usual."""
+        self.infos.append(info)
+        super().pushInfo(info)

@@ -14,6 +14,7 @@ from processing_doubles import (
     GEOTRANSFORM,
     LABEL_TEXT,
     TEST_METHOD,
+    RecordingFeedback,
     expected_classes,
     ovss_provider,  # noqa: F401 - the fixture used by every test below
     pattern,
@@ -250,21 +251,6 @@ def test_random_weights_are_announced_and_recorded(source, tmp_path, monkeypatch
     dataset = gdal.Open(result["OUTPUT"])
     assert dataset.GetMetadataItem("OVSS_WEIGHTS") == "random"
     assert "NOT a real segmentation" in dataset.GetMetadataItem("OVSS_WARNING")
-
-
-class RecordingFeedback(QgsProcessingFeedback):
-    """Records progress and cancels itself once ``cancel_at`` percent is reached."""
-
-    def __init__(self, cancel_at: float | None = None) -> None:
-        super().__init__()
-        self.values: list[float] = []
-        self.cancel_at = cancel_at
-        self.progressChanged.connect(self._record)
-
-    def _record(self, value: float) -> None:
-        self.values.append(value)
-        if self.cancel_at is not None and value >= self.cancel_at:
-            self.cancel()
 
 
 def test_progress_reaches_100_in_tile_steps(source, tmp_path):
