@@ -165,6 +165,7 @@ def _run_one(
         elapsed_s=time.perf_counter() - started,
         warnings=reader.warnings,
         batch=job.batch,
+        areas=outputs.area_table(),
     )
 
 

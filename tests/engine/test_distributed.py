@@ -1,5 +1,6 @@
 """Runs on a Dask cluster (``engine.distributed``): equal to the single-process run, pixel for pixel, with a
-worker killed half-way, cancelled, on an unreachable scheduler, and on a list of rasters.
+worker killed half-way, cancelled, on an unreachable scheduler, on a list of rasters, and with the analysis
+products.
 
 One ``LocalCluster`` of two worker processes (one thread each, on 127.0.0.1) serves the whole module; the
 runs reach it by its address, as a run on a real cluster would.
@@ -7,6 +8,7 @@ runs reach it by its address, as a run on a real cluster would.
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from pathlib import Path
@@ -174,11 +176,29 @@ def test_list_of_rasters_one_output_each_from_the_command_line(tmp_path, cluster
     args = ["segment", str(listing), str(out), "--method", CONTEXT_METHOD, "--labels", "dark: a; mid: b; bright: c",
             "--tile", "64", "--overlap", "16", "--cluster", cluster.scheduler_address]
     assert main(args) == 0
-    printed = capsys.readouterr().out.splitlines()
+    printed = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("  ")]  # not areas
     assert [line.split(":")[0] for line in printed] == [f"wrote {out / 'r0.tif'}", f"wrote {out / 'r1.tif'}"]
     for source in sources:
         single(source, tmp_path / f"one-{source.name}")
         assert np.array_equal(read(out / source.name), read(tmp_path / f"one-{source.name}"))
+
+
+def test_products_after_a_cluster_run_equal_the_single_process_ones(tmp_path, cluster, capsys):
+    source = nodata_raster(tmp_path / "scene.tif", 120, 150)
+    common = ["--method", CONTEXT_METHOD, "--labels", "dark: a; mid: b; bright: c", "--tile", "64", "--overlap", "16"]
+    for name, extra in (("one", []), ("dask", ["--cluster", cluster.scheduler_address])):
+        outputs = [str(tmp_path / f"{name}.tif"), "--stats", str(tmp_path / f"{name}.json")]
+        assert main(["segment", str(source), *outputs, *common, *extra]) == 0
+    assert json.loads((tmp_path / "dask.json").read_text()) == json.loads((tmp_path / "one.json").read_text())
+    assert "  dark:" in capsys.readouterr().out  # the area lines follow the summary on both paths
+
+    listing = tmp_path / "rasters.txt"
+    listing.write_text("scene.tif\n")
+    (tmp_path / "outs").mkdir()
+    assert main(["segment", str(listing), str(tmp_path / "outs"), *common, "--stats", str(tmp_path / "s.csv"),
+                 "--cluster", cluster.scheduler_address]) == 2
+    assert "name one file each" in capsys.readouterr().err
+    assert not list((tmp_path / "outs").iterdir())
 
 
 def test_list_outputs_must_not_collide(tmp_path, cluster):
