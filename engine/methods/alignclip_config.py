@@ -7,9 +7,10 @@ run's memory without loading the networks.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..cache.keys import label_dependent
 from ..errors import InputError
 from .base import config_with_params
 
@@ -51,29 +52,29 @@ class AlignClipConfig:
     """
 
     clip_arch: str = "ViT-B-16"
-    templates: str = "openai_imagenet"
+    templates: str = field(default="openai_imagenet", metadata=label_dependent())
     long_side: int | None = 448
     crop: int = 224
     stride: int = 112
-    cls_token_lambda: float = -0.3
-    logit_scale: float = 50.0
-    prob_thd: float = 0.0
+    cls_token_lambda: float = field(default=-0.3, metadata=label_dependent())
+    logit_scale: float = field(default=50.0, metadata=label_dependent())
+    prob_thd: float = field(default=0.0, metadata=label_dependent())
     upsampler: str = "jbu_one"
     upsampler_checkpoint: str | None = None
     windows_per_call: int = 0
-    alpha: float = 0.0
-    beta: float = 0.0
-    sga_top_n: int = 1
-    sga_source: str = "patches"
-    sga_in_upsampled: bool = True
+    alpha: float = field(default=0.0, metadata=label_dependent())
+    beta: float = field(default=0.0, metadata=label_dependent())
+    sga_top_n: int = field(default=1, metadata=label_dependent())
+    sga_source: str = field(default="patches", metadata=label_dependent())
+    sga_in_upsampled: bool = field(default=True, metadata=label_dependent())
     vfm: str | None = None
     vfm_input: int | None = None
-    cce_clusters: int = 3
+    cce_clusters: int = field(default=3, metadata=label_dependent())
     cce_affinity: str = "features"
-    cce_grid: str = "clip"
-    cce_normalize: bool = True
-    cce_propagation: str = "clamp"
-    kmeans_iters: int = 300
+    cce_grid: str = field(default="clip", metadata=label_dependent())
+    cce_normalize: bool = field(default=True, metadata=label_dependent())
+    cce_propagation: str = field(default="clamp", metadata=label_dependent())
+    kmeans_iters: int = field(default=300, metadata=label_dependent())
 
     def __post_init__(self) -> None:
         """Reject values no run could use, with one clear line (:class:`InputError`)."""

@@ -4,9 +4,10 @@ estimate :func:`tile_bytes` the pipeline sizes batches with. Imports only the st
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..cache.keys import label_dependent
 from ..errors import InputError
 
 if TYPE_CHECKING:
@@ -63,43 +64,43 @@ class SdciConfig:
     clip_short_side: int = 512
     clip_pos_embed_fp16: bool = True
     vfm_short_side: int = 532
-    templates: str = "sdci_rs"
-    other_prompt: str = "other"
-    logit_scale: float = 50.0
-    lambda_1: float = 1.0
-    last_level_ratio: float = 0.2
+    templates: str = field(default="sdci_rs", metadata=label_dependent())
+    other_prompt: str = field(default="other", metadata=label_dependent())
+    logit_scale: float = field(default=50.0, metadata=label_dependent())
+    lambda_1: float = field(default=1.0, metadata=label_dependent())
+    last_level_ratio: float = field(default=0.2, metadata=label_dependent())
     attention_dtype: str = "float32"
     sinkhorn_tolerance: float = 1e-6
     knn_k: int = 30
     knn_tau: float = 0.07
-    diffusion_alpha: float = 0.9
-    diffusion_steps: int = 40
-    diffusion_dtype: str = "float16"
-    diffusion_closed_form: bool = False
-    score_threshold: float = 0.5
-    score_max_eps: float = 1e-5
-    minmax_eps: float = 1e-6
-    prep_eps: float = 1e-6
-    lambda_c: float = 1.0
-    lambda_d: float = 0.2
-    beta: float = 0.1
+    diffusion_alpha: float = field(default=0.9, metadata=label_dependent())
+    diffusion_steps: int = field(default=40, metadata=label_dependent())
+    diffusion_dtype: str = field(default="float16", metadata=label_dependent())
+    diffusion_closed_form: bool = field(default=False, metadata=label_dependent())
+    score_threshold: float = field(default=0.5, metadata=label_dependent())
+    score_max_eps: float = field(default=1e-5, metadata=label_dependent())
+    minmax_eps: float = field(default=1e-6, metadata=label_dependent())
+    prep_eps: float = field(default=1e-6, metadata=label_dependent())
+    lambda_c: float = field(default=1.0, metadata=label_dependent())
+    lambda_d: float = field(default=0.2, metadata=label_dependent())
+    beta: float = field(default=0.1, metadata=label_dependent())
     w_in: float = 1.0
     w_cross: float = 0.1
     felzenszwalb_scale: float = 40.0
     felzenszwalb_sigma: float = 0.8
     felzenszwalb_min_size: int = 20
-    solver: str = "fast"
-    pdhg_iterations: int = 100
-    pdhg_tau: float = 0.25
-    pdhg_sigma: float = 0.25
-    pdhg_theta: float = 1.0
-    pdhg_newton_steps: int = 5
-    pdhg_bisection_steps: int = 10
-    cscp_tolerance: float = 0.003
-    cscp_max_iterations: int = 400
-    cscp_check_every: int = 5
+    solver: str = field(default="fast", metadata=label_dependent())
+    pdhg_iterations: int = field(default=100, metadata=label_dependent())
+    pdhg_tau: float = field(default=0.25, metadata=label_dependent())
+    pdhg_sigma: float = field(default=0.25, metadata=label_dependent())
+    pdhg_theta: float = field(default=1.0, metadata=label_dependent())
+    pdhg_newton_steps: int = field(default=5, metadata=label_dependent())
+    pdhg_bisection_steps: int = field(default=10, metadata=label_dependent())
+    cscp_tolerance: float = field(default=0.003, metadata=label_dependent())
+    cscp_max_iterations: int = field(default=400, metadata=label_dependent())
+    cscp_check_every: int = field(default=5, metadata=label_dependent())
     stages: str = "full"
-    late_fusion_weight: float = 0.5
+    late_fusion_weight: float = field(default=0.5, metadata=label_dependent())
 
     def __post_init__(self) -> None:
         """Reject values the method cannot run with (one-line :class:`InputError`)."""
@@ -111,9 +112,9 @@ class SdciConfig:
             ("attention_dtype", self.attention_dtype, _ATTENTION_DTYPES),
             ("stages", self.stages, tuple(STAGES)),
         )
-        for field, value, allowed in choices:
+        for name, value, allowed in choices:
             if value not in allowed:
-                raise InputError(f"SDCI parameter {field}={value!r}; choose one of: {', '.join(allowed)}")
+                raise InputError(f"SDCI parameter {name}={value!r}; choose one of: {', '.join(allowed)}")
         if self.knn_k < 1 or self.diffusion_steps < 0 or not 0.0 <= self.diffusion_alpha < 1.0:
             raise InputError("SDCI parameters need knn_k >= 1, diffusion_steps >= 0 and 0 <= alpha < 1")
         if not 0.0 <= self.late_fusion_weight <= 1.0:
