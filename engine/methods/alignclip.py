@@ -158,9 +158,12 @@ class AlignClipMethod:
         self._text: torch.Tensor | None = None
         self._query_class: torch.Tensor | None = None
         self._labels: LabelSet | None = None
-        self.cache_key = method_key(
-            name, config, weights_identity(self._sources, seed), self.runtime.precision, str(self.runtime.device)
-        )
+        self._weights_id = weights_identity(self._sources, seed)
+
+    @property
+    def cache_key(self) -> str:
+        """The method's part of its feature cache keys (:func:`engine.cache.method_key`), from the current config."""
+        return method_key(self.name, self.config, self._weights_id, self.runtime.precision, str(self.runtime.device))
 
     @property
     def metadata(self) -> dict[str, str]:

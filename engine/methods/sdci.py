@@ -86,7 +86,12 @@ class SdciMethod:
         self.timings: dict[str, float] = {}
         self._labels: LabelSet | None = None
         self._bank: torch.Tensor | None = None
-        self.cache_key = method_key(name, config, weights_id, runtime.precision, str(runtime.device))
+        self._weights_id = weights_id
+
+    @property
+    def cache_key(self) -> str:
+        """The method's part of its feature cache keys (:func:`engine.cache.method_key`), from the current config."""
+        return method_key(self.name, self.config, self._weights_id, self.runtime.precision, str(self.runtime.device))
 
     @property
     def metadata(self) -> dict[str, str]:
