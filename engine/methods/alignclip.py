@@ -331,7 +331,11 @@ class AlignClipMethod:
         cache (:func:`engine.cache.active_cache`) where present, keyed by the window's content hash."""
         from ..cache import RowLookup, active_cache, content_hash
 
-        contents = [content_hash(crop) for crop in crops] if active_cache() is not None else [""] * len(crops)
+        if active_cache() is None:
+            contents = [""] * len(crops)
+        else:
+            host = crops.detach().cpu()  # one transfer for the batch, then a hash per window
+            contents = [content_hash(crop) for crop in host]
         lookup = RowLookup(self.cache_key, "window", contents, self.runtime.device, _SHARED)
         if lookup.missing:
             lookup.fill(self._compute_features(crops[lookup.missing]))
