@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .analysis.areas import AreaCounter, AreaTable, PixelArea, class_value_names
 from .background import Drain, Prefetch
+from .cache import FeatureCache, using_cache
 from .errors import InputError
 from .memory import (
     MemoryNeed,
@@ -399,6 +400,7 @@ def segment_raster(
     is_cancelled: CancelCheck | None = None,
     warn: Callable[[str], None] | None = None,
     batch: int = 0,
+    cache: FeatureCache | None = None,
 ) -> SegmentResult:
     """Segment ``input_path`` with a built ``method`` into ``output_path`` (see the module docstring).
 
@@ -408,6 +410,8 @@ def segment_raster(
     instead of the whole raster. ``metadata``: extra ``OVSS_*`` items (weights, device, ...). ``warn``
     receives one line per warning (no CRS, no georeferencing, rotation, band 1 as R, G and B). ``batch``:
     tiles per ``predict_batch`` call, 0 to choose from the free memory (:func:`engine.memory.choose_batch`).
+    ``cache``: where the method keeps and reuses what it computes before the labels enter (:mod:`engine.cache`;
+    e.g. :func:`engine.cache.feature_cache`), so that a rerun with other labels skips the backbones; None: none.
     Raises :class:`InputError` before any model work for bad input, for outputs the disk has no room for and
     for a batch whose estimated peak memory does not fit the free memory (:mod:`.memory`), and
     :class:`CancelledError` when ``is_cancelled()`` turns true.
@@ -480,7 +484,7 @@ def segment_raster(
     try:
         drain = Drain(write, batch, "ovss-write")
         prefetch = Prefetch(read_tiles(reader.reopened(), plan), batch, "ovss-read")
-        with cancellation(clock.check_cancelled):
+        with cancellation(clock.check_cancelled), using_cache(cache):
             for group in batch_groups(prefetch, batch):
                 clock.check_cancelled()
                 predictions = predict_group(method, group, len(labels), plan.input_shape)

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..cache.keys import method_key, weights_identity
 from ..errors import InputError, MissingWeightsError
 from .alignclip_config import METHOD_CONFIGS, AlignClipConfig, make_config, tile_bytes
 from .base import cancel_point, register_method
@@ -143,6 +144,7 @@ class AlignClipMethod:
         self._weights = weights
         self._weights_dir = weights_dir
         clip_source = backbone_source(config.clip_arch, weights, weights_dir)
+        self._sources: list[str | Path] = [clip_source]
         self.clip = self.runtime.prepare(load_clip(config.clip_arch, clip_source, seed=seed))
         self.warnings: list[str] = []
         self.upsampler = self._load_upsampler()
@@ -150,11 +152,18 @@ class AlignClipMethod:
         self.vfm = None
         if config.vfm is not None:
             vfm_source = backbone_source(config.vfm, weights, weights_dir)
+            self._sources.append(vfm_source)
             self.vfm = self.runtime.prepare(load_vfm(config.vfm, vfm_source, seed=seed))
         self.stage_times: defaultdict[str, float] | None = None
         self._text: torch.Tensor | None = None
         self._query_class: torch.Tensor | None = None
         self._labels: LabelSet | None = None
+        self._weights_id = weights_identity(self._sources, seed)
+
+    @property
+    def cache_key(self) -> str:
+        """The method's part of its feature cache keys (:func:`engine.cache.method_key`), from the current config."""
+        return method_key(self.name, self.config, self._weights_id, self.runtime.precision, str(self.runtime.device))
 
     @property
     def metadata(self) -> dict[str, str]:
@@ -186,6 +195,7 @@ class AlignClipMethod:
                 LOGGER.warning(message)
                 self.warnings.append(message)
                 return None
+        self._sources.append(source)
         module = load_upsampler(kind, source, dim=self.clip.embed_dim, seed=self.seed)
         return self.runtime.prepare(module)
 
@@ -281,21 +291,22 @@ class AlignClipMethod:
 
         Baseline: S_up = sim(featup(P), T) (Eq. 13 with the CLS bias term). AlignCLIP: T' from SGA on the
         window's patches (Eq. 7), S' = sim(P, T') (Eq. 8), CCE on the VFM features of the same window
-        (Eqs. 9-12), S_final = beta Interpolate(S_hat) + (1 - beta) S_up (Eq. 14).
+        (Eqs. 9-12), S_final = beta Interpolate(S_hat) + (1 - beta) S_up (Eq. 14). Everything before the text
+        enters comes from :meth:`_window_features` (cached per window when the run has a cache).
         """
         import torch.nn.functional as F
 
         cfg = self.config
         assert self._text is not None
-        with self._stage("clip"):
-            out = self.clip.encode_image_layers(
-                self.runtime.cast(crops), last_block=segearth_last_block, need_attention=False
-            )
-            tokens = self.clip.project(out.last).float()
+        feats = self._window_features(crops)
+        tokens, grid = feats["tokens"], feats["grid"]
         cls_token, patches = tokens[:, 0], tokens[:, 1:]
         size = tuple(crops.shape[-2:])
-        with self._stage("upsampler"):
-            upsampled = self._upsample(patches, out.grid, crops)
+        upsampled = None
+        if "coords" in feats:
+            from ..backbones.upsamplers import LowRankFeatures
+
+            upsampled = LowRankFeatures(feats["coords"].float(), feats["basis"], feats["offset"])
         with self._stage("sga"):
             text = self._text
             if cfg.alpha > 0:
@@ -307,13 +318,59 @@ class AlignClipMethod:
             up_text = text if cfg.sga_in_upsampled else self._text
             if upsampled is None:
                 s_up = dense_logits(patches, cls_token, up_text, cfg.cls_token_lambda)
-                s_up = F.interpolate(_to_maps(s_up, out.grid), size=size, mode="bilinear", align_corners=False)
+                s_up = F.interpolate(_to_maps(s_up, grid), size=size, mode="bilinear", align_corners=False)
             else:
                 s_up = _to_maps(dense_logits(upsampled, cls_token, up_text, cfg.cls_token_lambda), size)
         if self.vfm is None:
             return s_up
         s_prime = dense_logits(patches, cls_token, text, cfg.cls_token_lambda)
-        return self._enhance(crops, s_prime, out.grid, s_up)
+        return self._enhance(feats, s_prime, grid, s_up)
+
+    def _window_features(self, crops: torch.Tensor) -> dict[str, Any]:
+        """What the windows give before the text enters (:meth:`_compute_features`), per window from the run's
+        cache (:func:`engine.cache.active_cache`) where present, keyed by the window's content hash."""
+        from ..cache import RowLookup, active_cache, content_hash
+
+        if active_cache() is None:
+            contents = [""] * len(crops)
+        else:
+            host = crops.detach().cpu()  # one transfer for the batch, then a hash per window
+            contents = [content_hash(crop) for crop in host]
+        lookup = RowLookup(self.cache_key, "window", contents, self.runtime.device, _SHARED)
+        if lookup.missing:
+            lookup.fill(self._compute_features(crops[lookup.missing]))
+        return lookup.merged()
+
+    def _compute_features(self, crops: torch.Tensor) -> dict[str, Any]:
+        """The label-independent part of :meth:`_window_logits` for windows ``(n, 3, h, w)``: CLIP's projected
+        last-block tokens ``tokens`` (CLS first) and ``grid``; the upsampled features in low-rank form
+        (``coords`` in the dtype the upsampler computed them, exact, ``basis``, ``offset``); the VFM's
+        features ``vfm_features``, ``vfm_grid`` and, for ``cce_affinity="attention"``, ``vfm_attention``."""
+        cfg = self.config
+        with self._stage("clip"):
+            out = self.clip.encode_image_layers(
+                self.runtime.cast(crops), last_block=segearth_last_block, need_attention=False
+            )
+            tokens = self.clip.project(out.last).float()
+        feats: dict[str, Any] = {"tokens": tokens, "grid": tuple(out.grid)}
+        with self._stage("upsampler"):
+            upsampled = self._upsample(tokens[:, 1:], out.grid, crops)
+        if upsampled is not None:
+            feats.update(coords=upsampled.coords.to(self.upsampler_dtype), basis=upsampled.basis,
+                         offset=upsampled.offset)
+        if self.vfm is not None:
+            with self._stage("vfm"):
+                vfm_out = self.vfm.forward_layers(self._vfm_input(crops))
+                feats.update(vfm_features=vfm_out.features.float(), vfm_grid=tuple(vfm_out.grid))
+                if cfg.cce_affinity == "attention":
+                    feats["vfm_attention"] = vfm_out.mean_attention(patch_only=True)
+        return feats
+
+    @property
+    def upsampler_dtype(self) -> torch.dtype:
+        """The dtype the upsampler's stages compute in (its coordinates are exact in it)."""
+        assert self.upsampler is not None
+        return next(self.upsampler.parameters()).dtype
 
     def _upsample(
         self, patches: torch.Tensor, grid: tuple[int, int], crops: torch.Tensor
@@ -353,30 +410,26 @@ class AlignClipMethod:
 
     def _enhance(
         self,
-        crops: torch.Tensor,
+        feats: dict[str, Any],
         s_prime: torch.Tensor,
         grid: tuple[int, int],
         s_up: torch.Tensor,
     ) -> torch.Tensor:
-        """CCE on each window's grid (Eqs. 9-12), all windows at once, and the fusion with the upsampled logits
-        (Eq. 14)."""
+        """CCE on each window's grid (Eqs. 9-12) with the VFM features of :meth:`_compute_features`, all windows
+        at once, and the fusion with the upsampled logits (Eq. 14)."""
         import torch.nn.functional as F
 
         from ..ops.alignment import cluster_constrained_enhancement, fuse_logits
 
         cfg = self.config
-        assert self.vfm is not None
-        with self._stage("vfm"):
-            vfm_out = self.vfm.forward_layers(self._vfm_input(crops))
-            feats = vfm_out.features.float()
-            attention = vfm_out.mean_attention(patch_only=True) if cfg.cce_affinity == "attention" else None
-        vgrid = vfm_out.grid
+        vfm_feats, vgrid = feats["vfm_features"], feats["vfm_grid"]
+        attention = feats.get("vfm_attention")
         if cfg.cce_grid == "clip":
             cce_grid = grid
             if vgrid != grid:
-                maps = F.interpolate(_to_maps(feats, vgrid), size=grid, mode="bilinear",
+                maps = F.interpolate(_to_maps(vfm_feats, vgrid), size=grid, mode="bilinear",
                                      align_corners=False, antialias=vgrid[0] > grid[0])
-                feats = maps.flatten(2).transpose(1, 2)
+                vfm_feats = maps.flatten(2).transpose(1, 2)
             logits = s_prime
         else:
             cce_grid = vgrid
@@ -384,7 +437,7 @@ class AlignClipMethod:
             logits = maps.flatten(2).transpose(1, 2)
         with self._stage("cce"):
             s_hat = cluster_constrained_enhancement(
-                feats, logits, cfg.cce_clusters,
+                vfm_feats, logits, cfg.cce_clusters,
                 affinity=cfg.cce_affinity,  # type: ignore[arg-type]
                 attention=attention,
                 normalize=cfg.cce_normalize, propagation=cfg.cce_propagation,  # type: ignore[arg-type]
@@ -392,6 +445,10 @@ class AlignClipMethod:
             )
         with self._stage("fusion"):
             return fuse_logits(_to_maps(s_hat, cce_grid), s_up, cfg.beta)
+
+
+# entry items shared by every window of a batch (not sliced per window): grids and the upsampler's offset
+_SHARED = frozenset({"grid", "vfm_grid", "offset"})
 
 
 def _to_maps(values: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..cache.keys import label_dependent
 from ..errors import InputError
 from .base import config_with_params
 from .param_choices import CLIP_ARCHITECTURES, TEMPLATE_SET_NAMES, VISION_FOUNDATION_MODELS
@@ -55,8 +56,8 @@ class AlignClipConfig:
 
     clip_arch: str = field(default="ViT-B-16", metadata={
         "help": "CLIP model that scores the classes", "choices": CLIP_ARCHITECTURES})
-    templates: str = field(default="openai_imagenet", metadata={
-        "help": "Prompt templates each class name is put into", "choices": TEMPLATE_SET_NAMES})
+    templates: str = field(default="openai_imagenet", metadata=label_dependent(
+        help="Prompt templates each class name is put into", choices=TEMPLATE_SET_NAMES))
     long_side: int | None = field(default=448, metadata={
         "help": "The tile is resized so that its long side has this size (none: not resized)", "min": 1,
         "max": 8192, "unit": "px"})
@@ -64,14 +65,14 @@ class AlignClipConfig:
         "help": "Size of the sliding windows CLIP sees", "min": 1, "max": 4096, "unit": "px"})
     stride: int = field(default=112, metadata={
         "help": "Step between sliding windows", "min": 1, "max": 4096, "unit": "px"})
-    cls_token_lambda: float = field(default=-0.3, metadata={
-        "help": "Weight of the image's global (CLS) similarity added to each patch's", "min": -10.0,
-        "max": 10.0})
-    logit_scale: float = field(default=50.0, metadata={
-        "help": "Temperature of the class scores: higher makes them sharper", "min": 0.001, "max": 1000.0})
-    prob_thd: float = field(default=0.0, metadata={
-        "help": "Pixels whose best class probability is below this go to the background class (0: never)",
-        "min": 0.0, "max": 1.0})
+    cls_token_lambda: float = field(default=-0.3, metadata=label_dependent(
+        help="Weight of the image's global (CLS) similarity added to each patch's", min=-10.0,
+        max=10.0))
+    logit_scale: float = field(default=50.0, metadata=label_dependent(
+        help="Temperature of the class scores: higher makes them sharper", min=0.001, max=1000.0))
+    prob_thd: float = field(default=0.0, metadata=label_dependent(
+        help="Pixels whose best class probability is below this go to the background class (0: never)",
+        min=0.0, max=1.0))
     upsampler: str = field(default="jbu_one", metadata={
         "help": "How CLIP's coarse features are brought to full resolution", "choices": _UPSAMPLERS})
     upsampler_checkpoint: str | None = field(default=None, metadata={
@@ -79,37 +80,37 @@ class AlignClipConfig:
     windows_per_call: int = field(default=0, metadata={
         "help": "Most sliding windows per model call (0: all at once; 1 uses least memory)", "min": 0,
         "max": 100000})
-    alpha: float = field(default=0.0, metadata={
-        "help": "Balance of the self-guided text alignment (Eq. 7; 0: off)", "min": 0.0, "max": 1.0})
-    beta: float = field(default=0.0, metadata={
-        "help": "Weight of the foundation model's refinement in the fusion (Eq. 14; 0: off)", "min": 0.0,
-        "max": 1.0})
-    sga_top_n: int = field(default=1, metadata={
-        "help": "Patches per class prototype in the text alignment", "min": 1, "max": 10000})
-    sga_source: str = field(default="patches", metadata={
-        "help": "Where the class prototypes come from: CLIP's patches or the upsampled features",
-        "choices": _SGA_SOURCES})
-    sga_in_upsampled: bool = field(default=True, metadata={
-        "help": "The upsampled scores use the aligned text"})
+    alpha: float = field(default=0.0, metadata=label_dependent(
+        help="Balance of the self-guided text alignment (Eq. 7; 0: off)", min=0.0, max=1.0))
+    beta: float = field(default=0.0, metadata=label_dependent(
+        help="Weight of the foundation model's refinement in the fusion (Eq. 14; 0: off)", min=0.0,
+        max=1.0))
+    sga_top_n: int = field(default=1, metadata=label_dependent(
+        help="Patches per class prototype in the text alignment", min=1, max=10000))
+    sga_source: str = field(default="patches", metadata=label_dependent(
+        help="Where the class prototypes come from: CLIP's patches or the upsampled features",
+        choices=_SGA_SOURCES))
+    sga_in_upsampled: bool = field(default=True, metadata=label_dependent(
+        help="The upsampled scores use the aligned text"))
     vfm: str | None = field(default=None, metadata={
         "help": "Vision foundation model that refines the scores (none: no refinement)",
         "choices": VISION_FOUNDATION_MODELS})
     vfm_input: int | None = field(default=None, metadata={
         "help": "Size the window is resized to for the foundation model (none: its grid matches CLIP's)",
         "min": 1, "max": 4096, "unit": "px"})
-    cce_clusters: int = field(default=3, metadata={
-        "help": "Clusters of the foundation model's features per window", "min": 1, "max": 1000})
+    cce_clusters: int = field(default=3, metadata=label_dependent(
+        help="Clusters of the foundation model's features per window", min=1, max=1000))
     cce_affinity: str = field(default="features", metadata={
         "help": "Affinity of the refinement: feature similarity or the model's attention",
         "choices": _CCE_AFFINITIES})
-    cce_grid: str = field(default="clip", metadata={
-        "help": "Grid the refinement runs on: CLIP's patches or the foundation model's", "choices": _CCE_GRIDS})
-    cce_normalize: bool = field(default=True, metadata={
-        "help": "Normalise the features before their affinity is computed"})
-    cce_propagation: str = field(default="clamp", metadata={
-        "help": "How scores spread within a cluster", "choices": _CCE_PROPAGATIONS})
-    kmeans_iters: int = field(default=300, metadata={
-        "help": "Iterations of the K-means clustering", "min": 1, "max": 100000})
+    cce_grid: str = field(default="clip", metadata=label_dependent(
+        help="Grid the refinement runs on: CLIP's patches or the foundation model's", choices=_CCE_GRIDS))
+    cce_normalize: bool = field(default=True, metadata=label_dependent(
+        help="Normalise the features before their affinity is computed"))
+    cce_propagation: str = field(default="clamp", metadata=label_dependent(
+        help="How scores spread within a cluster", choices=_CCE_PROPAGATIONS))
+    kmeans_iters: int = field(default=300, metadata=label_dependent(
+        help="Iterations of the K-means clustering", min=1, max=100000))
 
     def __post_init__(self) -> None:
         """Reject values no run could use, with one clear line (:class:`InputError`)."""

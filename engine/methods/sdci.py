@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..cache.keys import method_key, weights_identity
 from ..errors import InputError
 from .base import cancel_point, config_with_params, register_method
 from .sdci_config import STAGES, VARIANTS, SdciConfig, tile_bytes
@@ -74,6 +75,7 @@ class SdciMethod:
         vfm: VisionFoundationModel,
         runtime: Runtime,
         weights_note: str,
+        weights_id: str = "",
     ) -> None:
         self.name = name
         self.config = config
@@ -84,6 +86,12 @@ class SdciMethod:
         self.timings: dict[str, float] = {}
         self._labels: LabelSet | None = None
         self._bank: torch.Tensor | None = None
+        self._weights_id = weights_id
+
+    @property
+    def cache_key(self) -> str:
+        """The method's part of its feature cache keys (:func:`engine.cache.method_key`), from the current config."""
+        return method_key(self.name, self.config, self._weights_id, self.runtime.precision, str(self.runtime.device))
 
     @property
     def metadata(self) -> dict[str, str]:
@@ -152,25 +160,24 @@ class SdciMethod:
             clock = now
             cancel_point()
 
+        from ..cache import active_cache, content_hash
+
         rgb = _rgb8(tiles)
         labels = self._labels
+        contents = [content_hash(image) for image in rgb] if active_cache() is not None else [""] * len(rgb)
         out = np.zeros((len(rgb), len(labels), *rgb.shape[1:3]), dtype=np.float32)
         with torch.inference_mode():
-            out[:, list(labels.foreground_indices)] = self._refine(rgb, lap).cpu().numpy()
+            out[:, list(labels.foreground_indices)] = self._refine(rgb, lap, contents).cpu().numpy()
         return out
 
-    def _semantic_branch(
-        self, pixels: torch.Tensor, n_fg: int, lap: Any
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tuple[int, int]]:
-        """CLIP's side of CAF on normalised ``pixels`` ``(B, 3, h, w)``: the level scores ``(B, L, N, C)``, the
-        last level's projected patch features ``(B, N, D)`` (BCDR's CLIP graph), ``A_N,clip`` ``(B, N, N)``
-        and the grid. Its large intermediates (levels, attention maps) are freed on return, before the VFM
-        runs."""
+    def _clip_features(self, pixels: torch.Tensor, lap: Any) -> dict[str, Any]:
+        """CLIP's label-independent side of CAF on normalised ``pixels`` ``(B, 3, h, w)``: the fused levels'
+        projected patch features ``features`` ``(B, L, N, D)``, ``A_N,clip`` ``a_clip`` ``(B, N, N)`` and the
+        ``grid``. Its large intermediates (levels, attention maps) are freed on return, before the VFM runs."""
         import torch
 
         from . import sdci_caf as caf
 
-        assert self._bank is not None
         levels = caf.clip_levels(
             self.clip, pixels, getattr(torch, self.config.attention_dtype), self.config.clip_pos_embed_fp16
         )
@@ -178,12 +185,22 @@ class SdciMethod:
         tokens, last_attention = caf.fused_level_tokens(
             self.clip.blocks[-1], levels.levels, levels.attention_sum, self.config.sinkhorn_tolerance
         )
-        grid = levels.grid
+        grid = tuple(levels.grid)
         del levels
         features = self.clip.project(tokens)[..., 1:, :]
-        scores = caf.class_probabilities(features, self._bank, n_fg, self.config.logit_scale)
-        lap("caf_levels")
-        return scores, features[:, -1].float(), last_attention.float().mean(dim=1)[:, 1:, 1:], grid
+        return {"features": features, "a_clip": last_attention.float().mean(dim=1)[:, 1:, 1:], "grid": grid}
+
+    def _vfm_features(self, vpixels: torch.Tensor) -> dict[str, Any]:
+        """The VFM's label-independent outputs on normalised ``vpixels``: its layers' patch features ``layers``
+        ``(B, 12, N, 768)``, the mean last-layer patch attention ``a_dino`` ``(B, N, N)`` and the ``grid``."""
+        import torch
+
+        vfm_out = self.vfm.forward_layers(self.runtime.cast(vpixels))
+        return {
+            "layers": torch.stack(vfm_out.layers, dim=1),
+            "a_dino": vfm_out.mean_attention(patch_only=True).float(),
+            "grid": tuple(vfm_out.grid),
+        }
 
     def branch_maps(self, tile: np.ndarray) -> list[torch.Tensor]:
         """The branch probability maps ``(C, H, W)`` the last stage fuses (CSCP's ``p_C``, ``p_D`` for
@@ -194,37 +211,48 @@ class SdciMethod:
             raise RuntimeError("SdciMethod.prepare(labels) must be called before branch_maps()")
         rgb = _rgb8(tile)
         with torch.inference_mode():
-            return [probs[0] for probs in self._branches(rgb[None], lambda stage: None)]
+            return [probs[0] for probs in self._branches(rgb[None], lambda stage: None, [""])]
 
-    def _refine(self, rgb: np.ndarray, lap: Any) -> torch.Tensor:
+    def _refine(self, rgb: np.ndarray, lap: Any, contents: list[str]) -> torch.Tensor:
         """The computation on 8-bit tiles ``(B, H, W, 3)``; foreground ``q`` ``(B, C, H, W)``.
 
         The parts that run are those of ``config.stages`` (:data:`STAGES`); ``"full"`` is the method. With
         CSCP the superpixels start in worker threads before the backbones and are collected after BCDR.
+        ``contents`` are the tiles' content hashes (the run's cache holds the superpixel edge weights and the
+        backbones' outputs per tile; empty strings without a cache).
         """
         import torch
 
+        from ..cache import RowLookup
+
         if not STAGES[self.config.stages].cscp:
-            probs = self._branches(rgb, lap)
+            probs = self._branches(rgb, lap, contents)
             q = fuse_branches(probs[0], probs[1] if len(probs) > 1 else None, self.config)
             lap("fusion")
             return q.float()
-        with superpixels_in_background(rgb, self.config) as pending:
-            probs = self._branches(rgb, lap)
+        lookup = RowLookup(self.cache_key, "superpixels", contents)
+        with superpixels_in_background(rgb[lookup.missing], self.config) as pending:
+            probs = self._branches(rgb, lap, contents)
             weights = [future.result() for future in pending]
+        if weights:
+            horizontal, vertical = zip(*weights, strict=True)
+            lookup.fill({"wh": torch.stack(horizontal), "wv": torch.stack(vertical)})
+        merged = lookup.merged()
         device = probs[0].device
-        wh, wv = (torch.stack(parts).to(device, non_blocking=True) for parts in zip(*weights, strict=True))
+        wh, wv = (merged[name].to(device, non_blocking=True) for name in ("wh", "wv"))
         solutions = cscp_refine_batch(probs[0], probs[1], (wh, wv), self.config)
         lap("cscp")
         self.timings["cscp_iterations"] = float(max(solution.iterations for solution in solutions))
         self.timings["cscp_relative_gap"] = max(solution.relative_gap for solution in solutions)
         return torch.stack([solution.q for solution in solutions]).float()
 
-    def _branches(self, rgb: np.ndarray, lap: Any) -> list[torch.Tensor]:
+    def _branches(self, rgb: np.ndarray, lap: Any, contents: list[str]) -> list[torch.Tensor]:
         """CAF, BCDR and post-processing of ``config.stages`` on 8-bit tiles ``(B, H, W, 3)``: one or two
-        branch maps ``(B, C, H, W)`` at tile size."""
+        branch maps ``(B, C, H, W)`` at tile size. The backbones' outputs come from the run's cache where it
+        has them (``contents``: the tiles' content hashes)."""
         import torch
 
+        from ..cache import RowLookup
         from ..ops.graph import resample_grid
         from . import sdci_caf as caf
 
@@ -235,23 +263,29 @@ class SdciMethod:
         height, width = rgb.shape[1:3]
         clip, vfm, rt = self.clip, self.vfm, self.runtime
 
-        size = caf.scaled_size(height, width, cfg.clip_short_side, clip.patch_size)
-        pixels = torch.cat([caf.clip_pixels(image, size, clip.mean, clip.std) for image in rgb])
-        clip_scores, clip_last, a_clip, cgrid = self._semantic_branch(rt.cast(pixels), n_fg, lap)
+        grids = frozenset({"grid"})
+        lookup = RowLookup(self.cache_key, "clip", contents, rt.device, grids)
+        if lookup.missing:
+            size = caf.scaled_size(height, width, cfg.clip_short_side, clip.patch_size)
+            pixels = torch.cat([caf.clip_pixels(image, size, clip.mean, clip.std) for image in rgb[lookup.missing]])
+            lookup.fill(self._clip_features(rt.cast(pixels), lap))
+        semantic = lookup.merged()
+        clip_scores = caf.class_probabilities(semantic["features"], self._bank, n_fg, cfg.logit_scale)
+        clip_last, a_clip, cgrid = semantic["features"][:, -1].float(), semantic["a_clip"], semantic["grid"]
+        lap("caf_levels")
         if not stages.vfm:
             s_clip = caf.cross_fuse(a_clip, None, clip_scores, cfg.last_level_ratio, cfg.lambda_1)
             lap("caf_fusion")
             return [branch_probabilities(*on_grid(s_clip, cgrid), (height, width), cfg)]
-        vsize = caf.scaled_size(height, width, cfg.vfm_short_side, vfm.patch_size)
-        vpixels = torch.cat([caf.vfm_pixels(image, vsize, vfm.mean, vfm.std) for image in rgb])
-        vfm_out = vfm.forward_layers(rt.cast(vpixels))
+        lookup = RowLookup(self.cache_key, "vfm", contents, rt.device, grids)
+        if lookup.missing:
+            vsize = caf.scaled_size(height, width, cfg.vfm_short_side, vfm.patch_size)
+            vpixels = torch.cat([caf.vfm_pixels(image, vsize, vfm.mean, vfm.std) for image in rgb[lookup.missing]])
+            lookup.fill(self._vfm_features(vpixels))
         lap("vfm_backbone")
-
-        dino_layers = torch.stack(vfm_out.layers, dim=1)  # (B, 12, N, 768)
+        structural = lookup.merged()
+        dino_layers, a_dino, dgrid = structural["layers"], structural["a_dino"], structural["grid"]  # (B, 12, N, 768)
         dino_scores = caf.class_probabilities(dino_layers, self._bank, n_fg, cfg.logit_scale)
-        a_dino = vfm_out.mean_attention(patch_only=True).float()
-        dgrid = vfm_out.grid
-        del vfm_out
         to_clip = caf.align_attention(a_dino, dgrid, cgrid) if stages.cross else None
         to_dino = caf.align_attention(a_clip, cgrid, dgrid) if stages.cross else None
         s_clip = caf.cross_fuse(a_clip, to_clip, clip_scores, cfg.last_level_ratio, cfg.lambda_1)
@@ -303,7 +337,8 @@ def build_sdci(
         note = f"{Path(clip_source).name} + {Path(vfm_source).name}"
     clip = runtime.prepare(load_clip(config.clip_arch, clip_source, seed=seed))
     vfm = runtime.prepare(load_vfm(config.vfm, vfm_source, seed=seed))
-    return SdciMethod(name, config, clip=clip, vfm=vfm, runtime=runtime, weights_note=note)
+    identity = weights_identity((clip_source, vfm_source), seed)
+    return SdciMethod(name, config, clip=clip, vfm=vfm, runtime=runtime, weights_note=note, weights_id=identity)
 
 
 def _register(name: str, description: str, checkpoints: tuple[str, ...]) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from dataclasses import field as _field
 from typing import TYPE_CHECKING
 
+from ..cache.keys import label_dependent
 from ..errors import InputError
 from .param_choices import CLIP_ARCHITECTURES, TEMPLATE_SET_NAMES, VISION_FOUNDATION_MODELS
 
@@ -72,17 +73,17 @@ class SdciConfig:
     vfm_short_side: int = _field(default=532, metadata={
         "help": "The foundation model sees the tile with its short side scaled to this size", "min": 32,
         "max": 4096, "unit": "px"})
-    templates: str = _field(default="sdci_rs", metadata={
-        "help": "Prompt templates each class name is put into", "choices": TEMPLATE_SET_NAMES})
-    other_prompt: str = _field(default="other", metadata={
-        "help": "Text of the extra query for what no class describes"})
-    logit_scale: float = _field(default=50.0, metadata={
-        "help": "Temperature of the class scores: higher makes them sharper", "min": 0.0, "max": 1000.0})
-    lambda_1: float = _field(default=1.0, metadata={
-        "help": "Weight of the other branch's attention in the cross-attention fusion (Eqs. 8-9)",
-        "min": 0.0, "max": 100.0})
-    last_level_ratio: float = _field(default=0.2, metadata={
-        "help": "Share of the last layer in the multi-level fusion", "min": 0.0, "max": 1.0})
+    templates: str = _field(default="sdci_rs", metadata=label_dependent(
+        help="Prompt templates each class name is put into", choices=TEMPLATE_SET_NAMES))
+    other_prompt: str = _field(default="other", metadata=label_dependent(
+        help="Text of the extra query for what no class describes"))
+    logit_scale: float = _field(default=50.0, metadata=label_dependent(
+        help="Temperature of the class scores: higher makes them sharper", min=0.0, max=1000.0))
+    lambda_1: float = _field(default=1.0, metadata=label_dependent(
+        help="Weight of the other branch's attention in the cross-attention fusion (Eqs. 8-9)",
+        min=0.0, max=100.0))
+    last_level_ratio: float = _field(default=0.2, metadata=label_dependent(
+        help="Share of the last layer in the multi-level fusion", min=0.0, max=1.0))
     attention_dtype: str = _field(default="float32", metadata={
         "help": "Number format of the attention maps", "choices": _ATTENTION_DTYPES})
     sinkhorn_tolerance: float = _field(default=1e-6, metadata={
@@ -91,31 +92,31 @@ class SdciConfig:
         "help": "Neighbours per patch in the diffusion graph", "min": 1, "max": 1000})
     knn_tau: float = _field(default=0.07, metadata={
         "help": "Temperature of the neighbour weights in the diffusion graph", "min": 0.0, "max": 10.0})
-    diffusion_alpha: float = _field(default=0.9, metadata={
-        "help": "How far the scores spread over the graph in each step (below 1)", "min": 0.0, "max": 0.999})
-    diffusion_steps: int = _field(default=40, metadata={
-        "help": "Diffusion steps over the graph", "min": 0, "max": 10000})
-    diffusion_dtype: str = _field(default="float16", metadata={
-        "help": "Number format of the diffusion", "choices": _DIFFUSION_DTYPES})
-    diffusion_closed_form: bool = _field(default=False, metadata={
-        "help": "Solve the diffusion exactly instead of by steps"})
-    score_threshold: float = _field(default=0.5, metadata={
-        "help": "Classes whose best score stays below this are dropped from the tile", "min": 0.0,
-        "max": 1.0})
-    score_max_eps: float = _field(default=1e-5, metadata={
-        "help": "Guard against division by zero when scores are scaled by their maximum", "min": 0.0,
-        "max": 1.0})
-    minmax_eps: float = _field(default=1e-6, metadata={
-        "help": "Guard against division by zero in the min-max scaling", "min": 0.0, "max": 1.0})
-    prep_eps: float = _field(default=1e-6, metadata={
-        "help": "Smallest probability fed to the superpixel refinement", "min": 0.0, "max": 1.0})
-    lambda_c: float = _field(default=1.0, metadata={
-        "help": "Weight of CLIP's scores in the superpixel refinement (CSCP)", "min": 0.0, "max": 100.0})
-    lambda_d: float = _field(default=0.2, metadata={
-        "help": "Weight of the foundation model's scores in the superpixel refinement", "min": 0.0,
-        "max": 100.0})
-    beta: float = _field(default=0.1, metadata={
-        "help": "Smoothness between neighbouring superpixels", "min": 0.0, "max": 100.0})
+    diffusion_alpha: float = _field(default=0.9, metadata=label_dependent(
+        help="How far the scores spread over the graph in each step (below 1)", min=0.0, max=0.999))
+    diffusion_steps: int = _field(default=40, metadata=label_dependent(
+        help="Diffusion steps over the graph", min=0, max=10000))
+    diffusion_dtype: str = _field(default="float16", metadata=label_dependent(
+        help="Number format of the diffusion", choices=_DIFFUSION_DTYPES))
+    diffusion_closed_form: bool = _field(default=False, metadata=label_dependent(
+        help="Solve the diffusion exactly instead of by steps"))
+    score_threshold: float = _field(default=0.5, metadata=label_dependent(
+        help="Classes whose best score stays below this are dropped from the tile", min=0.0,
+        max=1.0))
+    score_max_eps: float = _field(default=1e-5, metadata=label_dependent(
+        help="Guard against division by zero when scores are scaled by their maximum", min=0.0,
+        max=1.0))
+    minmax_eps: float = _field(default=1e-6, metadata=label_dependent(
+        help="Guard against division by zero in the min-max scaling", min=0.0, max=1.0))
+    prep_eps: float = _field(default=1e-6, metadata=label_dependent(
+        help="Smallest probability fed to the superpixel refinement", min=0.0, max=1.0))
+    lambda_c: float = _field(default=1.0, metadata=label_dependent(
+        help="Weight of CLIP's scores in the superpixel refinement (CSCP)", min=0.0, max=100.0))
+    lambda_d: float = _field(default=0.2, metadata=label_dependent(
+        help="Weight of the foundation model's scores in the superpixel refinement", min=0.0,
+        max=100.0))
+    beta: float = _field(default=0.1, metadata=label_dependent(
+        help="Smoothness between neighbouring superpixels", min=0.0, max=100.0))
     w_in: float = _field(default=1.0, metadata={
         "help": "Edge weight between pixels of one superpixel", "min": 0.0, "max": 100.0})
     w_cross: float = _field(default=0.1, metadata={
@@ -126,32 +127,32 @@ class SdciConfig:
         "help": "Smoothing before the superpixels are found", "min": 0.0, "max": 100.0, "unit": "px"})
     felzenszwalb_min_size: int = _field(default=20, metadata={
         "help": "Smallest superpixel", "min": 1, "max": 100000, "unit": "px"})
-    solver: str = _field(default="fast", metadata={
-        "help": "Superpixel refinement solver: fast stops at a tolerance; reference is the official one",
-        "choices": _SOLVERS})
-    pdhg_iterations: int = _field(default=100, metadata={
-        "help": "Iterations of the reference solver", "min": 1, "max": 100000})
-    pdhg_tau: float = _field(default=0.25, metadata={
-        "help": "Primal step of the reference solver", "min": 0.0, "max": 10.0})
-    pdhg_sigma: float = _field(default=0.25, metadata={
-        "help": "Dual step of the reference solver", "min": 0.0, "max": 10.0})
-    pdhg_theta: float = _field(default=1.0, metadata={
-        "help": "Over-relaxation of the reference solver", "min": 0.0, "max": 10.0})
-    pdhg_newton_steps: int = _field(default=5, metadata={
-        "help": "Newton steps per iteration of the reference solver", "min": 0, "max": 1000})
-    pdhg_bisection_steps: int = _field(default=10, metadata={
-        "help": "Bisection steps per iteration of the reference solver", "min": 0, "max": 1000})
-    cscp_tolerance: float = _field(default=0.003, metadata={
-        "help": "The fast solver stops at this relative duality gap", "min": 0.0, "max": 1.0})
-    cscp_max_iterations: int = _field(default=400, metadata={
-        "help": "Most iterations of the fast solver", "min": 1, "max": 100000})
-    cscp_check_every: int = _field(default=5, metadata={
-        "help": "The fast solver checks the gap every this many iterations", "min": 1, "max": 100000})
+    solver: str = _field(default="fast", metadata=label_dependent(
+        help="Superpixel refinement solver: fast stops at a tolerance; reference is the official one",
+        choices=_SOLVERS))
+    pdhg_iterations: int = _field(default=100, metadata=label_dependent(
+        help="Iterations of the reference solver", min=1, max=100000))
+    pdhg_tau: float = _field(default=0.25, metadata=label_dependent(
+        help="Primal step of the reference solver", min=0.0, max=10.0))
+    pdhg_sigma: float = _field(default=0.25, metadata=label_dependent(
+        help="Dual step of the reference solver", min=0.0, max=10.0))
+    pdhg_theta: float = _field(default=1.0, metadata=label_dependent(
+        help="Over-relaxation of the reference solver", min=0.0, max=10.0))
+    pdhg_newton_steps: int = _field(default=5, metadata=label_dependent(
+        help="Newton steps per iteration of the reference solver", min=0, max=1000))
+    pdhg_bisection_steps: int = _field(default=10, metadata=label_dependent(
+        help="Bisection steps per iteration of the reference solver", min=0, max=1000))
+    cscp_tolerance: float = _field(default=0.003, metadata=label_dependent(
+        help="The fast solver stops at this relative duality gap", min=0.0, max=1.0))
+    cscp_max_iterations: int = _field(default=400, metadata=label_dependent(
+        help="Most iterations of the fast solver", min=1, max=100000))
+    cscp_check_every: int = _field(default=5, metadata=label_dependent(
+        help="The fast solver checks the gap every this many iterations", min=1, max=100000))
     stages: str = _field(default="full", metadata={
         "help": "Which parts of SDCI run (the ablation rows of Table 2)", "choices": tuple(STAGES)})
-    late_fusion_weight: float = _field(default=0.5, metadata={
-        "help": "Weight of the foundation model's scores when the stages sum the branches", "min": 0.0,
-        "max": 1.0})
+    late_fusion_weight: float = _field(default=0.5, metadata=label_dependent(
+        help="Weight of the foundation model's scores when the stages sum the branches", min=0.0,
+        max=1.0))
 
     def __post_init__(self) -> None:
         """Reject values the method cannot run with (one-line :class:`InputError`)."""
@@ -163,9 +164,9 @@ class SdciConfig:
             ("attention_dtype", self.attention_dtype, _ATTENTION_DTYPES),
             ("stages", self.stages, tuple(STAGES)),
         )
-        for field, value, allowed in choices:
+        for name, value, allowed in choices:
             if value not in allowed:
-                raise InputError(f"SDCI parameter {field}={value!r}; choose one of: {', '.join(allowed)}")
+                raise InputError(f"SDCI parameter {name}={value!r}; choose one of: {', '.join(allowed)}")
         if self.knn_k < 1 or self.diffusion_steps < 0 or not 0.0 <= self.diffusion_alpha < 1.0:
             raise InputError("SDCI parameters need knn_k >= 1, diffusion_steps >= 0 and 0 <= alpha < 1")
         if not 0.0 <= self.late_fusion_weight <= 1.0:
