@@ -1,10 +1,11 @@
 """What the screenshot scripts share inside QGIS (``qgis --code``): run their part so that a failure is printed
-and ends QGIS, never leaving a QGIS window waiting under Xvfb."""
+and ends QGIS, never leaving a QGIS window waiting under Xvfb; start the demo run from the dock."""
 
 from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
+from typing import Any
 
 
 def run_inside_qgis(part: Callable[[], None]) -> None:
@@ -18,3 +19,25 @@ def run_inside_qgis(part: Callable[[], None]) -> None:
 
         traceback.print_exc()
         QTimer.singleShot(0, lambda: QApplication.instance().exit(1))
+
+
+def start_demo_run(dock: Any, demo: str, preset: str = "builtin:loveda-gen", method: str = "segearth-ov") -> Any:
+    """Load the demo raster, point the dock at it with ``preset``'s labels and ``method`` (2 x 2 tiles of 512
+    over the 1000 x 1000 demo) and press Run; returns the input layer."""
+    from qgis.core import QgsProject, QgsRasterLayer
+    from qgis.utils import iface
+
+    layer = QgsRasterLayer(demo, "oem_koeln_50", "gdal")
+    QgsProject.instance().addMapLayer(layer)
+    iface.setActiveLayer(layer)
+    dock.input_panel.layer_combo.setLayer(layer)
+    index = dock.classes_panel.preset_combo.findData(preset)
+    dock.classes_panel.preset_combo.setCurrentIndex(index)
+    dock.classes_panel.preset_combo.activated.emit(index)
+    dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData(method))
+    dock.options_panel.tile_spin.setValue(512)
+    dock.options_panel.overlap_spin.setValue(24)
+    dock.refresh_device()
+    if dock.start_run() is None:
+        raise RuntimeError("the dock did not start the run (see its status line)")
+    return layer

@@ -64,29 +64,18 @@ def take() -> int:
 
 def inside_qgis() -> None:
     """Inside QGIS: load the demo, run the dock on it, grab the window when the result is on the map."""
-    from qgis.core import QgsProject, QgsRasterLayer
+    from inside_qgis import start_demo_run
     from qgis.PyQt.QtCore import Qt, QTimer
     from qgis.PyQt.QtWidgets import QApplication
     from qgis.utils import iface, plugins
 
     window = iface.mainWindow()
     window.resize(1500, 900)
-    layer = QgsRasterLayer(str(DEMO), "oem_koeln_50", "gdal")
-    QgsProject.instance().addMapLayer(layer)
-    iface.setActiveLayer(layer)
     plugin = plugins["ovss"]
     plugin.action.setChecked(True)
     dock = plugin.dock
     window.resizeDocks([dock], [DOCK_WIDTH], Qt.Horizontal)
-    dock.input_panel.layer_combo.setLayer(layer)
-    index = dock.classes_panel.preset_combo.findData("builtin:loveda-gen")
-    dock.classes_panel.preset_combo.setCurrentIndex(index)
-    dock.classes_panel.preset_combo.activated.emit(index)
-    dock.method_panel.method_combo.setCurrentIndex(dock.method_panel.method_combo.findData("segearth-ov"))
-    dock.options_panel.tile_spin.setValue(512)
-    dock.options_panel.overlap_spin.setValue(24)  # 2 x 2 tiles over the 1000 x 1000 demo
-    dock.refresh_device()
-    dock.start_run()
+    layer = start_demo_run(dock, str(DEMO))
 
     def finish() -> None:
         if dock.task is not None:
