@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qgis.core import Qgis, QgsMessageLog, QgsSettings
 
@@ -25,6 +25,9 @@ from ..engine.pipeline import validate_run
 from ..engine.raster.reader import RasterInfo, resolve_window
 from ..engine.worker.client import RemoteMethod, WorkerClient
 from .i18n import tr
+
+if TYPE_CHECKING:
+    from ..engine.cache import FeatureCache
 
 PYTHON_SETTING = "ovss/environment/python"
 PYTHON_ENV = "OVSS_PYTHON"
@@ -57,6 +60,16 @@ def run_mode() -> str:
     if configured_python() is not None:
         return WORKER
     return MISSING if missing_requirements() else IN_PROCESS
+
+
+def run_feature_cache() -> FeatureCache | None:
+    """The feature cache a run here uses: the process-wide one when the models run in QGIS's process; None with a
+    worker, which keeps its own beside its models (engine issue 17)."""
+    if run_mode() == WORKER:
+        return None
+    from ..engine.cache import feature_cache
+
+    return feature_cache()
 
 
 def plugin_root() -> Path:
@@ -98,7 +111,12 @@ def stop_worker() -> None:
 
 
 def free_models() -> None:
-    """Drop the worker's loaded models (the dock's "Free models"); a failed worker is only logged."""
+    """Drop the worker's loaded models and its feature cache, and this process's feature cache (the dock's
+    "Free models"); a failed worker is only logged."""
+    if run_mode() != WORKER:
+        from ..engine.cache import feature_cache
+
+        feature_cache().clear()
     with _lock:
         worker = _shared.get("worker")
     if worker is not None:

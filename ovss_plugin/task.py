@@ -190,6 +190,7 @@ class SegmentTask(QgsTask):
                 },
                 progress=self._report,
                 is_cancelled=self.isCanceled,
+                cache=engine_runtime.run_feature_cache(),
                 warn=self.warnings.append,
             )
         except CancelledError:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
 from .. import __version__
+from ..cache import feature_cache, using_cache
 from ..errors import CancelledError, InputError
 from ..labels import LabelSet
 from ..memory import check_planned_run, method_device
@@ -188,9 +189,10 @@ class WorkerServer:
         return self.cache.get(key, build)
 
     def free_models(self) -> bool:
-        """Drop the held method and its memory; True when one was held."""
+        """Drop the held method, its memory and the feature cache; True when a method was held."""
         held = self.cache.loaded is not None
         self.cache.clear()
+        feature_cache().clear()
         return held
 
     def load(self, request: Message) -> Message:
@@ -214,12 +216,17 @@ class WorkerServer:
         return Message("result")
 
     def predict(self, request: Message) -> Message:
-        """``method.predict(tile)``."""
-        return Message("result", arrays={"probabilities": self._method(request).predict(request.arrays["tile"])})
+        """``method.predict(tile)``, with the worker's feature cache (the cache lives with the models)."""
+        method = self._method(request)
+        with using_cache(feature_cache()):
+            return Message("result", arrays={"probabilities": method.predict(request.arrays["tile"])})
 
     def predict_batch(self, request: Message) -> Message:
-        """The batched entry point (:func:`predict_batch`), stopping at a :func:`cancel_point` on ``cancel``."""
-        probabilities = predict_batch(self._method(request), request.arrays["tiles"])
+        """The batched entry point (:func:`predict_batch`), stopping at a :func:`cancel_point` on ``cancel``; with
+        the worker's feature cache, so a run with changed labels reuses what the last one computed."""
+        method = self._method(request)
+        with using_cache(feature_cache()):
+            probabilities = predict_batch(method, request.arrays["tiles"])
         return Message("result", arrays={"probabilities": probabilities})
 
     def tile_memory(self, request: Message) -> Message:

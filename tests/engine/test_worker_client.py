@@ -292,3 +292,35 @@ print("torch absent:", sys.modules["torch"] is None, "pixels:", sum(result.class
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert "torch absent: True pixels: 1600" in done.stdout
+
+
+def test_the_worker_runs_methods_with_its_feature_cache_and_frees_it():
+    """The feature cache lives with the models in the worker: predict runs inside it, ``free`` empties it."""
+    import io
+
+    import torch
+
+    from engine.cache import active_cache, feature_cache
+    from engine.worker.protocol import Message
+    from engine.worker.server import WorkerServer
+
+    server = WorkerServer(io.BytesIO(), io.BytesIO())
+    seen = []
+
+    class Probe:
+        name = "cache-probe"
+        min_tile = 1
+
+        def predict(self, tile: np.ndarray) -> np.ndarray:
+            seen.append(active_cache())
+            return np.ones((1, *tile.shape[1:]), np.float32)
+
+    server._method = lambda request: Probe()  # the method a request names, without building one
+    tiles = np.zeros((2, 3, 4, 4), np.float32)
+    answer = server.predict_batch(Message("predict_batch", {"method": "cache-probe"}, {"tiles": tiles}))
+    assert answer.arrays["probabilities"].shape == (2, 1, 4, 4)
+    assert seen == [feature_cache(), feature_cache()] and active_cache() is None
+
+    feature_cache().put("probe", {"features": torch.zeros(4)})
+    server.free(Message("free", {}))
+    assert feature_cache().stats().entries == 0

@@ -208,3 +208,25 @@ def test_result_layers_never_replace_earlier_ones(tiny_methods, layer, project, 
     assert all(lyr.id() in project.mapLayers() and lyr.isValid() for lyr in added)
     assert added[0].source() != added[1].source()
     assert isinstance(added[0].renderer(), QgsPalettedRasterRenderer)
+
+
+def test_runs_in_qgis_use_the_feature_cache_and_free_models_clears_it(tiny_methods, layer, tmp_path):
+    """In QGIS's process the task's run sets the process-wide feature cache around the method's calls (so a run
+    with changed labels reuses the backbones' work, engine issue 17); "Free models" empties it."""
+    import torch
+
+    from ovss.engine.cache import active_cache, feature_cache
+    from ovss.engine.methods.cache import ModelCache
+    from ovss.ovss_plugin import engine_runtime
+    from ovss.ovss_plugin.task import SegmentTask
+
+    seen = []
+    tiny_methods.hook = lambda: seen.append(active_cache())
+    outcome = run_in_manager(SegmentTask(request_for(layer, tmp_path / "classes.tif"), ModelCache()))
+    assert outcome.ok and seen and all(cache is feature_cache() for cache in seen)
+    assert active_cache() is None  # only around the run's calls
+
+    feature_cache().put("test-entry", {"features": torch.zeros(4)})
+    assert feature_cache().stats().entries >= 1
+    engine_runtime.free_models()
+    assert feature_cache().stats().entries == 0
