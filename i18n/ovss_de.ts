@@ -79,22 +79,22 @@
       <translation>Es ist keine Segmentierungsmethode registriert.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="437" />
+      <location filename="../ovss_plugin/dock.py" line="439" />
       <source>Save report</source>
       <translation>Bericht speichern</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="437" />
+      <location filename="../ovss_plugin/dock.py" line="439" />
       <source>HTML report (*.html)</source>
       <translation>HTML-Bericht (*.html)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="453" />
+      <location filename="../ovss_plugin/dock.py" line="455" />
       <source>Model weights missing.</source>
       <translation>Modellgewichte fehlen.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="498" />
+      <location filename="../ovss_plugin/dock.py" line="500" />
       <source>Weights folder</source>
       <translation>Gewichte-Ordner</translation>
     </message>
@@ -109,32 +109,32 @@
       <translation>Läuft auf: Gerät wird ermittelt…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="361" />
+      <location filename="../ovss_plugin/dock.py" line="363" />
       <source>Cancelling…</source>
       <translation>Wird abgebrochen…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="385" />
+      <location filename="../ovss_plugin/dock.py" line="387" />
       <source>Cancelled; nothing was written.</source>
       <translation>Abgebrochen; es wurde nichts geschrieben.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="392" />
+      <location filename="../ovss_plugin/dock.py" line="394" />
       <source>Failed.</source>
       <translation>Fehlgeschlagen.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="410" />
+      <location filename="../ovss_plugin/dock.py" line="412" />
       <source>Added “{name}”.</source>
       <translation>„{name}“ hinzugefügt.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="412" />
+      <location filename="../ovss_plugin/dock.py" line="414" />
       <source>Random weights: not a real segmentation.</source>
       <translation>Zufällige Gewichte: keine echte Segmentierung.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="479" />
+      <location filename="../ovss_plugin/dock.py" line="481" />
       <source>Every checkpoint of this method is already on disk.</source>
       <translation>Alle Checkpoints dieser Methode sind bereits auf dem Datenträger vorhanden.</translation>
     </message>
@@ -149,17 +149,17 @@
       <translation>Läuft auf: {device}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="377" />
+      <location filename="../ovss_plugin/dock.py" line="379" />
       <source>{done} of {total} tiles, {left} left</source>
       <translation>{done} von {total} Kacheln, noch {left}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="402" />
+      <location filename="../ovss_plugin/dock.py" line="404" />
       <source>Done: {tiles} tiles in {time}.</source>
       <translation>Fertig: {tiles} Kacheln in {time}.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="446" />
+      <location filename="../ovss_plugin/dock.py" line="448" />
       <source>Report saved to {path}.</source>
       <translation>Bericht gespeichert unter {path}.</translation>
     </message>
@@ -169,12 +169,12 @@
       <translation>Gerät: {problem}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/engine_runtime.py" line="116" />
+      <location filename="../ovss_plugin/engine_runtime.py" line="134" />
       <source>Runs in a separate Python ({python}); device: {device}</source>
       <translation>Läuft in einem separaten Python ({python}); Gerät: {device}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/engine_runtime.py" line="117" />
+      <location filename="../ovss_plugin/engine_runtime.py" line="135" />
       <source>known after the first run</source>
       <translation>nach dem ersten Lauf bekannt</translation>
     </message>
@@ -529,37 +529,47 @@
       <translation>Die Standardwerte der Methode oder die Werte der gewählten Vorlage</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/panels/output_panel.py" line="26" />
+      <location filename="../ovss_plugin/panels/output_panel.py" line="28" />
       <source>Output</source>
       <translation>Ausgabe</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/panels/output_panel.py" line="29" />
+      <location filename="../ovss_plugin/panels/output_panel.py" line="31" />
       <source>Temporary layer</source>
       <translation>Temporärer Layer</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/panels/output_panel.py" line="31" />
+      <location filename="../ovss_plugin/panels/output_panel.py" line="33" />
       <source>GeoTIFF file</source>
       <translation>GeoTIFF-Datei</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/panels/output_panel.py" line="42" />
+      <location filename="../ovss_plugin/panels/output_panel.py" line="44" />
       <source>GeoTIFF (*.tif *.tiff)</source>
       <translation>GeoTIFF (*.tif *.tiff)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/panels/output_panel.py" line="47" />
+      <location filename="../ovss_plugin/panels/output_panel.py" line="49" />
       <source>Also write a confidence raster</source>
       <translation>Zusätzlich ein Konfidenzraster schreiben</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/panels/output_panel.py" line="62" />
+      <location filename="../ovss_plugin/panels/output_panel.py" line="52" />
+      <source>Also write polygons (.gpkg)</source>
+      <translation>Auch Polygone schreiben (.gpkg)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/output_panel.py" line="54" />
+      <source>One polygon per connected area of a class, with its class name and area in m², styled like the classes; written beside them as .gpkg</source>
+      <translation>Ein Polygon pro zusammenhängendem Gebiet einer Klasse, mit Klassenname und Fläche in m², gestaltet wie die Klassen; daneben als .gpkg geschrieben</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/output_panel.py" line="70" />
       <source>Choose the output GeoTIFF file, or a temporary layer.</source>
       <translation>Wählen Sie die Ausgabe-GeoTIFF-Datei oder einen temporären Layer.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/panels/output_panel.py" line="73" />
+      <location filename="../ovss_plugin/panels/output_panel.py" line="84" />
       <source>Replace {files}? Layers showing them are removed from the project.</source>
       <translation>{files} ersetzen? Layer, die diese Dateien anzeigen, werden aus dem Projekt entfernt.</translation>
     </message>
@@ -1119,22 +1129,27 @@
       <translation>Alle Dateien (*)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/task.py" line="146" />
+      <location filename="../ovss_plugin/task.py" line="156" />
       <source>Land cover: {name}</source>
       <translation>Landbedeckung: {name}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/task.py" line="290" />
+      <location filename="../ovss_plugin/task.py" line="309" />
       <source>QGIS cannot open the result {path}.</source>
       <translation>QGIS kann das Ergebnis {path} nicht öffnen.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/task.py" line="294" />
+      <location filename="../ovss_plugin/task.py" line="313" />
       <source>{name} - confidence</source>
       <translation>{name} - Konfidenz</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/task.py" line="260" />
+      <location filename="../ovss_plugin/task.py" line="318" />
+      <source>{name} - polygons</source>
+      <translation>{name} - Polygone</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/task.py" line="279" />
       <source>{description} (cancelled)</source>
       <translation>{description} (abgebrochen)</translation>
     </message>

@@ -257,6 +257,7 @@ class OVSSDock(QDockWidget):
             output_mode="file" if output.output_file.isChecked() else "temporary",
             output_path=output.output_path_widget.filePath(),
             confidence=output.confidence_check.isChecked(),
+            polygons=output.polygons_check.isChecked(),
             keep_models=options.keep_models_check.isChecked(),
             weights_dir=options.weights_dir_widget.filePath(),
         )
@@ -284,6 +285,7 @@ class OVSSDock(QDockWidget):
         (output.output_file if settings.output_mode == "file" else output.output_temporary).setChecked(True)
         output.output_path_widget.setFilePath(settings.output_path)
         output.confidence_check.setChecked(settings.confidence)
+        output.polygons_check.setChecked(settings.polygons)
         options.keep_models_check.setChecked(settings.keep_models)
         options.weights_dir_widget.setFilePath(settings.weights_dir)
         methods = self.method_panel.method_combo
@@ -331,7 +333,7 @@ class OVSSDock(QDockWidget):
         paths = self.output_panel.output_paths(layer.name(), method, request.started, source.path)
         if paths is None:
             return None
-        return dataclasses.replace(request, output_path=paths[0], confidence_path=paths[1])
+        return dataclasses.replace(request, output_path=paths[0], confidence_path=paths[1], vector_path=paths[2])
 
     def start_run(self) -> SegmentTask | None:
         """Start the background task for the current choices; returns it (None when nothing was started)."""

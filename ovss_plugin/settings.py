@@ -41,6 +41,7 @@ class DockSettings:
     output_mode: str = "temporary"
     output_path: str = ""
     confidence: bool = False
+    polygons: bool = False  # also write the class polygons (GeoPackage)
     keep_models: bool = True
     weights_dir: str = ""
 

@@ -27,9 +27,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from qgis.core import Qgis, QgsMessageLog, QgsProject, QgsRasterBlockFeedback, QgsRasterLayer, QgsTask
+from qgis.core import (
+    Qgis,
+    QgsMessageLog,
+    QgsProject,
+    QgsRasterBlockFeedback,
+    QgsRasterLayer,
+    QgsTask,
+    QgsVectorLayer,
+)
 from qgis.PyQt.QtCore import pyqtSignal
 
+from ..engine.analysis.products import Products
 from ..engine.errors import CancelledError, MissingWeightsError, OVSSError, RasterError
 from ..engine.labels import LabelSet
 from ..engine.methods.base import method_info
@@ -40,7 +49,7 @@ from . import engine_runtime
 from .heavy_imports import import_engine_packages
 from .i18n import tr
 from .layer_source import SourcePlan, export_to_geotiff
-from .styling import style_classified_layer
+from .styling import style_class_polygons, style_classified_layer
 
 LOG_TAG = "OVSS"
 RESULT_PROPERTY = "ovss/result"  # custom layer property marking a layer this plugin added
@@ -57,6 +66,7 @@ class RunRequest:
     method: str
     params: Mapping[str, Any] = field(default_factory=dict)
     confidence_path: Path | None = None
+    vector_path: Path | None = None  # the class polygons (GeoPackage), written after the classes
     weights: str = "default"
     weights_dir: str | None = None
     device: str = "auto"
@@ -193,6 +203,12 @@ class SegmentTask(QgsTask):
                 cache=engine_runtime.run_feature_cache(),
                 warn=self.warnings.append,
             )
+            if request.vector_path is not None:
+                try:  # the polygons belong to the run: without them, no output is left
+                    Products(vector=request.vector_path).write(result, path, is_cancelled=self.isCanceled)
+                except BaseException:
+                    discard_outputs(result)
+                    raise
         except CancelledError:
             self.outcome = RunOutcome(request, cancelled=True)
             return True  # see the module docstring: a cancel the run honoured is no failure
@@ -210,6 +226,8 @@ class SegmentTask(QgsTask):
                 shutil.rmtree(export_dir, ignore_errors=True)
         if self.isCanceled():  # cancelled during the last tile: the output was committed before it was seen
             discard_outputs(result)
+            if request.vector_path is not None:
+                request.vector_path.unlink(missing_ok=True)
             self.outcome = RunOutcome(request, cancelled=True)
             return True
         self.outcome = RunOutcome(request, result=result)
@@ -296,5 +314,11 @@ def add_result_layer(outcome: RunOutcome, project: QgsProject | None = None) -> 
         confidence.setCustomProperty(RESULT_PROPERTY, request.method)
         if confidence.isValid():
             project.addMapLayer(confidence)
+    if request.vector_path is not None and request.vector_path.is_file():
+        polygons = QgsVectorLayer(str(request.vector_path), tr("{name} - polygons").format(name=name), "ogr")
+        if polygons.isValid():
+            style_class_polygons(polygons)
+            polygons.setCustomProperty(RESULT_PROPERTY, request.method)
+            project.addMapLayer(polygons)
     project.addMapLayer(layer)
     return layer

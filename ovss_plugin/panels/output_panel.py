@@ -1,5 +1,6 @@
-"""The output panel: a temporary layer or a GeoTIFF file, and the optional confidence raster; it decides a
-run's output paths, refusing one that is a file of the input and asking before replacing a file."""
+"""The output panel: a temporary layer or a GeoTIFF file, the optional confidence raster and the optional class
+polygons (a GeoPackage beside the classes); it decides a run's output paths, refusing one that is a file of the
+input and asking before replacing a file."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from qgis.core import QgsProject
 from qgis.gui import QgsFileWidget
 from qgis.PyQt.QtWidgets import QButtonGroup, QCheckBox, QGroupBox, QRadioButton, QWidget
 
+from ...engine.analysis.products import Products
 from ...engine.errors import InputError
 from ...engine.raster.outputs import check_run_outputs
 from ...engine.raster.reader import open_raster
@@ -47,11 +49,17 @@ class OutputPanel(QGroupBox):
         self.confidence_check = QCheckBox(tr("Also write a confidence raster"), self)
         self.confidence_check.setObjectName("ovss_confidence")
         form.addRow(self.confidence_check)
+        self.polygons_check = QCheckBox(tr("Also write polygons (.gpkg)"), self)
+        self.polygons_check.setObjectName("ovss_polygons")
+        self.polygons_check.setToolTip(tr("One polygon per connected area of a class, with its class name and area "
+                                          "in m\u00b2, styled like the classes; written beside them as .gpkg"))
+        form.addRow(self.polygons_check)
 
     def output_paths(
         self, request_name: str, method: str, when: Any, input_path: str | None = None
-    ) -> tuple[Path, Path | None] | None:
-        """The output (and confidence) paths of a run; None when the user declines to replace a file.
+    ) -> tuple[Path, Path | None, Path | None] | None:
+        """The output, confidence and polygon paths of a run (the last two None when not asked for); None when the
+        user declines to replace a file.
 
         :class:`OVSSError` when an output would replace a file of the input (``input_path``) or of the other
         output: checked before the user is asked to replace anything and layers are removed.
@@ -66,8 +74,11 @@ class OutputPanel(QGroupBox):
         else:
             output = temporary_output_path(request_name, method, when)
         confidence = confidence_path_for(output) if self.confidence_check.isChecked() else None
+        vector = output.with_suffix(".gpkg") if self.polygons_check.isChecked() else None
         check_run_outputs([output, confidence], open_raster(input_path) if input_path else None)
-        existing = [p for p in (output, confidence) if p is not None and p.exists()]
+        if vector is not None:
+            Products(vector=vector).check(confidence, input_path)
+        existing = [p for p in (output, confidence, vector) if p is not None and p.exists()]
         if existing:
             names = ", ".join(str(p) for p in existing)
             if not self.dialogs.confirm(tr("Replace {files}? Layers showing them are removed from the project.")
@@ -77,4 +88,4 @@ class OutputPanel(QGroupBox):
             for layer in list(project.mapLayers().values()):
                 if Path(layer.source().split("|")[0]) in existing:
                     project.removeMapLayer(layer.id())
-        return output, confidence
+        return output, confidence, vector

@@ -165,3 +165,15 @@ def test_a_failing_report_writer_is_said_in_one_line(dock, tmp_path, monkeypatch
     monkeypatch.setattr(dock.dialogs, "ask_save_path", lambda *args: str(tmp_path / "r.html"))
     assert dock.save_report() is None
     assert dock.iface.messageBar().get_messages(1)[-1].endswith("cannot render the quick-look")
+
+
+def test_polygons_asked_in_the_dock_come_as_a_styled_layer(dock, tmp_path):
+    from qgis.core import QgsProject
+
+    dock.output_panel.polygons_check.setChecked(True)
+    run_once(dock, tmp_path)
+    request = dock.last_outcome.request
+    assert request.vector_path == request.output_path.with_suffix(".gpkg") and request.vector_path.is_file()
+    polygons = [layer for layer in QgsProject.instance().mapLayers().values() if layer.name().endswith(" - polygons")]
+    assert len(polygons) == 1 and polygons[0].featureCount() > 0
+    assert polygons[0].renderer().type() == "categorizedSymbol"

@@ -178,6 +178,7 @@ def test_dock_restores_its_settings(dock, profile, tiny_methods, qgis_iface):
     dock.output_panel.output_file.setChecked(True)
     dock.output_panel.output_path_widget.setFilePath(str(profile / "out.tif"))
     dock.output_panel.confidence_check.setChecked(True)
+    dock.output_panel.polygons_check.setChecked(True)
     dock.options_panel.keep_models_check.setChecked(False)
     dock.shutdown()  # saves, as unloading the plugin does
 
@@ -187,6 +188,7 @@ def test_dock_restores_its_settings(dock, profile, tiny_methods, qgis_iface):
         assert again.classes_panel.table.labels() == parse_labels(LABELS)
         assert again.method_params() == {"sharpness": 0.25, "normalise": False}
         assert again.output_panel.output_file.isChecked() and again.options_panel.tile_spin.value() == 256
+        assert again.output_panel.polygons_check.isChecked() and again.current_settings().polygons
     finally:
         again.shutdown()
 

@@ -64,16 +64,19 @@ def test_output_panel_paths_and_replacing(tmp_path):
     dialogs = ScriptedDialogs(confirm=False)
     panel = OutputPanel(dialogs)
     assert not panel.output_path_widget.isEnabled()
-    temporary, confidence = panel.output_paths("scene", "m", datetime(2026, 1, 2))
-    assert temporary.suffix == ".tif" and confidence is None
+    temporary, confidence, vector = panel.output_paths("scene", "m", datetime(2026, 1, 2))
+    assert temporary.suffix == ".tif" and confidence is None and vector is None
     panel.output_file.setChecked(True)
     assert panel.output_path_widget.isEnabled()
     panel.output_path_widget.setFilePath(str(tmp_path / "classes"))
     panel.confidence_check.setChecked(True)
-    output, confidence = panel.output_paths("scene", "m", None)
+    output, confidence, vector = panel.output_paths("scene", "m", None)
     assert output == tmp_path / "classes.tif" and confidence is not None and confidence != output
     output.write_bytes(b"keep")
     assert panel.output_paths("scene", "m", None) is None and output.read_bytes() == b"keep"  # declined
+    panel.polygons_check.setChecked(True)
+    output.unlink()
+    assert panel.output_paths("scene", "m", None)[2] == tmp_path / "classes.gpkg"
 
 
 def test_processing_options_are_collapsed_and_say_what_they_do():

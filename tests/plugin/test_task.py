@@ -230,3 +230,38 @@ def test_runs_in_qgis_use_the_feature_cache_and_free_models_clears_it(tiny_metho
     assert feature_cache().stats().entries >= 1
     engine_runtime.free_models()
     assert feature_cache().stats().entries == 0
+
+
+def test_polygons_come_with_the_classes_styled_like_them(tiny_methods, layer, project, tmp_path):
+    from osgeo import ogr
+
+    from ovss.engine.methods.cache import ModelCache
+    from ovss.ovss_plugin.task import SegmentTask, add_result_layer
+
+    vector = tmp_path / "classes.gpkg"
+    request = request_for(layer, tmp_path / "classes.tif", vector_path=vector)
+    outcome = run_in_manager(SegmentTask(request, ModelCache()))
+    assert outcome.ok and vector.is_file()
+    source = ogr.Open(str(vector))
+    names = {feature.GetField("class_name") for feature in source.GetLayer(0)}
+    expected = set(np.unique(nearest_colour_classes(layer.data, request.labels.colors)))
+    assert names == {request.labels.names[value - 1] for value in expected}
+
+    add_result_layer(outcome, project)
+    polygons = [lyr for lyr in project.mapLayers().values() if lyr.name().endswith(" - polygons")]
+    assert len(polygons) == 1 and polygons[0].renderer().type() == "categorizedSymbol"
+    categories = {c.label(): c.symbol().color().name() for c in polygons[0].renderer().categories()}
+    for name, colour in zip(request.labels.names, request.labels.colors, strict=True):
+        if name in names:
+            assert categories[name] == "#{:02x}{:02x}{:02x}".format(*colour)
+
+
+def test_polygons_that_cannot_be_written_leave_no_output(tiny_methods, layer, tmp_path):
+    from ovss.engine.methods.cache import ModelCache
+    from ovss.ovss_plugin.task import SegmentTask
+
+    output = tmp_path / "classes.tif"
+    request = request_for(layer, output, vector_path=tmp_path / "missing-folder" / "classes.gpkg")
+    outcome = run_in_manager(SegmentTask(request, ModelCache()))
+    assert not outcome.ok and outcome.error
+    assert not output.exists() and not list(tmp_path.glob("classes*"))
