@@ -184,3 +184,24 @@ def test_a_cancelled_preview_leaves_no_layer_or_file(dock, scene, tiny_methods):
     assert set(QgsProject.instance().mapLayers()) == layers_before
     assert named("OVSS preview") == [first] and visible(first)
     assert sorted(session_temp_dir().iterdir()) == files_before
+
+
+def test_a_second_preview_of_the_same_view_reads_the_same_pixels(dock, scene, monkeypatch):
+    """The export at screen resolution is deterministic, so the feature cache (keyed by the pixels' content)
+    serves a second preview with other labels."""
+    from plugin_doubles import ColourDistanceMethod
+
+    from ovss.engine.cache.keys import content_hash
+
+    seen: list[list[str]] = []
+    predict = ColourDistanceMethod.predict
+
+    def recording(method, tile):
+        seen[-1].append(content_hash(tile))
+        return predict(method, tile)
+
+    monkeypatch.setattr(ColourDistanceMethod, "predict", recording)
+    for labels in (LABELS, OTHER_LABELS):
+        seen.append([])
+        preview(dock, labels)
+    assert len(seen[0]) > 1 and seen[0] == seen[1]
