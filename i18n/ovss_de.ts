@@ -54,117 +54,117 @@
       <translation>Klasse {number}: {reason}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="59" />
+      <location filename="../ovss_plugin/dock.py" line="70" />
       <source>QGIS's Python lacks packages this plugin needs: {names}. The plugin can install them into its own Python environment (below); QGIS's Python stays unchanged.</source>
       <translation>QGIS' Python fehlen Pakete, die dieses Plugin braucht: {names}. Das Plugin kann sie in seine eigene Python-Umgebung installieren (unten); QGIS' Python bleibt unverändert.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="67" />
+      <location filename="../ovss_plugin/dock.py" line="78" />
       <source>Open-vocabulary land cover</source>
       <translation>Landbedeckung mit offenem Vokabular</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="92" />
+      <location filename="../ovss_plugin/dock.py" line="105" />
       <source>OVSS_WEIGHTS=random is set: the models use RANDOM weights. Results are a pipeline check, not a real segmentation.</source>
       <translation>OVSS_WEIGHTS=random ist gesetzt: Die Modelle verwenden ZUFÄLLIGE Gewichte. Die Ergebnisse sind ein Test der Verarbeitungskette, keine echte Segmentierung.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="221" />
+      <location filename="../ovss_plugin/dock.py" line="236" />
       <source>Choose a raster layer.</source>
       <translation>Wählen Sie einen Rasterlayer.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="223" />
+      <location filename="../ovss_plugin/dock.py" line="238" />
       <source>No segmentation method is registered.</source>
       <translation>Es ist keine Segmentierungsmethode registriert.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="439" />
+      <location filename="../ovss_plugin/dock.py" line="486" />
       <source>Save report</source>
       <translation>Bericht speichern</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="439" />
+      <location filename="../ovss_plugin/dock.py" line="486" />
       <source>HTML report (*.html)</source>
       <translation>HTML-Bericht (*.html)</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="455" />
+      <location filename="../ovss_plugin/dock.py" line="502" />
       <source>Model weights missing.</source>
       <translation>Modellgewichte fehlen.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="500" />
+      <location filename="../ovss_plugin/dock.py" line="547" />
       <source>Weights folder</source>
       <translation>Gewichte-Ordner</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="147" />
+      <location filename="../ovss_plugin/dock.py" line="162" />
       <source>Ready.</source>
       <translation>Bereit.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="171" />
+      <location filename="../ovss_plugin/dock.py" line="186" />
       <source>Runs on: finding the device…</source>
       <translation>Läuft auf: Gerät wird ermittelt…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="363" />
+      <location filename="../ovss_plugin/dock.py" line="404" />
       <source>Cancelling…</source>
       <translation>Wird abgebrochen…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="387" />
+      <location filename="../ovss_plugin/dock.py" line="429" />
       <source>Cancelled; nothing was written.</source>
       <translation>Abgebrochen; es wurde nichts geschrieben.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="394" />
+      <location filename="../ovss_plugin/dock.py" line="436" />
       <source>Failed.</source>
       <translation>Fehlgeschlagen.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="412" />
+      <location filename="../ovss_plugin/dock.py" line="459" />
       <source>Added “{name}”.</source>
       <translation>„{name}“ hinzugefügt.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="414" />
+      <location filename="../ovss_plugin/dock.py" line="461" />
       <source>Random weights: not a real segmentation.</source>
       <translation>Zufällige Gewichte: keine echte Segmentierung.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="481" />
+      <location filename="../ovss_plugin/dock.py" line="528" />
       <source>Every checkpoint of this method is already on disk.</source>
       <translation>Alle Checkpoints dieser Methode sind bereits auf dem Datenträger vorhanden.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="152" />
+      <location filename="../ovss_plugin/dock.py" line="167" />
       <source>The Python environment is ready ({python}). Restart QGIS (or reload the plugin) to use it.</source>
       <translation>Die Python-Umgebung ist bereit ({python}). Starten Sie QGIS neu (oder laden Sie das Plugin neu), um sie zu verwenden.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="178" />
+      <location filename="../ovss_plugin/dock.py" line="193" />
       <source>Runs on: {device}</source>
       <translation>Läuft auf: {device}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="379" />
+      <location filename="../ovss_plugin/dock.py" line="420" />
       <source>{done} of {total} tiles, {left} left</source>
       <translation>{done} von {total} Kacheln, noch {left}</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="404" />
+      <location filename="../ovss_plugin/dock.py" line="453" />
       <source>Done: {tiles} tiles in {time}.</source>
       <translation>Fertig: {tiles} Kacheln in {time}.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="448" />
+      <location filename="../ovss_plugin/dock.py" line="495" />
       <source>Report saved to {path}.</source>
       <translation>Bericht gespeichert unter {path}.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/dock.py" line="168" />
+      <location filename="../ovss_plugin/dock.py" line="183" />
       <source>Device: {problem}</source>
       <translation>Gerät: {problem}</translation>
     </message>
@@ -284,12 +284,12 @@
       <translation>Der Eingabelayer ist ungültig (seine Datenquelle kann nicht geöffnet werden).</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/layer_source.py" line="155" />
+      <location filename="../ovss_plugin/layer_source.py" line="185" />
       <source>The layer's data provider cannot be read block by block.</source>
       <translation>Der Datenanbieter des Layers kann nicht blockweise gelesen werden.</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/layer_source.py" line="166" />
+      <location filename="../ovss_plugin/layer_source.py" line="196" />
       <source>Stopped while reading the layer; no output written.</source>
       <translation>Beim Lesen des Layers angehalten; es wurde keine Ausgabe geschrieben.</translation>
     </message>
@@ -309,22 +309,37 @@
       <translation>Der Bereich ist bei der Auflösung des Layers {columns} x {rows} Pixel groß und damit zu groß, um ihn über QGIS zu lesen; wählen Sie einen kleineren Bereich (Kartenausdehnung oder eine gezeichnete Ausdehnung).</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/layer_source.py" line="167" />
+      <location filename="../ovss_plugin/layer_source.py" line="155" />
+      <source>The map extent does not overlap the layer “{name}”.</source>
+      <translation>Der Kartenausschnitt überschneidet den Layer „{name}“ nicht.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/layer_source.py" line="197" />
       <source>Reading the layer through QGIS failed (error {code}).</source>
       <translation>Das Lesen des Layers über QGIS ist fehlgeschlagen (Fehler {code}).</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/panels/area_table.py" line="77" />
+      <location filename="../ovss_plugin/panels/area_table.py" line="88" />
+      <source>Change against the previous preview, in percentage points</source>
+      <translation>Änderung gegenüber der vorigen Vorschau, in Prozentpunkten</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/area_table.py" line="87" />
       <source>Class</source>
       <translation>Klasse</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/panels/area_table.py" line="77" />
+      <location filename="../ovss_plugin/panels/area_table.py" line="87" />
       <source>ha</source>
       <translation>ha</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/panels/area_table.py" line="100" />
+      <location filename="../ovss_plugin/panels/area_table.py" line="118" />
+      <source>new</source>
+      <translation>neu</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/area_table.py" line="115" />
       <source>Value {value}: {pixels} pixels</source>
       <translation>Wert {value}: {pixels} Pixel</translation>
     </message>
@@ -654,17 +669,37 @@
       <translation>Modelle freigeben</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/panels/run_panel.py" line="23" />
+      <location filename="../ovss_plugin/panels/run_panel.py" line="24" />
       <source>Run</source>
       <translation>Ausführen</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/panels/run_panel.py" line="43" />
+      <location filename="../ovss_plugin/panels/run_panel.py" line="33" />
+      <source>Preview map extent</source>
+      <translation>Vorschau Ausschnitt</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/run_panel.py" line="35" />
+      <source>Run the current classes on the visible map extent at screen resolution into the temporary layer “OVSS preview” (replaced by the next preview)</source>
+      <translation>Die aktuellen Klassen auf dem sichtbaren Kartenausschnitt in Bildschirmauflösung rechnen, in den temporären Layer „OVSS-Vorschau“ (die nächste Vorschau ersetzt ihn)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/run_panel.py" line="39" />
+      <source>Toggle</source>
+      <translation>Wechseln</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/run_panel.py" line="41" />
+      <source>Show the other of the last two previews</source>
+      <translation>Die andere der beiden letzten Vorschauen zeigen</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/panels/run_panel.py" line="57" />
       <source>Save report…</source>
       <translation>Bericht speichern…</translation>
     </message>
     <message>
-      <location filename="../ovss_plugin/panels/run_panel.py" line="45" />
+      <location filename="../ovss_plugin/panels/run_panel.py" line="59" />
       <source>One HTML page with the map, legend, areas and the run's settings</source>
       <translation>Eine HTML-Seite mit Karte, Legende, Flächen und den Einstellungen des Laufs</translation>
     </message>
@@ -692,6 +727,26 @@
       <location filename="../ovss_plugin/plugin.py" line="57" />
       <source>&amp;OVSS Land Cover</source>
       <translation>&amp;OVSS Landbedeckung</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/preview.py" line="32" />
+      <source>A preview needs the QGIS map canvas.</source>
+      <translation>Eine Vorschau braucht die QGIS-Kartenansicht.</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/preview.py" line="62" />
+      <source>OVSS preview</source>
+      <translation>OVSS-Vorschau</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/preview.py" line="73" />
+      <source>OVSS preview (previous)</source>
+      <translation>OVSS-Vorschau (vorige)</translation>
+    </message>
+    <message>
+      <location filename="../ovss_plugin/preview.py" line="65" />
+      <source>QGIS cannot open the preview {path}.</source>
+      <translation>QGIS kann die Vorschau {path} nicht öffnen.</translation>
     </message>
     <message>
       <location filename="../ovss_plugin/processing/download_weights.py" line="42" />

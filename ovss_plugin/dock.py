@@ -4,7 +4,9 @@ them together, and runs what they describe in a :class:`~.task.SegmentTask`, whi
 It checks the engine's Python packages first: when some are missing it shows the
 :class:`~.environment_panel.EnvironmentPanel` (set up the plugin's own Python environment) instead of the panels.
 After a run it shows the area per class and offers "Save report" (:mod:`.run_products`: the run's area table and
-HTML report; :meth:`OVSSDock.set_area_rows` and :meth:`OVSSDock.set_report_writer` replace them).
+HTML report; :meth:`OVSSDock.set_area_rows` and :meth:`OVSSDock.set_report_writer` replace them). "Preview"
+runs the same request on the visible map extent at screen resolution into a temporary layer (:mod:`.preview`);
+after a preview the area table shows the change per class against the previous preview.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from .environment_panel import EnvironmentPanel
 from .heavy_imports import EngineWarmupTask, engine_packages_loaded
 from .i18n import tr
 from .layer_source import plan_source
-from .panels.area_table import AreaRow
+from .panels.area_table import AreaRow, with_changes
 from .panels.classes_panel import ClassesPanel
 from .panels.dialogs import Dialogs
 from .panels.input_panel import InputPanel
@@ -39,9 +41,18 @@ from .panels.output_panel import OutputPanel
 from .panels.processing_options import ProcessingOptions
 from .panels.run_panel import RunPanel
 from .panels.weights_help import WeightsHelp
+from .preview import PreviewLayers, preview_source
 from .run_products import area_rows, write_run_report
 from .settings import DEFAULT_LABELS, DockSettings, load_settings, save_settings
-from .task import RESULT_PROPERTY, RunOutcome, RunRequest, SegmentTask, add_result_layer, discard_outputs
+from .task import (
+    RESULT_PROPERTY,
+    RunOutcome,
+    RunRequest,
+    SegmentTask,
+    add_result_layer,
+    discard_outputs,
+    temporary_output_path,
+)
 from .weights_download import DownloadItem, WeightsDownloadTask, consent_text
 
 SHUTDOWN_WAIT_MS = 30_000  # a run stops between tiles; wait that long for the current tile
@@ -69,6 +80,8 @@ class OVSSDock(QDockWidget):
         self.dialogs = Dialogs(self, iface)
         self.cache = ModelCache()
         self.task: SegmentTask | None = None
+        self.task_is_preview = False
+        self.previews = PreviewLayers()
         self.download_task: WeightsDownloadTask | None = None
         self.warmup_task: EngineWarmupTask | None = None
         self._engine_problem = ""
@@ -136,6 +149,8 @@ class OVSSDock(QDockWidget):
         self.weights_help.download.connect(self.offer_download)
         self.weights_help.choose_folder.connect(self.choose_weights_dir)
         self.run_panel.run_button.clicked.connect(self.start_run)
+        self.run_panel.preview_button.clicked.connect(self.start_preview)
+        self.run_panel.toggle_button.clicked.connect(self.toggle_preview)
         self.run_panel.cancel_button.clicked.connect(self.cancel_run)
         self.run_panel.report_button.clicked.connect(self.save_report)
 
@@ -223,6 +238,7 @@ class OVSSDock(QDockWidget):
             problem = tr("No segmentation method is registered.")
         self.classes_panel.show_problem(problem)
         self.run_panel.run_button.setEnabled(problem is None and self.task is None)
+        self.run_panel.preview_button.setEnabled(problem is None and self.task is None and self.iface is not None)
         return problem is None
 
     def method_params(self) -> dict[str, Any]:
@@ -304,6 +320,23 @@ class OVSSDock(QDockWidget):
 
         Raises :class:`OVSSError` (one line) for anything that is not right.
         """
+        request = self._request(lambda layer: plan_source(layer, self.input_panel.area_extent(layer)))
+        paths = self.output_panel.output_paths(request.layer_name, request.method, request.started,
+                                               request.source.path)
+        if paths is None:
+            return None
+        return dataclasses.replace(request, output_path=paths[0], confidence_path=paths[1], vector_path=paths[2])
+
+    def build_preview_request(self) -> RunRequest:
+        """The run the dock describes, on the visible map extent at screen resolution, into a temporary file
+        (no confidence raster). Raises :class:`OVSSError` (one line) for anything that is not right."""
+        canvas = self.iface.mapCanvas() if self.iface is not None else None
+        request = self._request(lambda layer: preview_source(layer, canvas))
+        path = temporary_output_path(f"{request.layer_name}_preview", request.method, request.started)
+        return dataclasses.replace(request, output_path=path)
+
+    def _request(self, plan: Callable[[QgsRasterLayer], Any]) -> RunRequest:
+        """The run the dock describes, reading the input as ``plan(layer)`` says, without its output paths."""
         labels = self.classes_panel.table.labels()
         layer = self.input_panel.layer()
         if layer is None:
@@ -311,9 +344,9 @@ class OVSSDock(QDockWidget):
         method = self.method_panel.method()
         if not method:
             raise InputError(tr("No segmentation method is registered."))
-        source = plan_source(layer, self.input_panel.area_extent(layer))
+        source = plan(layer)
         options = self.options_panel
-        request = RunRequest(
+        return RunRequest(
             layer_name=layer.name(),
             source=source,
             output_path=Path(),
@@ -330,17 +363,24 @@ class OVSSDock(QDockWidget):
             batch=options.batch_spin.value(),
             keep_models=options.keep_models_check.isChecked(),
         )
-        paths = self.output_panel.output_paths(layer.name(), method, request.started, source.path)
-        if paths is None:
-            return None
-        return dataclasses.replace(request, output_path=paths[0], confidence_path=paths[1], vector_path=paths[2])
 
     def start_run(self) -> SegmentTask | None:
         """Start the background task for the current choices; returns it (None when nothing was started)."""
+        return self._start(self.build_request, preview=False)
+
+    def start_preview(self) -> SegmentTask | None:
+        """Start a preview of the current choices on the visible map extent (None when nothing was started)."""
+        return self._start(self.build_preview_request, preview=True)
+
+    def toggle_preview(self) -> QgsRasterLayer | None:
+        """Show the other of the last two previews; returns the one now shown."""
+        return self.previews.toggle()
+
+    def _start(self, build: Callable[[], RunRequest | None], preview: bool) -> SegmentTask | None:
         if self.task is not None or not self.validate():
             return None
         try:
-            request = self.build_request()
+            request = build()
         except OVSSError as exc:
             self.dialogs.notify(str(exc), Qgis.Warning)
             return None
@@ -351,6 +391,7 @@ class OVSSDock(QDockWidget):
         task = SegmentTask(request, self.cache)
         self._connect_task(task, True)
         self.task = task
+        self.task_is_preview = preview
         self.last_outcome = None
         self.run_panel.started()
         self._show_report_button()
@@ -383,6 +424,7 @@ class OVSSDock(QDockWidget):
         self.task = None
         self.last_outcome = outcome
         self.validate()
+        self.run_panel.toggle_button.setEnabled(self.previews.can_toggle())
         if outcome.cancelled:
             self.run_panel.stopped(tr("Cancelled; nothing was written."), 0)
             return
@@ -394,8 +436,15 @@ class OVSSDock(QDockWidget):
             self.run_panel.stopped(tr("Failed."))
             self.dialogs.notify(outcome.error, Qgis.Critical)
             return
+        rows: Sequence[AreaRow] = ()
+        if self._area_rows is not None:
+            try:
+                rows = self._area_rows(outcome)
+            except OVSSError as exc:
+                self.dialogs.notify(str(exc), Qgis.Warning)
+        previous = self.previews.current
         try:
-            layer = add_result_layer(outcome)
+            layer = self.previews.add(outcome, rows) if self.task_is_preview else add_result_layer(outcome)
         except OVSSError as exc:
             self.run_panel.stopped(tr("Failed."))
             self.dialogs.notify(str(exc), Qgis.Critical)
@@ -403,11 +452,9 @@ class OVSSDock(QDockWidget):
         result = outcome.result
         self.run_panel.stopped(tr("Done: {tiles} tiles in {time}.").format(
             tiles=result.tiles_total, time=format_duration(result.elapsed_s)))
-        if self._area_rows is not None:
-            try:
-                self.run_panel.show_areas(self._area_rows(outcome))
-            except OVSSError as exc:
-                self.dialogs.notify(str(exc), Qgis.Warning)
+        self.run_panel.toggle_button.setEnabled(self.previews.can_toggle())
+        compare = self.task_is_preview and previous is not None and bool(rows)
+        self.run_panel.show_areas(with_changes(rows, previous.rows) if compare else rows, compare)
         self._show_report_button()
         message = tr("Added \u201c{name}\u201d.").format(name=layer.name())
         if outcome.request.weights == "random":

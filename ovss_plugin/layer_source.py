@@ -128,15 +128,45 @@ def plan_source(layer: QgsRasterLayer, extent: QgsRectangle | None = None) -> So
             tr("The area is {columns} x {rows} pixels at the layer's resolution, too large to read through "
                "QGIS; choose a smaller area (map extent or a drawn extent).").format(columns=columns, rows=rows)
         )
+    return _export_plan(layer, area, (columns, rows))
+
+
+def _export_plan(layer: QgsRasterLayer, area: QgsRectangle, size: tuple[int, int]) -> SourcePlan:
+    """Read ``area`` (layer CRS) of ``layer`` through a clone of its provider at ``size`` (columns, rows)."""
     provider = layer.dataProvider()
     image = provider.dataType(1) in _IMAGE_TYPES
     return SourcePlan(
         provider=provider.clone(),
         extent=QgsRectangle(area),
-        size=(columns, rows),
+        size=size,
         crs=QgsCoordinateReferenceSystem(layer.crs()),
         bands=(1, 2, 3) if image else None,
     )
+
+
+def plan_preview(layer: QgsRasterLayer, view: QgsRectangle, view_size: tuple[int, int]) -> SourcePlan:
+    """How to read ``layer`` where the map view ``view`` (layer CRS, ``view_size`` screen pixels) shows it: at
+    the screen's pixel size, so a preview reads about as many pixels as the canvas shows, but never finer than
+    the layer (zoomed in beyond its pixels: the layer's own pixels in the view)."""
+    if layer is None or not layer.isValid():
+        raise RasterError(tr("The input layer is not valid (its data source cannot be opened)."))
+    area = view.intersect(layer.extent())
+    if area.isEmpty() or view.width() <= 0 or view.height() <= 0:
+        raise RasterError(tr("The map extent does not overlap the layer \u201c{name}\u201d.").format(
+            name=layer.name()))
+    columns = max(1, round(view_size[0] * area.width() / view.width()))
+    rows = max(1, round(view_size[1] * area.height() / view.height()))
+    path = gdal_file(layer)
+    if path is not None:
+        window = pixel_window(layer, area)
+        if columns * rows >= window.width * window.height:
+            return SourcePlan(path=path, window=window)
+    else:
+        resolution = _provider_resolution(layer)  # none (a service without a pixel size): the screen's
+        if resolution is not None:
+            columns = max(1, min(columns, round(area.width() / resolution[0])))
+            rows = max(1, min(rows, round(area.height() / resolution[1])))
+    return _export_plan(layer, area, (columns, rows))
 
 
 def export_to_geotiff(

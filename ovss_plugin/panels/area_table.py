@@ -1,6 +1,6 @@
-"""The area per class after a run: a small table (colour swatch and name, hectares, percent) with a
-horizontal bar chart in the class colours, painted by an item delegate (no plotting library in QGIS's
-process).
+"""The area per class after a run: a small table (colour swatch and name, hectares, percent, and after a
+preview the change against the previous preview in percentage points) with a horizontal bar chart in the
+class colours, painted by an item delegate (no plotting library in QGIS's process).
 
 It is filled from plain rows (:class:`AreaRow`), so whatever computes the areas (the engine's per-class
 statistics) only has to produce these six values per class.
@@ -9,7 +9,7 @@ statistics) only has to produce these six values per class.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from qgis.PyQt.QtCore import QModelIndex, QRect, Qt
 from qgis.PyQt.QtGui import QColor, QIcon, QPainter, QPixmap
@@ -26,7 +26,7 @@ from qgis.PyQt.QtWidgets import (
 from ...engine.labels import RGB
 from ..i18n import tr
 
-COL_CLASS, COL_HECTARES, COL_PERCENT, COL_BAR = range(4)
+COL_CLASS, COL_HECTARES, COL_PERCENT, COL_CHANGE, COL_BAR = range(5)
 SWATCH_PX = 12
 BAR_MARGIN_PX = 3
 
@@ -35,7 +35,8 @@ BAR_MARGIN_PX = 3
 class AreaRow:
     """The area of one class: its raster ``value``, ``name``, ``colour`` (RGB 0..255), number of ``pixels``,
     ``hectares`` (None for a raster without a geotransform: pixels only) and ``percent`` of the valid (not nodata)
-    area, as the run's statistics give them."""
+    area, as the run's statistics give them; ``change``: percentage points against the previous preview (None: no
+    comparison, or a class the previous preview did not have)."""
 
     value: int
     name: str
@@ -43,6 +44,14 @@ class AreaRow:
     pixels: int
     hectares: float | None
     percent: float
+    change: float | None = None
+
+
+def with_changes(rows: Sequence[AreaRow], previous: Sequence[AreaRow]) -> list[AreaRow]:
+    """``rows`` with each class's change in percentage points against the class of the same name in
+    ``previous`` (a class ``previous`` lacks gets no change)."""
+    before = {row.name: row.percent for row in previous}
+    return [replace(row, change=row.percent - before[row.name] if row.name in before else None) for row in rows]
 
 
 class BarDelegate(QStyledItemDelegate):
@@ -68,18 +77,22 @@ class BarDelegate(QStyledItemDelegate):
 
 
 class AreaTable(QTableWidget):
-    """Class, hectares, percent and a bar per class; sized to show every row without scrolling."""
+    """Class, hectares, percent, change (only when comparing) and a bar per class; sized to show every row
+    without scrolling."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(0, 4, parent)
+        super().__init__(0, 5, parent)
         self.setObjectName("ovss_area_table")
         self.rows: list[AreaRow] = []
-        self.setHorizontalHeaderLabels([tr("Class"), tr("ha"), "%", ""])
+        self.setHorizontalHeaderLabels([tr("Class"), tr("ha"), "%", "\u00b1 pp", ""])
+        self.horizontalHeaderItem(COL_CHANGE).setToolTip(tr("Change against the previous preview, in percentage "
+                                                            "points"))
         header = self.horizontalHeader()
         header.setMinimumSectionSize(24)
         header.setSectionResizeMode(COL_CLASS, QHeaderView.Stretch)
         header.setSectionResizeMode(COL_HECTARES, QHeaderView.ResizeToContents)
         header.setSectionResizeMode(COL_PERCENT, QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(COL_CHANGE, QHeaderView.ResizeToContents)
         header.setSectionResizeMode(COL_BAR, QHeaderView.Stretch)
         self.verticalHeader().setVisible(False)
         self.setEditTriggers(QAbstractItemView.NoEditTriggers)
@@ -88,9 +101,11 @@ class AreaTable(QTableWidget):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.setItemDelegateForColumn(COL_BAR, BarDelegate(self))
 
-    def set_rows(self, rows: Sequence[AreaRow]) -> None:
-        """Show ``rows`` (largest area first, as given otherwise)."""
+    def set_rows(self, rows: Sequence[AreaRow], compare: bool = False) -> None:
+        """Show ``rows`` (largest area first, as given otherwise); ``compare`` shows the change column (a row
+        without a change reads "new")."""
         self.rows = sorted(rows, key=lambda row: -row.percent)
+        self.setColumnHidden(COL_CHANGE, not compare)
         self.setRowCount(len(self.rows))
         for number, row in enumerate(self.rows):
             swatch = QPixmap(SWATCH_PX, SWATCH_PX)
@@ -100,7 +115,8 @@ class AreaTable(QTableWidget):
             name.setToolTip(tr("Value {value}: {pixels} pixels").format(value=row.value, pixels=row.pixels))
             self.setItem(number, COL_CLASS, name)
             hectares = "\u2013" if row.hectares is None else f"{row.hectares:,.2f}"
-            for column, text in ((COL_HECTARES, hectares), (COL_PERCENT, f"{row.percent:.1f}")):
+            change = tr("new") if row.change is None else f"{row.change:+.1f}"
+            for column, text in ((COL_HECTARES, hectares), (COL_PERCENT, f"{row.percent:.1f}"), (COL_CHANGE, change)):
                 item = QTableWidgetItem(text)
                 item.setTextAlignment(int(Qt.AlignRight | Qt.AlignVCenter))
                 self.setItem(number, column, item)

@@ -1,5 +1,6 @@
-"""The run panel: Run and Cancel, the progress bar and its line, and after a run the area per class
-(:class:`~.area_table.AreaTable`) and the "Save report" button."""
+"""The run panel: Run and Cancel, "Preview" (the map extent at screen resolution) and "Toggle" (the last two
+previews), the progress bar and its line, and after a run the area per class (:class:`~.area_table.AreaTable`;
+after a preview with the change against the previous one) and the "Save report" button."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from .area_table import AreaRow, AreaTable
 
 
 class RunPanel(QWidget):
-    """Buttons and progress of a run; the dock connects ``run_button``, ``cancel_button`` and
-    ``report_button`` and calls the methods below as the run goes."""
+    """Buttons and progress of a run; the dock connects ``run_button``, ``cancel_button``, ``preview_button``,
+    ``toggle_button`` and ``report_button`` and calls the methods below as the run goes."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -28,6 +29,19 @@ class RunPanel(QWidget):
         self.cancel_button.setEnabled(False)
         row.addWidget(self.cancel_button)
         column.addLayout(row)
+        previews = QHBoxLayout()
+        self.preview_button = QPushButton(tr("Preview map extent"), self)
+        self.preview_button.setObjectName("ovss_preview")
+        self.preview_button.setToolTip(tr("Run the current classes on the visible map extent at screen resolution "
+                                          "into the temporary layer \u201cOVSS preview\u201d (replaced by the next "
+                                          "preview)"))
+        previews.addWidget(self.preview_button)
+        self.toggle_button = QPushButton(tr("Toggle"), self)
+        self.toggle_button.setObjectName("ovss_toggle_preview")
+        self.toggle_button.setToolTip(tr("Show the other of the last two previews"))
+        self.toggle_button.setEnabled(False)
+        previews.addWidget(self.toggle_button)
+        column.addLayout(previews)
         self.progress_bar = QProgressBar(self)
         self.progress_bar.setObjectName("ovss_progress")
         self.progress_bar.setRange(0, 100)
@@ -51,6 +65,7 @@ class RunPanel(QWidget):
         self.progress_bar.setValue(0)
         self.progress_label.setText(tr("Starting\u2026"))
         self.run_button.setEnabled(False)
+        self.preview_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.show_areas([])
 
@@ -61,7 +76,7 @@ class RunPanel(QWidget):
         if progress is not None:
             self.progress_bar.setValue(progress)
 
-    def show_areas(self, rows: Sequence[AreaRow]) -> None:
-        """The area per class (hidden when there are no rows)."""
-        self.area_table.set_rows(rows)
+    def show_areas(self, rows: Sequence[AreaRow], compare: bool = False) -> None:
+        """The area per class (hidden when there are no rows); ``compare``: with the change column."""
+        self.area_table.set_rows(rows, compare)
         self.area_table.setVisible(bool(rows))

@@ -86,8 +86,8 @@ def test_everything_expanded_still_fits_400_px(dock, method):
         box.setCollapsed(False)
     dock.input_panel.area_combo.setCurrentIndex(dock.input_panel.area_combo.findData("custom"))
     dock.weights_help.show_message("checkpoint clip_jbu_stack_cocostuff.ckpt not found in /a/rather/long/path")
-    dock.run_panel.show_areas([AreaRow(1, "low vegetation and grass", (30, 200, 30), 10_000, 123456.78, 61.5),
-                               AreaRow(2, "water", (30, 30, 220), 4_000, 49.38, 38.5)])
+    dock.run_panel.show_areas([AreaRow(1, "low vegetation and grass", (30, 200, 30), 10_000, 123456.78, 61.5, -12.5),
+                               AreaRow(2, "water", (30, 30, 220), 4_000, 49.38, 38.5)], compare=True)
     dock.set_report_writer(lambda outcome, path: None)
     lay_out(dock)
     assert dock.findChild(QWidget, "ovss_param_cscp_check_every" if method == "sdci-v2" else "ovss_param_alpha")

@@ -104,3 +104,38 @@ def test_invalid_layer_is_refused_clearly(tmp_path):
     layer = QgsRasterLayer(str(tmp_path / "gone.tif"), "gone", "gdal")
     with pytest.raises(RasterError, match="not valid"):
         plan_source(layer)
+
+
+def test_preview_plan_reads_the_view_at_screen_pixels_never_finer_than_the_layer(tif, tmp_path):
+    from ovss.engine.errors import RasterError
+    from ovss.ovss_plugin.layer_source import export_to_geotiff, plan_preview
+
+    path, _ = tif  # 96 x 80 pixels of 0.5 m
+    gdal.FileFromMemBuffer("/vsimem/ovss-preview.tif", path.read_bytes())
+    try:
+        layer = QgsRasterLayer("/vsimem/ovss-preview.tif", "memory scene", "gdal")
+        view = QgsRectangle(ORIGIN[0] - 48, ORIGIN[1] - 40, ORIGIN[0] + 48, ORIGIN[1] + 40)  # the layer is 1/4
+        coarse = plan_preview(layer, view, (48, 40))
+        assert coarse.needs_export and coarse.size == (24, 20)
+        exported = gdal.Open(str(export_to_geotiff(coarse, tmp_path / "coarse.tif")))
+        assert (exported.RasterXSize, exported.RasterYSize) == (24, 20)
+        assert exported.GetGeoTransform() == pytest.approx((ORIGIN[0], 2.0, 0, ORIGIN[1], 0, -2.0))
+        assert plan_preview(layer, view, (960, 800)).size == (96, 80)  # zoomed in: the layer's own pixels
+    finally:
+        gdal.Unlink("/vsimem/ovss-preview.tif")
+    file_layer = QgsRasterLayer(str(path), "scene", "gdal")
+    assert plan_preview(file_layer, view, (48, 40)).size == (24, 20)
+    native = plan_preview(file_layer, view, (960, 800))
+    assert native.path == str(path) and (native.window.width, native.window.height) == (96, 80)
+    with pytest.raises(RasterError, match="map extent does not overlap the layer \u201cscene\u201d"):
+        plan_preview(file_layer, QgsRectangle(0, 0, 10, 10), (48, 40))
+
+
+def test_preview_plan_of_a_tiled_web_layer_reads_the_screen_pixels():
+    """A zoomed-out web layer is too large at its finest resolution for a run, not for a preview."""
+    from ovss.ovss_plugin.layer_source import plan_preview
+
+    uri = "type=xyz&url=http://127.0.0.1:9/%7Bz%7D/%7Bx%7D/%7By%7D.png&zmax=19&zmin=0"
+    layer = QgsRasterLayer(uri, "tiles", "wms")
+    plan = plan_preview(layer, layer.extent(), (800, 800))
+    assert plan.needs_export and plan.size == (800, 800) and plan.bands == (1, 2, 3)
