@@ -51,7 +51,9 @@ DEFAULT_PER_CLASS_PER_PIXEL = 32
 # in the writing thread's queue (float32 each)
 IN_FLIGHT_PER_PIXEL = 2 * (12 + 1) + 12 + 1
 IN_FLIGHT_PER_CLASS_PER_PIXEL = 2 * 4
-AUTO_BATCH_CAP: dict[str, int] = {"cuda": 32, "mps": 8, "cpu": 4}  # by torch device type
+# by torch device type; on a CPU one tile at a time is fastest per tile (measured: segearth-ov 5-12 % and sdci-v2
+# 1-4 % slower per tile in batches, bench/results/alignclip-2026-11-27.md, sdci-2026-11-27.md)
+AUTO_BATCH_CAP: dict[str, int] = {"cuda": 32, "mps": 8, "cpu": 1}
 AUTO_MEMORY_SHARE = 0.75  # of the free memory an automatic batch may plan to use: the estimates are rounded
 
 
