@@ -23,7 +23,6 @@ from qgis.PyQt.QtWidgets import QDockWidget, QLabel, QScrollArea, QVBoxLayout, Q
 
 from ..engine.dependencies import missing_requirements
 from ..engine.errors import InputError, LabelError, OVSSError
-from ..engine.labels import parse_labels
 from ..engine.methods.cache import ModelCache
 from ..engine.models import weights_choice
 from ..engine.progress import format_duration
@@ -40,10 +39,11 @@ from .panels.method_panel import MethodPanel
 from .panels.output_panel import OutputPanel
 from .panels.processing_options import ProcessingOptions
 from .panels.run_panel import RunPanel
+from .panels.settings_binding import read_settings, show_settings
 from .panels.weights_help import WeightsHelp
 from .preview import PreviewLayers, preview_source
 from .run_products import area_rows, write_run_report
-from .settings import DEFAULT_LABELS, DockSettings, load_settings, save_settings
+from .settings import DockSettings, load_settings, save_settings
 from .task import (
     RESULT_PROPERTY,
     RunOutcome,
@@ -253,65 +253,12 @@ class OVSSDock(QDockWidget):
     # settings ----------------------------------------------------------------------------------------
 
     def current_settings(self) -> DockSettings:
-        """The dock's state as settings."""
-        try:
-            labels_text = self.classes_panel.table.labels().to_text()
-        except LabelError:
-            labels_text = load_settings().labels_text
-        method = self.method_panel.method() or ""
-        options, output = self.options_panel, self.output_panel
-        settings = DockSettings(
-            labels_text=labels_text,
-            preset=self.classes_panel.preset_combo.currentData() or "",
-            method=method,
-            area=self.input_panel.area_combo.currentData(),
-            tile=options.tile_spin.value(),
-            overlap=options.overlap_spin.value(),
-            batch=options.batch_spin.value(),
-            precision=options.precision_combo.currentText(),
-            device=options.device_combo.currentText(),
-            output_mode="file" if output.output_file.isChecked() else "temporary",
-            output_path=output.output_path_widget.filePath(),
-            confidence=output.confidence_check.isChecked(),
-            polygons=output.polygons_check.isChecked(),
-            keep_models=options.keep_models_check.isChecked(),
-            weights_dir=options.weights_dir_widget.filePath(),
-        )
-        try:
-            params = self.method_params()
-        except InputError:
-            params = {}
-        return settings.with_params(method, params) if method else settings
+        """The dock's state as settings (:func:`.panels.settings_binding.read_settings`)."""
+        return read_settings(self)
 
     def apply_settings(self, settings: DockSettings) -> None:
-        """Show ``settings`` in the panels."""
-        classes, options, output = self.classes_panel, self.options_panel, self.output_panel
-        try:
-            classes.table.set_labels(parse_labels(settings.labels_text))
-        except LabelError:
-            classes.table.set_labels(parse_labels(DEFAULT_LABELS))
-        classes.preset_combo.setCurrentIndex(max(classes.preset_combo.findData(settings.preset), 0))
-        area = self.input_panel.area_combo
-        area.setCurrentIndex(max(area.findData(settings.area), 0))
-        options.tile_spin.setValue(settings.tile)
-        options.overlap_spin.setValue(settings.overlap)
-        options.batch_spin.setValue(settings.batch)
-        options.precision_combo.setCurrentText(settings.precision)
-        options.device_combo.setCurrentText(settings.device)
-        (output.output_file if settings.output_mode == "file" else output.output_temporary).setChecked(True)
-        output.output_path_widget.setFilePath(settings.output_path)
-        output.confidence_check.setChecked(settings.confidence)
-        output.polygons_check.setChecked(settings.polygons)
-        options.keep_models_check.setChecked(settings.keep_models)
-        options.weights_dir_widget.setFilePath(settings.weights_dir)
-        methods = self.method_panel.method_combo
-        index = methods.findData(settings.method)
-        if index >= 0:
-            methods.setCurrentIndex(index)
-        self.method_panel.method_changed()
-        if settings.method and settings.method == self.method_panel.method():
-            self.method_panel.set_method_params(settings.params_for(settings.method))
-        self.validate()
+        """Show ``settings`` in the panels (:func:`.panels.settings_binding.show_settings`)."""
+        show_settings(self, settings)
 
     # run ---------------------------------------------------------------------------------------------
 
