@@ -21,6 +21,19 @@ def run_inside_qgis(part: Callable[[], None]) -> None:
         QTimer.singleShot(0, lambda: QApplication.instance().exit(1))
 
 
+def open_dock(width: int) -> Any:
+    """Size QGIS's main window for the screenshots, open the plugin's dock at ``width`` pixels; returns it."""
+    from qgis.PyQt.QtCore import Qt
+    from qgis.utils import iface, plugins
+
+    window = iface.mainWindow()
+    window.resize(1500, 900)
+    plugin = plugins["ovss"]
+    plugin.action.setChecked(True)
+    window.resizeDocks([plugin.dock], [width], Qt.Horizontal)
+    return plugin.dock
+
+
 def start_demo_run(dock: Any, demo: str, preset: str = "builtin:loveda-gen", method: str = "segearth-ov") -> Any:
     """Load the demo raster, point the dock at it with ``preset``'s labels and ``method`` (2 x 2 tiles of 512
     over the 1000 x 1000 demo) and press Run; returns the input layer."""

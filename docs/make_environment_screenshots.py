@@ -33,6 +33,7 @@ RUN_RESULT = "OVSS_SCREENSHOT_RUN_RESULT"  # where QGIS writes what the run thro
 PLUGIN_FOLDER = "OVSS_SCREENSHOT_PLUGIN"  # the plugin as installed from the ZIP
 INNER = "OVSS_SCREENSHOT_INNER"
 SCREEN = "1500x900x24"
+DOCK_WIDTH = 520
 TIMEOUT_S = 1800
 
 
@@ -98,16 +99,13 @@ def take(wheels: Path) -> int:
 
 def inside_qgis() -> None:
     """Inside QGIS: open the dock, grab the plan, set up with consent, grab progress and the end, quit."""
-    from qgis.PyQt.QtCore import Qt, QTimer
+    from inside_qgis import open_dock, start_demo_run
+    from qgis.PyQt.QtCore import QTimer
     from qgis.PyQt.QtWidgets import QApplication
-    from qgis.utils import iface, plugins, reloadPlugin
+    from qgis.utils import iface, reloadPlugin
 
     window = iface.mainWindow()
-    window.resize(1500, 900)
-    plugin = plugins["ovss"]
-    plugin.action.setChecked(True)
-    dock = plugin.dock
-    window.resizeDocks([dock], [520], Qt.Horizontal)
+    dock = open_dock(DOCK_WIDTH)
     panel = dock.environment_panel
     if panel is None:
         raise RuntimeError("the dock shows no environment panel: QGIS's Python has the engine's packages")
@@ -125,13 +123,8 @@ def inside_qgis() -> None:
 
     def run_in_worker() -> None:
         """Reload the plugin (the dock asks for it once the environment is ready) and run the demo there."""
-        from inside_qgis import start_demo_run
-
         reloadPlugin("ovss")
-        fresh = plugins["ovss"]
-        fresh.action.setChecked(True)
-        dock = fresh.dock
-        window.resizeDocks([dock], [520], Qt.Horizontal)
+        dock = open_dock(DOCK_WIDTH)
         demo = Path(os.environ[PLUGIN_FOLDER]) / "engine" / "data" / "demo" / "oem_koeln_50.tif"
         start_demo_run(dock, str(demo), preset="builtin:openearthmap-ori")
         QTimer.singleShot(1000, lambda: wait_for_run(dock))

@@ -64,17 +64,13 @@ def take() -> int:
 
 def inside_qgis() -> None:
     """Inside QGIS: load the demo, run the dock on it, grab the window when the result is on the map."""
-    from inside_qgis import start_demo_run
-    from qgis.PyQt.QtCore import Qt, QTimer
+    from inside_qgis import open_dock, start_demo_run
+    from qgis.PyQt.QtCore import QTimer
     from qgis.PyQt.QtWidgets import QApplication
-    from qgis.utils import iface, plugins
+    from qgis.utils import iface
 
     window = iface.mainWindow()
-    window.resize(1500, 900)
-    plugin = plugins["ovss"]
-    plugin.action.setChecked(True)
-    dock = plugin.dock
-    window.resizeDocks([dock], [DOCK_WIDTH], Qt.Horizontal)
+    dock = open_dock(DOCK_WIDTH)
     layer = start_demo_run(dock, str(DEMO))
 
     def finish() -> None:

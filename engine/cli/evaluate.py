@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from ..errors import InputError
-from .common import add_method_arguments, build_method, labels_and_params, parse_bands
+from .common import add_method_arguments, build_method, labels_and_params, method_options, parse_bands
 
 
 def register(subparsers: Any) -> None:
@@ -122,12 +122,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(format_table(scores, title))
     config = {
         "method": args.method,
-        "weights": weights,
-        "weights_dir": args.weights_dir,
-        "device": args.device,
-        "precision": args.precision,
-        "seed": args.seed,
-        "params": params,
+        **method_options(args, weights, params),
         "preset": args.preset,
         "labels": labels.to_dict(),
         "labels_text": labels.to_text(),

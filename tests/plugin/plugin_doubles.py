@@ -7,7 +7,8 @@ the registry of the package the plugin uses (``ovss.engine.methods``), only for 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,3 +143,24 @@ def wait_for(condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
             raise AssertionError("timed out waiting for the task")
         QCoreApplication.processEvents()
         time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def fresh_dock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, iface) -> Iterator:
+    """A dock on clean settings, its user presets under ``tmp_path`` (register the doubles first where the test
+    needs them); shut down, its settings and the project's layers removed afterwards."""
+    from qgis.core import QgsProject, QgsSettings
+
+    import ovss.ovss_plugin.panels.classes_panel as classes_module
+    from ovss.ovss_plugin.dock import OVSSDock
+
+    QgsSettings().remove("ovss/dock")
+    monkeypatch.setattr(classes_module, "user_presets_dir", lambda: tmp_path / "presets")
+    widget = OVSSDock(None, iface=iface)
+    try:
+        yield widget
+    finally:
+        widget.shutdown()
+        widget.deleteLater()
+        QgsSettings().remove("ovss/dock")
+        QgsProject.instance().removeAllMapLayers()

@@ -67,24 +67,12 @@ def test_no_rows_hide_the_table(panel):
 
 @pytest.fixture
 def dock(tmp_path, monkeypatch, qgis_iface):
-    from plugin_doubles import register_doubles
-    from qgis.core import QgsSettings
-
-    import ovss.ovss_plugin.panels.classes_panel as classes_module
-    from ovss.ovss_plugin.dock import OVSSDock
+    from plugin_doubles import fresh_dock, register_doubles
 
     register_doubles(monkeypatch)
-    QgsSettings().remove("ovss/dock")
-    monkeypatch.setattr(classes_module, "user_presets_dir", lambda: tmp_path / "presets")
     monkeypatch.setenv("OVSS_WEIGHTS", "random")
-    widget = OVSSDock(None, iface=qgis_iface)
-    yield widget
-    widget.shutdown()
-    QgsSettings().remove("ovss/dock")
-    from qgis.core import QgsProject
-
-    QgsProject.instance().removeAllMapLayers()
-
+    with fresh_dock(tmp_path, monkeypatch, qgis_iface) as widget:
+        yield widget
 
 def run_once(dock, tmp_path):
     from plugin_doubles import TINY, make_geotiff, wait_for

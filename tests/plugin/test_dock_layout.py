@@ -5,8 +5,7 @@ missing-weights help)."""
 from __future__ import annotations
 
 import pytest
-from plugin_doubles import register_doubles
-from qgis.core import QgsProject, QgsSettings
+from plugin_doubles import fresh_dock, register_doubles
 from qgis.gui import QgsCollapsibleGroupBox
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtWidgets import QAbstractButton, QAbstractItemView, QWidget
@@ -18,19 +17,9 @@ DOCK_WIDTH = 400
 
 @pytest.fixture
 def dock(tmp_path, monkeypatch, qgis_iface):
-    import ovss.ovss_plugin.panels.classes_panel as classes_module
-    from ovss.ovss_plugin.dock import OVSSDock
-
     register_doubles(monkeypatch)
-    QgsSettings().remove("ovss/dock")
-    monkeypatch.setattr(classes_module, "user_presets_dir", lambda: tmp_path / "presets")
-    widget = OVSSDock(None, iface=qgis_iface)
-    yield widget
-    widget.shutdown()
-    widget.deleteLater()
-    QgsSettings().remove("ovss/dock")
-    QgsProject.instance().removeAllMapLayers()
-
+    with fresh_dock(tmp_path, monkeypatch, qgis_iface) as widget:
+        yield widget
 
 def lay_out(dock, width: int = DOCK_WIDTH) -> None:
     """Show the dock at ``width`` x 900 px and let Qt lay it out (offscreen)."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from plugin_doubles import EPSG, ORIGIN, PIXEL, TINY, make_geotiff, register_doubles, wait_for
-from qgis.core import QgsCoordinateReferenceSystem, QgsProject, QgsRasterLayer, QgsRectangle, QgsSettings
+from plugin_doubles import EPSG, ORIGIN, PIXEL, TINY, fresh_dock, make_geotiff, register_doubles, wait_for
+from qgis.core import QgsCoordinateReferenceSystem, QgsProject, QgsRasterLayer, QgsRectangle
 
 from ovss.ovss_plugin.panels.area_table import COL_CHANGE, COL_CLASS, COL_PERCENT, AreaRow, with_changes
 
@@ -22,19 +22,9 @@ def tiny_methods(monkeypatch):
 
 @pytest.fixture
 def dock(tmp_path, monkeypatch, tiny_methods, qgis_iface):
-    import ovss.ovss_plugin.panels.classes_panel as classes_module
-    from ovss.ovss_plugin.dock import OVSSDock
-
-    QgsSettings().remove("ovss/dock")
-    monkeypatch.setattr(classes_module, "user_presets_dir", lambda: tmp_path / "presets")
     monkeypatch.setenv("OVSS_WEIGHTS", "random")
-    widget = OVSSDock(None, iface=qgis_iface)
-    yield widget
-    widget.shutdown()
-    widget.deleteLater()
-    QgsSettings().remove("ovss/dock")
-    QgsProject.instance().removeAllMapLayers()
-
+    with fresh_dock(tmp_path, monkeypatch, qgis_iface) as widget:
+        yield widget
 
 @pytest.fixture
 def scene(dock, tmp_path):
