@@ -67,15 +67,17 @@ class RowLookup:
         self._computed: dict | None = None
 
     def fill(self, computed: dict) -> None:
-        """Store the batched result of the :attr:`missing` rows, one entry (a copy of its slice) per row."""
+        """Store the batched result of the :attr:`missing` rows, one entry (a copy of its slice) per row; without
+        a cache the result is only kept for :meth:`merged` (no copies)."""
         if self.cache is None or len(self.missing) == len(self.entries):
             self._computed = computed
+        if self.cache is None:
+            return
         for position, row in enumerate(self.missing):
             entry = {name: value if name in self.shared else value[position : position + 1].clone()
                      for name, value in computed.items()}
             self.entries[row] = entry
-            if self.cache is not None:
-                self.cache.put(self.keys[row], entry)
+            self.cache.put(self.keys[row], entry)
 
     def merged(self) -> dict:
         """Every row's items, rows concatenated in order (shared items from the first row)."""

@@ -124,6 +124,15 @@ def test_row_lookup_stores_one_entry_per_row_and_merges_in_order() -> None:
     assert RowLookup("m", "part", ["a"]).missing == [0]  # outside using_cache: no cache
 
 
+def test_row_lookup_without_a_cache_hands_back_the_batch_uncopied() -> None:
+    computed = {"f": torch.arange(6.0).reshape(3, 2), "pending": object()}
+    lookup = RowLookup("m", "part", ["a", "b", "c"])
+    lookup.fill(computed)
+    merged = lookup.merged()
+    assert merged["f"] is computed["f"] and merged["pending"] is computed["pending"]
+    assert lookup.entries == [None, None, None]  # nothing sliced or kept per row
+
+
 def test_content_hash_sees_pixels_shape_and_dtype() -> None:
     pixels = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
     changed = pixels.copy()
