@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from engine.backbones.clip import (
     ClipBackbone,
+    InPlaceQuickGELU,
     LastBlockContext,
     build_clip,
     merge_heads_and_project,
@@ -38,7 +39,15 @@ def test_attributes(clip_b16):
     assert clip_b16.mean == pytest.approx(open_clip.OPENAI_DATASET_MEAN)
     assert clip_b16.std == pytest.approx(open_clip.OPENAI_DATASET_STD)
     assert clip_b16.tokenizer(["a photo of a field."]).shape == (1, 77)
-    assert type(clip_b16.blocks[0].mlp.gelu).__name__ == "QuickGELU"
+    towers = [*clip_b16.blocks, *clip_b16.model.transformer.resblocks]
+    assert all(isinstance(block.mlp.gelu, InPlaceQuickGELU) for block in towers)
+
+
+def test_in_place_quick_gelu_is_open_clips_quick_gelu_bit_for_bit():
+    x = torch.randn(3, 7, 64, generator=torch.Generator().manual_seed(4)) * 4
+    expected = open_clip.transformer.QuickGELU()(x)
+    assert torch.equal(InPlaceQuickGELU()(x.clone()), expected)
+    assert torch.equal(InPlaceQuickGELU()(x.bfloat16()), open_clip.transformer.QuickGELU()(x.bfloat16()))
 
 
 def test_layers_equal_open_clip_forward(clip_b16, image224):
