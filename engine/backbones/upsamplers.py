@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from ..errors import InputError
 from .loading import load_strict
+from .low_rank import LowRankFeatures, PendingLowRank
 
 UpsamplerKind = Literal["jbu_one", "jbu_stack"]
 
@@ -112,49 +113,56 @@ def _pointwise(layers: nn.Sequential, x: Tensor) -> Tensor:
 
 @dataclass(frozen=True)
 class _Guide:
-    """A batch's guidance for a stage, channel-last and flattened to ``(images * pixels, C)``: the images
-    ``(B * H * W, 3)``, their keys f(g) ``(B * H * W, K)`` and the keys reflect-padded by ``r`` per image
-    (rows of ``W + 2r``); image ``b``'s row ``y`` is row ``b * H + y`` (``b * (H + 2r) + y`` padded)."""
+    """A batch's guidance for a stage, reflect-padded by ``r`` per image, channel-last and flattened to
+    ``(images * pixels, C)``: the images ``(B * (H + 2r) * (W + 2r), 3)`` and their keys f(g) (``K``
+    channels); image ``b``'s pixel ``(y, x)`` is at padded row ``b * (H + 2r) + y + r``, column ``x + r``
+    (rows of ``W + 2r`` pixels). The keys are pointwise in the image, so those of the padded image are the
+    padded keys."""
 
     height: int
     width: int
     image: Tensor
     keys: Tensor
-    padded_keys: Tensor
 
 
 @dataclass(frozen=True)
-class _Placement:
-    """Where a chunk's tiles go in the output, as one gather and one scatter of pixels (no per-row loop).
+class TiledMaps:
+    """Channel-last maps of a batch stored the way a stage computes them, tile by tile: ``values (B, rows, C)``
+    and ``order (H * W,)``, the row of ``values[b]`` holding each pixel of an image (row-major pixels; the same
+    for every image). A stage writes its tiles in place and the next stage reads its windows through
+    ``order``, so no stage scatters its pixels into a row-major map; :meth:`dense` does that once, and the
+    logits of :class:`LowRankFeatures` are reordered on their few query channels instead."""
 
-    ``source[i]`` is the position in the chunk's ``(items * n * tile * tile)`` tile pixels of the output pixel
-    ``target[i]`` (flat over ``B * H * W``); where the last tile of an axis overlaps its neighbour, the last
-    tile's pixels are kept. Built once per stage for all items; ``offsets`` (items + 1,) cut it per chunk."""
-
-    source: Tensor
-    target: Tensor
-    offsets: list[int]
+    values: Tensor
+    order: Tensor
+    height: int
+    width: int
 
     @classmethod
-    def build(cls, rows: _AxisTiles, cols: _AxisTiles, size: tuple[int, int], batch: int,
-              device: torch.device) -> _Placement:
-        """The placement of every ``(image, tile row)`` item, items ordered image-major."""
-        height, width = size
-        row_owner = _owners(rows, height)
-        col_owner = _owners(cols, width)
-        col_source = col_owner * rows.tile * cols.tile + (torch.arange(width) - cols.starts[col_owner])
-        per_item = rows.tile * len(cols.starts) * cols.tile
-        row_counts = torch.bincount(row_owner, minlength=len(rows.starts))
-        y = torch.arange(height)
-        row_source = row_owner * per_item + (y - rows.starts[row_owner]) * cols.tile
-        images = torch.arange(batch)
-        item = images[:, None] * len(rows.starts) + row_owner  # (B, H) item of each output row
-        local = row_source - row_owner * per_item
-        source = (item[..., None] * per_item + local[:, None] + col_source).flatten()
-        target = ((images[:, None] * height + y)[..., None] * width + torch.arange(width)).flatten()
-        counts = row_counts.repeat(batch) * width
-        offsets = [0, *torch.cumsum(counts, 0).tolist()]
-        return cls(source.to(device), target.to(device), offsets)
+    def row_major(cls, maps: Tensor) -> TiledMaps:
+        """Wrap channel-last maps ``(B, H, W, C)`` (the order is the identity)."""
+        batch, height, width, channels = maps.shape
+        order = torch.arange(height * width, device=maps.device)
+        return cls(maps.reshape(batch, height * width, channels), order, height, width)
+
+    def dense(self) -> Tensor:
+        """The maps as ``(B, H, W, C)``, row-major."""
+        pixels = self.values.index_select(1, self.order)
+        return pixels.view(len(self.values), self.height, self.width, self.values.shape[-1])
+
+
+def _tile_order(rows: _AxisTiles, cols: _AxisTiles, size: tuple[int, int], device: torch.device) -> Tensor:
+    """The row of each output pixel (row-major, one image) in a stage's tile-by-tile output, laid out as
+    ``(tile row, tile column, y in tile, x in tile)``; where the last tile of an axis overlaps its
+    neighbour, the last tile's value is the one read."""
+    height, width = size
+    row_owner, col_owner = _owners(rows, height), _owners(cols, width)
+    y_in = torch.arange(height) - rows.starts[row_owner]
+    x_in = torch.arange(width) - cols.starts[col_owner]
+    tile_pixels = rows.tile * cols.tile
+    by_row = row_owner * len(cols.starts) * tile_pixels + y_in * cols.tile
+    by_col = col_owner * tile_pixels + x_in
+    return (by_row[:, None] + by_col[None, :]).flatten().to(device)
 
 
 def _owners(axis: _AxisTiles, size: int) -> Tensor:
@@ -171,10 +179,11 @@ class JBULearnedRange(nn.Module):
     ``sum_q k(p, q) U(p + q, a)`` (pixels x low-resolution window) with the window's low-resolution features.
     The rows of tiles of all images of the batch form one sequence, processed about ``chunk_pixels`` output
     pixels at a time (a chunk may span images), their kernels made just before they are used; nothing of the
-    kernels' size times the channels, nor the bicubic map, is ever materialised, and each chunk's tiles reach
-    the output by one gather and one scatter. ``tile`` and ``chunk_pixels`` were tuned on the CPU
-    (bench/bench_upsampler.py); on a GPU, where each chunk costs kernel launches rather than cache misses,
-    ``gpu_chunk_pixels`` takes many 224 x 224 windows at once. They change the speed, not the result.
+    kernels' size times the channels, nor the bicubic map, is ever materialised, and each chunk's products
+    are written straight into the tile-by-tile output (:class:`TiledMaps`). ``tile`` and ``chunk_pixels``
+    were tuned on the CPU (bench/bench_upsampler.py); on a GPU, where each chunk costs kernel launches rather
+    than cache misses, ``gpu_chunk_pixels`` takes many 224 x 224 windows at once. They change the speed, not
+    the result.
     """
 
     tile = 8
@@ -205,121 +214,126 @@ class JBULearnedRange(nn.Module):
         return torch.exp(-squared / (2 * sigma**2)).flatten()
 
     def _guide(self, guidance: Tensor) -> _Guide:
-        """The channel-last guidance maps of a batch ``(B, 3, H, W)``."""
-        image = guidance.permute(0, 2, 3, 1)
+        """The padded channel-last guidance maps of a batch ``(B, 3, H, W)``."""
+        image = F.pad(guidance, [self.radius] * 4, mode="reflect").permute(0, 2, 3, 1)
         keys = _pointwise(self.range_proj, image)
-        padded = F.pad(keys.permute(0, 3, 1, 2), [self.radius] * 4, mode="reflect").permute(0, 2, 3, 1)
         return _Guide(guidance.shape[-2], guidance.shape[-1], image.reshape(-1, guidance.shape[1]),
-                      keys.reshape(-1, self.key_dim), padded.reshape(-1, self.key_dim))
+                      keys.reshape(-1, self.key_dim))
 
-    def _kernels(self, guide: _Guide, rows: tuple[Tensor, Tensor, int], cols: _AxisTiles) -> Tensor:
-        """The combined kernels ``(m * n, rows * tile, d*d)`` of the tiles at rows ``rows[0] (m,)`` of the
-        stacked images (``rows[1]`` the same rows of the stacked padded keys; ``rows[2]`` pixels high) x the
-        ``n`` columns of ``cols``.
+    def _kernels(self, guide: _Guide, rows: tuple[Tensor, int], cols: _AxisTiles, spatial: Tensor | None) -> Tensor:
+        """The combined kernels ``(m * n, rows * tile, d*d)`` of the tiles whose ``2r`` padded rows above start
+        at rows ``rows[0] (m,)`` of the stacked padded guidance (``rows[1]`` pixels high) x the ``n`` columns of
+        ``cols``.
 
-        The range kernel is the softmax of ``exp(t) <f(g)_p, f(g)_{p+q}>`` (one product of each tile's keys
-        with its padded neighbourhood's), times the spatial Gaussian, normalised, plus ``0.1 * fixup([k, g])``.
+        The range kernel is the softmax of ``exp(t) <f(g)_p, f(g)_{p+q}>`` (one product of each tile's keys,
+        scaled by ``exp(t)``, with its padded neighbourhood's), times the spatial Gaussian, normalised, plus
+        ``0.1 * fixup([k, g])``. ``spatial`` is ``log`` of the Gaussian when the normalisation's clamp cannot
+        act (:meth:`_log_spatial`): then ``softmax(x) s / sum(softmax(x) s) = softmax(x + log s)``, one pass.
         """
-        (starts, padded_starts, height), width, d = rows, cols.tile, self.diameter
+        (padded_starts, height), width, d, r = rows, cols.tile, self.diameter, self.radius
         device = guide.keys.device
         col_starts = cols.starts.to(device)
-        own = _windows(guide.keys, guide.width, (starts, col_starts), (height, width))
-        around = _windows(guide.padded_keys, guide.width + d - 1, (padded_starts, col_starts),
-                          (height + d - 1, width + d - 1))
-        pixel = torch.arange(height * width, device=device)
         span = width + d - 1
+        own = _windows(guide.keys, guide.width + d - 1, (padded_starts + r, col_starts + r), (height, width))
+        around = _windows(guide.keys, guide.width + d - 1, (padded_starts, col_starts), (height + d - 1, span))
+        pixel = torch.arange(height * width, device=device)
         offsets = (torch.arange(d, device=device)[:, None] * span + torch.arange(d, device=device)).flatten()
-        pick = (pixel * around.shape[1] + pixel // width * span + pixel % width)[:, None] + offsets
-        similarity = torch.bmm(own, around.transpose(1, 2)).flatten(1)
-        logits = similarity.index_select(1, pick.flatten()).view(len(own), height * width, d * d)
+        # (neighbourhood pixel, own pixel) products: the faster orientation of this small-inner-size product
+        pick = ((pixel // width * span + pixel % width)[:, None] + offsets) * (height * width) + pixel[:, None]
         temperature = self.range_temp.exp().clamp(1e-4, 1e4)
-        combined = F.softmax(temperature * logits, dim=-1) * self.spatial_kernel()
-        combined = combined / combined.sum(-1, keepdim=True).clamp(1e-7)
-        image = _windows(guide.image, guide.width, (starts, col_starts), (height, width))
-        return combined + 0.1 * _pointwise(self.fixup_proj, torch.cat([combined, image], dim=-1))
+        similarity = torch.bmm(around, own.mul_(temperature).transpose(1, 2)).flatten(1)
+        logits = similarity.index_select(1, pick.flatten()).view(len(own), height * width, d * d)
+        if spatial is not None:
+            combined = torch.softmax(logits.add_(spatial), dim=-1)
+        else:
+            combined = F.softmax(logits, dim=-1) * self.spatial_kernel()
+            combined = combined / combined.sum(-1, keepdim=True).clamp(1e-7)
+        image = _windows(guide.image, guide.width + d - 1, (padded_starts + r, col_starts + r), (height, width))
+        return self._fixed_up(combined, image)
 
-    def upsample_channels_last(self, source: Tensor, guidance: Tensor) -> Tensor:
-        """Upsample channel-last ``source (B, h, w, C)`` to the size of ``guidance (B, 3, H, W)``: the
-        channel-last ``(B, H, W, C)`` output of :meth:`forward` (``H, W > radius``), all images at once."""
+    def _log_spatial(self) -> Tensor | None:
+        """``log`` of :meth:`spatial_kernel` when its smallest value is at least the normalisation's clamp
+        (``1e-7``: the normalised sum is then never clamped, whatever the range kernel), else None."""
+        spatial = self.spatial_kernel()
+        return spatial.log() if float(spatial.min()) >= 1e-7 else None
+
+    def _fixed_up(self, combined: Tensor, image: Tensor) -> Tensor:
+        """``k + 0.1 * fixup([k, g])`` for kernels ``combined (..., d*d)`` and guidance pixels ``image (..., 3)``:
+        the first 1x1 convolution split into its kernel and image columns (no concatenated copy), the 0.1
+        folded into the last product, which adds onto ``k``."""
+        first, activation, _, last = self.fixup_proj
+        taps = combined.shape[-1]
+        weight = first.weight.flatten(1)
+        flat = combined.reshape(-1, taps)
+        hidden = torch.addmm(first.bias, image.reshape(-1, image.shape[-1]), weight[:, taps:].t())
+        hidden = activation(hidden.addmm_(flat, weight[:, :taps].t()))
+        out = torch.addmm(flat, hidden, last.weight.flatten(1).t(), alpha=0.1).add_(last.bias, alpha=0.1)
+        return out.view(combined.shape)
+
+    def upsample_tiled(self, source: TiledMaps, guidance: Tensor, project: Tensor | None = None) -> TiledMaps:
+        """Upsample ``source`` (maps ``h x w``) to the size of ``guidance (B, 3, H, W)`` (``H, W > radius``),
+        all images at once; the result stays tile by tile.
+
+        With ``project (B, C, P)`` the result is not the output but, per pixel, its float32 products with the
+        ``P`` vectors of its image and its squared norm (``P + 1`` channels): each chunk's output is reduced
+        while in cache and the full-width output is never written."""
         height, width = guidance.shape[-2:]
         if min(height, width) <= self.radius:
             raise InputError(f"feature map too small for the JBU upsampler: guidance {height}x{width}, "
                              f"needs more than {self.radius} pixels a side")
-        batch, source_height, source_width, channels = source.shape
-        rows_of = _AxisTiles.build(source_height, height, self.radius, self.tile)
-        cols = _AxisTiles.build(source_width, width, self.radius, self.tile)
-        device, n, tile, d = source.device, len(cols.starts), rows_of.tile, self.diameter
+        batch, source_rows, channels = source.values.shape
+        rows_of = _AxisTiles.build(source.height, height, self.radius, self.tile)
+        cols = _AxisTiles.build(source.width, width, self.radius, self.tile)
+        device, n, d = source.values.device, len(cols.starts), self.diameter
+        tile_pixels = rows_of.tile * cols.tile
         col_interp = cols.interp.to(device, torch.float32)
         row_interp = rows_of.interp.to(device, torch.float32)
-        col_windows = cols.windows.to(device)
-        placement = _Placement.build(rows_of, cols, (height, width), batch, device)
-        # the (image, tile row) items in order: their rows in the stacked images, keys and sources
+        # the (image, tile row) items in order: their rows in the stacked images and padded keys
         count = len(rows_of.starts)
         image = torch.arange(batch, device=device).repeat_interleave(count)
         row = torch.arange(count, device=device).repeat(batch)
         starts = rows_of.starts.to(device)[row]
-        key_rows, padded_rows = image * height + starts, image * (height + d - 1) + starts
-        source_rows = image * source_height + rows_of.windows.to(device)[row]
+        padded_rows = image * (height + d - 1) + starts
+        # each item's reads of the source: its tiles' low-resolution windows, as rows of ``source.values[b]``
+        lines = rows_of.windows[:, None] + torch.arange(rows_of.length)
+        columns = cols.windows[:, None] + torch.arange(cols.length)
+        pixels = lines[:, None, :, None] * source.width + columns[None, :, None, :]
+        reads = source.order[pixels.to(device).flatten()].view(count, -1)
         budget = self.chunk_pixels if device.type == "cpu" else self.gpu_chunk_pixels
-        per_chunk = min(max(1, budget // (tile * width)), batch * count)
+        per_chunk = min(max(1, budget // (rows_of.tile * width)), batch * count)
         guide = self._guide(guidance)
-        features = source.reshape(-1, channels)
-        out = source.new_empty(batch * height * width, channels)
-        # buffers reused by every chunk: fresh large allocations would page-fault each time
-        window = source.new_empty(per_chunk * n, rows_of.length * cols.length, channels)
-        values = source.new_empty(per_chunk * n, tile * cols.tile, channels)
+        spatial = self._log_spatial()
+        features = source.values.reshape(-1, channels)
+        if project is None:
+            out = source.values.new_empty(batch * count * n, tile_pixels, channels)
+        else:
+            out = torch.empty(batch * count * n, tile_pixels, project.shape[-1] + 1, device=device)
+            products = source.values.new_empty(per_chunk * n, tile_pixels, channels)
+        window = source.values.new_empty(per_chunk * n * rows_of.length * cols.length, channels)
         for first in range(0, batch * count, per_chunk):
             chunk = slice(first, first + per_chunk)
             m = len(row[chunk])
-            kernels = self._kernels(guide, (key_rows[chunk], padded_rows[chunk], tile), cols).float()
-            kernels = kernels.view(m, n, tile, cols.tile, d, d)
+            kernels = self._kernels(guide, (padded_rows[chunk], rows_of.tile), cols, spatial)
+            kernels = kernels.float().view(m, n, rows_of.tile, cols.tile, d, d)
             weights = torch.einsum("mnyxij,nxjb->mnyxib", kernels, col_interp)
             weights = torch.einsum("myia,mnyxib->mnyxab", row_interp[row[chunk]], weights)
-            feats = _windows(features, source_width, (source_rows[chunk], col_windows),
-                             (rows_of.length, cols.length), out=window[:m * n])
-            done = torch.bmm(weights.reshape(m * n, tile * cols.tile, -1).to(source.dtype), feats,
-                             out=values[:m * n])
-            at = slice(placement.offsets[first], placement.offsets[first + m])
-            shift = first * n * tile * cols.tile
-            out.index_copy_(0, placement.target[at], done.view(-1, channels).index_select(
-                0, placement.source[at] - shift))
-        return out.view(batch, height, width, channels)
+            at = (reads[row[chunk]] + image[chunk, None] * source_rows).flatten()
+            feats = torch.index_select(features, 0, at, out=window[:len(at)])
+            tiles = slice(first * n, (first + m) * n)
+            done = torch.bmm(weights.reshape(m * n, tile_pixels, -1).to(source.values.dtype),
+                             feats.view(m * n, -1, channels), out=out[tiles] if project is None else products[:m * n])
+            if project is not None:
+                done = done.float()
+                torch.bmm(done, project[image[chunk].repeat_interleave(n)], out=out[tiles, :, :-1])
+                out[tiles, :, -1] = torch.linalg.vector_norm(done, dim=-1).square_()
+        order = _tile_order(rows_of, cols, (height, width), device)
+        return TiledMaps(out.view(batch, -1, out.shape[-1]), order, height, width)
 
     def forward(self, source: Tensor, guidance: Tensor) -> Tensor:
         """Upsample ``source`` ``(B, C, h, w)`` to the guidance's size ``(H, W)`` (``H, W > radius``); the result
         is ``(B, C, H, W)`` in channels-last memory layout."""
-        out = self.upsample_channels_last(source.permute(0, 2, 3, 1).contiguous(), guidance)
-        return out.permute(0, 3, 1, 2)
-
-
-@dataclass(frozen=True)
-class LowRankFeatures:
-    """Features ``(B, N, C)`` kept as ``coords @ basis^T + offset``: coordinates ``coords (B, N, r)`` in an
-    orthonormal basis ``basis (B, C, r)`` plus one vector ``offset (C,)`` added to every row.
-
-    What the cosine logits of upsampled features need, without the features: dot products with any vectors
-    and the norms, both exact (the basis is orthonormal), in ``r`` instead of ``C`` channels and without a
-    pass over the coordinates for the offset."""
-
-    coords: Tensor
-    basis: Tensor
-    offset: Tensor
-
-    def dot(self, vectors: Tensor) -> Tensor:
-        """``features @ vectors^T``: ``(B, N, Q)`` for ``vectors (Q, C)`` or per image ``(B, Q, C)``."""
-        along = self.basis.transpose(1, 2) @ vectors.transpose(-1, -2)
-        return (self.coords @ along).add_((self.offset @ vectors.transpose(-1, -2))[..., None, :])
-
-    def norms(self) -> Tensor:
-        """``|features|`` per row, ``(B, N, 1)``: ``|c|^2 + 2 c.(basis^T o) + |o|^2`` for coordinates c."""
-        inside = self.offset @ self.basis  # (B, r)
-        squared = torch.linalg.vector_norm(self.coords, dim=-1, keepdim=True).square_()
-        squared.add_(2.0 * (self.coords @ inside[..., None])).add_(self.offset.square().sum())
-        return squared.clamp_min_(0.0).sqrt_()
-
-    def dense(self) -> Tensor:
-        """The features themselves, ``(B, N, C)`` (for the options that need them)."""
-        return self.coords @ self.basis.transpose(1, 2) + self.offset
+        maps = TiledMaps.row_major(source.permute(0, 2, 3, 1).contiguous())
+        return self.upsample_tiled(maps, guidance).dense().permute(0, 3, 1, 2)
 
 
 class _JBUCascade(nn.Module):
@@ -352,24 +366,33 @@ class _JBUCascade(nn.Module):
         x = source.permute(0, 2, 3, 1)
         return (x + 0.1 * F.linear(x, weight)).contiguous()
 
-    def _stages(self, x: Tensor, guidance: Tensor) -> Tensor:
-        """The x2 stages on channel-last ``x (B, h, w, C)``: ``(B, 16 h, 16 w, C)``."""
-        for name in self.stage_names:
-            height, width = x.shape[1:3]
-            x = getattr(self, name).upsample_channels_last(
-                x, F.adaptive_avg_pool2d(guidance, (2 * height, 2 * width))
-            )
-        return x
+    def _stages(self, x: Tensor, guidance: Tensor, count: int | None = None) -> TiledMaps:
+        """The first ``count`` (default: all) x2 stages on channel-last ``x (B, h, w, C)``, tile by tile."""
+        maps = TiledMaps.row_major(x)
+        for name in self.stage_names[:count]:
+            maps = getattr(self, name).upsample_tiled(maps, self._stage_guidance(maps, guidance))
+        return maps
+
+    @staticmethod
+    def _stage_guidance(maps: TiledMaps, guidance: Tensor) -> Tensor:
+        """The guidance average-pooled to twice the size of ``maps`` (the guidance itself at that size)."""
+        size = (2 * maps.height, 2 * maps.width)
+        return guidance if tuple(guidance.shape[-2:]) == size else F.adaptive_avg_pool2d(guidance, size)
 
     def forward(self, source: Tensor, guidance: Tensor) -> Tensor:
         """``(B, C, h, w)`` features and a ``(B, 3, H, W)`` normalised image -> ``(B, C, 16 h, 16 w)``
         (channels-last memory layout)."""
         self._check(source, guidance)
-        x = self._stages(self._mixed(source), guidance)
+        x = self._stages(self._mixed(source), guidance).dense()
         return x.add_(0.1 * self.fixup_proj[1].bias).permute(0, 3, 1, 2)
 
     def forward_low_rank(self, source: Tensor, guidance: Tensor) -> LowRankFeatures:
-        """:meth:`forward`'s output ``(B, 256 h w, C)`` as :class:`LowRankFeatures` (float32).
+        """:meth:`forward`'s output ``(B, 256 h w, C)`` as :class:`LowRankFeatures` (float32): the finished
+        :meth:`forward_pending`."""
+        return self.forward_pending(source, guidance).finish()
+
+    def forward_pending(self, source: Tensor, guidance: Tensor) -> PendingLowRank:
+        """:meth:`forward`'s output in low-rank form, before the last stage (:class:`PendingLowRank`).
 
         The mixed features ``X (N, C)`` of each image are ``R^T Q^T`` (thin QR of ``X^T``, in float32); the
         stages upsample the ``r = min(N, C)`` columns of ``R^T`` in the module's dtype, and the bias ``0.1 b``
@@ -386,8 +409,11 @@ class _JBUCascade(nn.Module):
         else:
             basis = torch.eye(channels, device=flat.device).expand(batch, channels, channels)
             coords = flat
-        up = self._stages(coords.reshape(batch, height, width, -1).to(self.fixup_proj[1].weight.dtype), guidance)
-        return LowRankFeatures(up.flatten(1, 2).float(), basis, 0.1 * self.fixup_proj[1].bias.float())
+        coords = coords.reshape(batch, height, width, -1).to(self.fixup_proj[1].weight.dtype)
+        maps = self._stages(coords, guidance, len(self.stage_names) - 1)
+        last = getattr(self, self.stage_names[-1])
+        return PendingLowRank(maps, self._stage_guidance(maps, guidance), last, basis,
+                              0.1 * self.fixup_proj[1].bias.float())
 
 
 class JBUStack(_JBUCascade):

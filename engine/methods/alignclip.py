@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import torch
 
     from ..backbones.clip import LastBlockContext
-    from ..backbones.upsamplers import LowRankFeatures
+    from ..backbones.low_rank import LowRankFeatures, PendingLowRank
     from ..labels import LabelSet
 
 __all__ = ["METHOD_CONFIGS", "AlignClipConfig", "AlignClipMethod", "class_probabilities", "dense_logits",
@@ -55,11 +55,12 @@ def segearth_last_block(ctx: LastBlockContext) -> torch.Tensor:
 
 
 def dense_logits(
-    feats: torch.Tensor | LowRankFeatures, cls_token: torch.Tensor, text: torch.Tensor, cls_lambda: float
+    feats: torch.Tensor | LowRankFeatures | PendingLowRank, cls_token: torch.Tensor, text: torch.Tensor,
+    cls_lambda: float,
 ) -> torch.Tensor:
     """Patch or pixel logits with the CLS-token bias removal: ``cos(f, t) + lambda cos(CLS, t)``.
 
-    ``feats (n, M, D)`` (or the upsampler's :class:`LowRankFeatures` of that shape), ``cls_token (n, D)``,
+    ``feats (n, M, D)`` (or the upsampler's low-rank features of that shape), ``cls_token (n, D)``,
     ``text (Q, D)`` or per window ``(n, Q, D)`` (unit rows) -> ``(n, M, Q)`` float32 (AlignCLIP Eqs. 4, 8 and
     13 with SegEarth-OV's ``cls_token_lambda`` term).
     """
@@ -73,7 +74,7 @@ def dense_logits(
         feats = feats.float()
         dots, norms = feats @ text_t, feats.norm(dim=-1, keepdim=True)
     else:
-        dots, norms = feats.dot(text.float()), feats.norms()
+        dots, norms = feats.dots_and_norms(text.float())
     logits = dots.div_(norms.clamp_min(1e-12))
     if cls_lambda:
         cls_logits = (cls_unit[:, None, :] @ text_t) if text.ndim == 3 else (cls_unit @ text_t)[:, None, :]
@@ -302,11 +303,13 @@ class AlignClipMethod:
         tokens, grid = feats["tokens"], feats["grid"]
         cls_token, patches = tokens[:, 0], tokens[:, 1:]
         size = tuple(crops.shape[-2:])
-        upsampled = None
+        upsampled = feats.get("pending")
         if "coords" in feats:
-            from ..backbones.upsamplers import LowRankFeatures
+            from ..backbones.low_rank import LowRankFeatures
 
-            upsampled = LowRankFeatures(feats["coords"].float(), feats["basis"], feats["offset"])
+            upsampled = LowRankFeatures(feats["coords"].float(), feats["basis"], feats["offset"], feats["order"])
+        if upsampled is not None and cfg.alpha > 0 and cfg.sga_source == "upsampled":
+            upsampled = upsampled.finish()  # the features are read twice: run the last stage once
         with self._stage("sga"):
             text = self._text
             if cfg.alpha > 0:
@@ -338,14 +341,16 @@ class AlignClipMethod:
             contents = [content_hash(crop) for crop in host]
         lookup = RowLookup(self.cache_key, "window", contents, self.runtime.device, _SHARED)
         if lookup.missing:
-            lookup.fill(self._compute_features(crops[lookup.missing]))
+            lookup.fill(self._compute_features(crops[lookup.missing], stored=active_cache() is not None))
         return lookup.merged()
 
-    def _compute_features(self, crops: torch.Tensor) -> dict[str, Any]:
+    def _compute_features(self, crops: torch.Tensor, stored: bool) -> dict[str, Any]:
         """The label-independent part of :meth:`_window_logits` for windows ``(n, 3, h, w)``: CLIP's projected
-        last-block tokens ``tokens`` (CLS first) and ``grid``; the upsampled features in low-rank form
-        (``coords`` in the dtype the upsampler computed them, exact, ``basis``, ``offset``); the VFM's
-        features ``vfm_features``, ``vfm_grid`` and, for ``cce_affinity="attention"``, ``vfm_attention``."""
+        last-block tokens ``tokens`` (CLS first) and ``grid``; the upsampled features in low-rank form: to be
+        ``stored`` in a cache, finished (``coords`` in the dtype the upsampler computed them, exact, ``basis``,
+        ``offset``, ``order``), else ``pending`` (:class:`PendingLowRank`: the upsampler's last stage then runs
+        fused with the logits, without writing the full-size coordinates); the VFM's features
+        ``vfm_features``, ``vfm_grid`` and, for ``cce_affinity="attention"``, ``vfm_attention``."""
         cfg = self.config
         with self._stage("clip"):
             out = self.clip.encode_image_layers(
@@ -354,10 +359,13 @@ class AlignClipMethod:
             tokens = self.clip.project(out.last).float()
         feats: dict[str, Any] = {"tokens": tokens, "grid": tuple(out.grid)}
         with self._stage("upsampler"):
-            upsampled = self._upsample(tokens[:, 1:], out.grid, crops)
-        if upsampled is not None:
-            feats.update(coords=upsampled.coords.to(self.upsampler_dtype), basis=upsampled.basis,
-                         offset=upsampled.offset)
+            pending = self._upsample(tokens[:, 1:], out.grid, crops)
+            if pending is not None and not stored:
+                feats["pending"] = pending
+            elif pending is not None:
+                upsampled = pending.finish()
+                feats.update(coords=upsampled.coords.to(self.upsampler_dtype), basis=upsampled.basis,
+                             offset=upsampled.offset, order=upsampled.order)
         if self.vfm is not None:
             with self._stage("vfm"):
                 vfm_out = self.vfm.forward_layers(self._vfm_input(crops))
@@ -374,16 +382,17 @@ class AlignClipMethod:
 
     def _upsample(
         self, patches: torch.Tensor, grid: tuple[int, int], crops: torch.Tensor
-    ) -> LowRankFeatures | None:
-        """SimFeatUp features ``(n, h*w, D)`` guided by the normalised windows, or None without upsampler.
+    ) -> PendingLowRank | None:
+        """SimFeatUp features ``(n, h*w, D)`` guided by the normalised windows, before the last stage, or None
+        without upsampler.
 
-        They are kept in the basis of each window's patch features (``forward_low_rank``): the logits need
+        They are kept in the basis of each window's patch features (``forward_pending``): the logits need
         only their dot products with the text and their norms, which that gives exactly in h*w/16^2 < D
         channels (196 instead of 512 for windows of 224)."""
         if self.upsampler is None:
             return None
         maps = patches.transpose(1, 2).reshape(patches.shape[0], -1, *grid)
-        return self.upsampler.forward_low_rank(maps, self.runtime.cast(crops))
+        return self.upsampler.forward_pending(maps, self.runtime.cast(crops))
 
     def _vfm_input(self, crops: torch.Tensor) -> torch.Tensor:
         """The windows re-normalised for the VFM and resized to its input size (see ``vfm_input``)."""
@@ -447,8 +456,9 @@ class AlignClipMethod:
             return fuse_logits(_to_maps(s_hat, cce_grid), s_up, cfg.beta)
 
 
-# entry items shared by every window of a batch (not sliced per window): grids and the upsampler's offset
-_SHARED = frozenset({"grid", "vfm_grid", "offset"})
+# entry items shared by every window of a batch (not sliced per window): grids, the upsampler's offset and
+# the pixel order of its coordinates
+_SHARED = frozenset({"grid", "vfm_grid", "offset", "order"})
 
 
 def _to_maps(values: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:

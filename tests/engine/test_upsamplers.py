@@ -265,5 +265,27 @@ def test_low_rank_output_equals_the_dense_output(channels, grid):
     vectors = _randn(5, channels, seed=10)
     assert low_rank.coords.shape[-1] == min(channels, grid[0] * grid[1])
     torch.testing.assert_close(low_rank.dense(), dense, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(low_rank.dot(vectors), dense @ vectors.T, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(low_rank.norms(), dense.norm(dim=-1, keepdim=True), atol=1e-5, rtol=1e-5)
+    per_image = _randn(2, 5, channels, seed=11)
+    pending = upsampler.forward_pending(features, guidance)
+    for features_of in (low_rank, pending):  # the last stage fused with the products: the same values
+        dots, norms = features_of.dots_and_norms(vectors)
+        torch.testing.assert_close(dots, dense @ vectors.T, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(norms, dense.norm(dim=-1, keepdim=True), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(features_of.dots_and_norms(per_image)[0], dense @ per_image.transpose(1, 2),
+                                   atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(pending.dense(), dense, atol=1e-5, rtol=1e-5)
+
+
+def test_the_fused_last_stage_gives_the_products_of_the_finished_features_in_bf16(monkeypatch):
+    """Chunks of two tile rows spanning images; the fused stage reduces each chunk's bf16 output in float32,
+    as the finished coordinates are read."""
+    monkeypatch.setattr(JBULearnedRange, "chunk_pixels", 2 * 8 * 64)
+    upsampler = build_upsampler("jbu_one", 32, seed=12).to(torch.bfloat16)
+    features, guidance = _randn(3, 32, 4, 4, seed=13).bfloat16(), _randn(3, 3, 64, 64, seed=14).bfloat16()
+    vectors = _randn(4, 32, seed=15)
+    with torch.no_grad():
+        finished = upsampler.forward_low_rank(features, guidance).dots_and_norms(vectors)
+        fused = upsampler.forward_pending(features, guidance).dots_and_norms(vectors)
+    for a, b in zip(fused, finished, strict=True):
+        assert a.dtype == torch.float32
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
