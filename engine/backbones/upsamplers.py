@@ -320,11 +320,13 @@ class JBULearnedRange(nn.Module):
             at = (reads[row[chunk]] + image[chunk, None] * source_rows).flatten()
             feats = torch.index_select(features, 0, at, out=window[:len(at)])
             tiles = slice(first * n, (first + m) * n)
-            done = torch.bmm(weights.reshape(m * n, tile_pixels, -1).to(source.values.dtype),
-                             feats.view(m * n, -1, channels), out=out[tiles] if project is None else products[:m * n])
+            composed = source.values.new_empty(weights.shape)
+            composed.copy_(weights)  # laid out for the product and cast in one pass
+            done = torch.bmm(composed.view(m * n, tile_pixels, -1), feats.view(m * n, -1, channels),
+                             out=out[tiles] if project is None else products[:m * n])
             if project is not None:
                 done = done.float()
-                torch.bmm(done, project[image[chunk].repeat_interleave(n)], out=out[tiles, :, :-1])
+                out[tiles, :, :-1] = torch.bmm(done, project[image[chunk].repeat_interleave(n)])
                 out[tiles, :, -1] = torch.linalg.vector_norm(done, dim=-1).square_()
         order = _tile_order(rows_of, cols, (height, width), device)
         return TiledMaps(out.view(batch, -1, out.shape[-1]), order, height, width)
