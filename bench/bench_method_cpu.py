@@ -8,7 +8,7 @@ detached worktree and the current one back to back in the same minutes:
 The process CPU time (``time.process_time``, all threads) is the figure that survives a loaded machine: with
 other processes competing for the cores the wall time mostly measures waiting. ``--batch B`` > 1 sends ``B``
 tiles (the sample and its mirror images) through ``predict_batch``; the figures are per tile. Random weights,
-real architectures. Prints one JSON line.
+real architectures. Prints one JSON line (with the process's peak resident memory, models included).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import sys
 import time
@@ -71,6 +72,7 @@ def main() -> None:
         "method": args.method, "precision": args.precision, "batch": args.batch, "threads": args.threads,
         "cpu_per_tile": round(statistics.median(cpu), 3), "wall_per_tile": round(statistics.median(wall), 3),
         "cpu_runs": [round(x, 3) for x in cpu], "load": os.getloadavg(),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }))
 
 
