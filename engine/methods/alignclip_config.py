@@ -148,8 +148,11 @@ def make_config(name: str, params: Mapping[str, Any] | None = None) -> AlignClip
     return config_with_params(METHOD_CONFIGS[name], params or {}, name)
 
 
-# working memory of one predict call (bytes), measured on the CPU in fp32 and rounded up (docs/ARCHITECTURE.md)
-_WINDOW_BYTES = 768 * 1024**2  # one sliding window through CLIP, the upsampler and the VFM (crop 224)
+# working memory of one predict call (bytes), measured on the CPU in fp32 and rounded up (docs/ARCHITECTURE.md):
+# per window of a call, 36-63 MB without a feature cache and 75-92 MB with one (its entries included), for 9
+# and 36 windows of segearth-ov / alignclip-d / alignclip-s (768 MB was one window's peak before the upsampler
+# kept its stages tile by tile and before windows were batched; times 9 windows it refused 8 GB machines)
+_WINDOW_BYTES = 128 * 1024**2  # one sliding window through CLIP, the upsampler and the VFM (crop 224)
 _PER_PIXEL = 48  # the tile on the device, its normalised copy and the class maps' bookkeeping
 _PER_QUERY_PIXEL = 12  # query logits at tile size: resized back, scaled, softmax, per-class gathers
 _PER_CLASS_PIXEL = 12  # class maps, their sum and the returned array
