@@ -30,6 +30,10 @@ if [ "${1:-}" = "--prepare" ]; then
     exit 0
 fi
 
+if [ ! -d "$CARRY/wheels" ] || [ ! -d "$CARRY/before/engine" ]; then
+    echo "no $CARRY/ here: run 'bash bench/gpu_session.sh --prepare' first and name $CARRY in the call's carry" >&2
+    exit 2
+fi
 OUT=${OUT:-/tmp/ovss-gpu}
 mkdir -p "$OUT"
 nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1

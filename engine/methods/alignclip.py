@@ -341,7 +341,7 @@ class AlignClipMethod:
             contents = [content_hash(crop) for crop in host]
         lookup = RowLookup(self.cache_key, "window", contents, self.runtime.device, _SHARED)
         if lookup.missing:
-            lookup.fill(self._compute_features(crops[lookup.missing], stored=active_cache() is not None))
+            lookup.fill(self._compute_features(crops[lookup.missing], stored=lookup.cache is not None))
         return lookup.merged()
 
     def _compute_features(self, crops: torch.Tensor, stored: bool) -> dict[str, Any]:

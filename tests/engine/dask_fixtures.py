@@ -13,7 +13,7 @@ import signal
 from pathlib import Path
 
 import numpy as np
-from raster_fixtures import REFERENCE, TEMPERATURE
+from raster_fixtures import REFERENCE, distance_probabilities
 
 from engine.methods.base import register_method
 
@@ -24,11 +24,7 @@ KILL_METHOD = "test-kill-once"
 def context_probabilities(tile: np.ndarray) -> np.ndarray:
     """Softmax of minus the distance of each pixel, shifted by a third of the tile's mean, to each class."""
     shifted = tile + tile.mean(axis=(1, 2), keepdims=True) / 3.0
-    dist = ((shifted[None] - REFERENCE[:, :, None, None] * 1.33) ** 2).sum(axis=1)
-    logits = -dist / TEMPERATURE
-    logits -= logits.max(axis=0, keepdims=True)
-    exp = np.exp(logits)
-    return (exp / exp.sum(axis=0, keepdims=True)).astype(np.float32)
+    return distance_probabilities(shifted, REFERENCE * 1.33)
 
 
 class ContextMethod:

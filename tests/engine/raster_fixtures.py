@@ -37,7 +37,12 @@ def labels():
 
 def colour_probabilities(rgb: np.ndarray) -> np.ndarray:
     """Softmax over classes of minus the squared distance to each reference colour, per pixel."""
-    dist = ((rgb[None, :, :, :] - REFERENCE[:, :, None, None]) ** 2).sum(axis=1)
+    return distance_probabilities(rgb, REFERENCE)
+
+
+def distance_probabilities(rgb: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Softmax over classes of minus the squared distance of each pixel to each colour of ``reference (K, 3)``."""
+    dist = ((rgb[None, :, :, :] - reference[:, :, None, None]) ** 2).sum(axis=1)
     logits = -dist / TEMPERATURE
     logits -= logits.max(axis=0, keepdims=True)
     exp = np.exp(logits)

@@ -75,16 +75,19 @@ def test_bicubic_matrix_is_torch_bicubic_resizing():
 @pytest.mark.parametrize("radius", [3, 5])
 @pytest.mark.parametrize(("lr", "hr"), [((7, 9), (14, 18)), ((5, 6), (17, 13))])
 @pytest.mark.parametrize("chunk_pixels", [4096, 1])
-def test_tiled_stage_equals_the_shifted_sum_formula(radius, lr, hr, chunk_pixels, monkeypatch):
+@pytest.mark.parametrize("sigma", [0.6, 0.2])
+def test_tiled_stage_equals_the_shifted_sum_formula(radius, lr, hr, *, chunk_pixels, sigma, monkeypatch):
     """Odd, non-square sizes: several tiles per axis, the last one overlapping, x2 and other ratios, one row
-    of tiles or all of them per chunk, two images."""
+    of tiles or all of them per chunk, two images; a Gaussian whose smallest value is above the normalisation's
+    clamp (one softmax with log s) and one below it (softmax, times s, normalised with the clamp)."""
     monkeypatch.setattr(JBULearnedRange, "chunk_pixels", chunk_pixels)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(radius)
         stage = JBULearnedRange(3, 6, key_dim=8, radius=radius).eval()
     with torch.no_grad():
         stage.range_temp.fill_(0.8)
-        stage.sigma_spatial.fill_(0.6)
+        stage.sigma_spatial.fill_(sigma)
+        assert (stage._log_spatial() is None) == (stage.spatial_kernel().min() < 1e-7) == (sigma == 0.2)
         source, guidance = _randn(2, 6, *lr, seed=17), _randn(2, 3, *hr, seed=18)
         actual = stage(source, guidance)
         expected = _shifted_sum_stage(stage, source, guidance)
