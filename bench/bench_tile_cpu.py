@@ -40,8 +40,8 @@ def main() -> None:
         start = time.process_time()
         method.predict(tile)
         cpu.append(time.process_time() - start)
-    print(json.dumps({"shape": list(tile.shape), "precision": precision, "cpu_per_tile": round(statistics.median(cpu), 3),
-                      "runs": [round(value, 3) for value in cpu]}))
+    print(json.dumps({"shape": list(tile.shape), "precision": precision,
+                      "cpu_per_tile": round(statistics.median(cpu), 3), "runs": [round(value, 3) for value in cpu]}))
 
 
 if __name__ == "__main__":
